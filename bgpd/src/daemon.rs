@@ -1,0 +1,357 @@
+//! The daemon: starts the core task, the listener, the control socket and
+//! one session task per neighbour; reloads the configuration on SIGHUP or
+//! `bgpctl reload`; closes every session with Cease / Administrative
+//! Shutdown on SIGTERM.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use ferry_rib::{Rib, SpeakerConfig};
+use ferry_wire::iana::notification::cease;
+use ferry_wire::{Family, FamilySet};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, NeighborConfig};
+use crate::control::proto::{Body, ReloadReport, Response};
+use crate::control::{self, ReloadRequest};
+use crate::core::{current, Core, CoreEvent, SharedConfig};
+use crate::negotiate::LocalParams;
+use crate::peer_status::{PeerStatus, PeerTable};
+use crate::session::{self, PeerCommand, SessionContext};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("control socket: {0}")]
+    Control(std::io::Error),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+type Handles = Arc<DashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>>>;
+
+/// The daemon's running state.
+struct Daemon {
+    config_path: PathBuf,
+    config: SharedConfig,
+    peers: PeerTable,
+    handles: Handles,
+    core: mpsc::Sender<CoreEvent>,
+    sessions: JoinSet<()>,
+}
+
+/// Families named in a neighbour's configuration.
+fn families_of(n: &NeighborConfig) -> FamilySet {
+    n.families
+        .iter()
+        .filter_map(|f| Family::from_name(f.as_str()))
+        .collect()
+}
+
+impl Daemon {
+    fn local_params(cfg: &Config, n: &NeighborConfig) -> LocalParams {
+        LocalParams {
+            asn: cfg.local_as,
+            router_id: cfg.router_id,
+            hold_time: n.hold_time,
+            families: families_of(n),
+            peer_as: n.peer_as,
+            graceful_restart_time: None,
+        }
+    }
+
+    fn spawn_session(&mut self, n: NeighborConfig, accepted: Option<TcpStream>) {
+        spawn_session(
+            &current(&self.config),
+            &self.peers,
+            &self.handles,
+            &self.core,
+            &mut self.sessions,
+            n,
+            accepted,
+        );
+    }
+
+    fn stop(&mut self, addr: IpAddr, subcode: u8) {
+        if let Some((_, h)) = self.handles.remove(&addr) {
+            let _ = h.send(PeerCommand::Stop(subcode));
+        }
+        self.peers.remove(&addr);
+    }
+
+    /// Re-reads the configuration file and applies the difference.
+    fn reload(&mut self) -> Response {
+        let new = match config::load(&self.config_path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "reload rejected; the running configuration stays");
+                return Response::Error {
+                    message: format!("reload rejected, running configuration unchanged: {e}"),
+                };
+            }
+        };
+        let old = current(&self.config);
+        let plan = config::diff(&old, &new);
+        for key in &plan.global_changed {
+            warn!(key = %key, "changed in the configuration file; takes effect after a restart");
+        }
+        let new = Arc::new(new);
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = new.clone();
+        let mut report = ReloadReport::default();
+        for n in &plan.removed {
+            info!(peer = %n.address, "neighbor removed");
+            self.stop(n.address, cease::PEER_DECONFIGURED);
+            report.removed.push(n.address.to_string());
+        }
+        for (_, n) in &plan.changed {
+            info!(peer = %n.address, "neighbor changed; resetting its session");
+            self.stop(n.address, cease::OTHER_CONFIGURATION_CHANGE);
+            self.spawn_session(n.clone(), None);
+            report.changed.push(n.address.to_string());
+        }
+        for n in &plan.added {
+            info!(peer = %n.address, "neighbor added");
+            self.spawn_session(n.clone(), None);
+            report.added.push(n.address.to_string());
+        }
+        // Dynamic neighbours whose range is gone, or now configured.
+        let dynamic: Vec<IpAddr> = self
+            .peers
+            .iter()
+            .filter(|e| e.value().config().dynamic)
+            .map(|e| *e.key())
+            .collect();
+        for addr in dynamic {
+            let keep = new.neighbor(addr).is_none()
+                && new
+                    .match_dynamic(addr)
+                    .is_some_and(|n| n == self.peers.get(&addr).map(|s| s.config()).unwrap_or(n.clone()));
+            if !keep {
+                info!(peer = %addr, "dynamic neighbor no longer allowed as before; closing");
+                self.stop(addr, cease::OTHER_CONFIGURATION_CHANGE);
+                report.removed.push(addr.to_string());
+            }
+        }
+        report.unchanged = plan.unchanged.len();
+        info!(
+            added = report.added.len(),
+            removed = report.removed.len(),
+            changed = report.changed.len(),
+            unchanged = report.unchanged,
+            "configuration reloaded"
+        );
+        Response::Ok {
+            body: Body::Reloaded(report),
+        }
+    }
+
+    /// Closes every session with Cease / Administrative Shutdown.
+    async fn shutdown(mut self) {
+        let addrs: Vec<IpAddr> = self.handles.iter().map(|e| *e.key()).collect();
+        for a in addrs {
+            if let Some((_, h)) = self.handles.remove(&a) {
+                let _ = h.send(PeerCommand::Stop(cease::ADMINISTRATIVE_SHUTDOWN));
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(3), async {
+            while self.sessions.join_next().await.is_some() {}
+        })
+        .await;
+        // Let writers flush their NOTIFICATIONs.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn spawn_session(
+    cfg: &Config,
+    peers: &PeerTable,
+    handles: &Handles,
+    core: &mpsc::Sender<CoreEvent>,
+    sessions: &mut JoinSet<()>,
+    n: NeighborConfig,
+    accepted: Option<TcpStream>,
+) {
+    let addr = n.address;
+    let status = Arc::new(PeerStatus::new(n.clone()));
+    peers.insert(addr, status.clone());
+    let (tx, rx) = mpsc::unbounded_channel();
+    handles.insert(addr, tx.clone());
+    let ctx = SessionContext {
+        local: Daemon::local_params(cfg, &n),
+        neighbor: n,
+        status: status.clone(),
+        core: core.clone(),
+    };
+    let peers = peers.clone();
+    let handles = handles.clone();
+    sessions.spawn(async move {
+        let dynamic = ctx.neighbor.dynamic;
+        session::run(ctx, rx, accepted).await;
+        if dynamic {
+            // Forget the peer unless a new session took its place.
+            if handles.get(&addr).is_some_and(|h| h.same_channel(&tx)) {
+                handles.remove(&addr);
+                peers.remove_if(&addr, |_, s| Arc::ptr_eq(s, &status));
+            }
+        }
+    });
+}
+
+/// The listening socket(s) for BGP connections.
+async fn listen(cfg: &Config) -> Result<Vec<TcpListener>, DaemonError> {
+    let addrs: Vec<IpAddr> = match cfg.listen_address {
+        Some(a) => vec![a],
+        None => vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+    };
+    let mut out = Vec::new();
+    let mut last_err = None;
+    for a in addrs {
+        let sa = SocketAddr::new(a, cfg.listen_port);
+        let socket = match a {
+            IpAddr::V4(_) => TcpSocket::new_v4(),
+            IpAddr::V6(_) => TcpSocket::new_v6(),
+        };
+        let bound = socket.and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(sa)?;
+            s.listen(1024)
+        });
+        match bound {
+            Ok(l) => {
+                out.push(l);
+                // A dual-stack [::] socket also takes IPv4.
+                if cfg.listen_address.is_none() {
+                    break;
+                }
+            }
+            Err(source) => last_err = Some(DaemonError::Listen { addr: sa, source }),
+        }
+    }
+    match (out.is_empty(), last_err) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(out),
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
+    let control_path = cfg.control_socket.clone();
+    let control_listener = control::bind(&control_path)
+        .await
+        .map_err(DaemonError::Control)?;
+    let listeners = listen(&cfg).await?;
+
+    let config: SharedConfig = Arc::new(RwLock::new(Arc::new(cfg)));
+    let peers: PeerTable = Arc::new(DashMap::new());
+    let handles: Handles = Arc::new(DashMap::new());
+    let (core_tx, core_rx) = mpsc::channel::<CoreEvent>(4096);
+    let cfg = current(&config);
+    let rib = Rib::new(SpeakerConfig {
+        local_as: cfg.local_as,
+        router_id: cfg.router_id,
+        cluster_id: cfg.cluster_id,
+    });
+    tokio::spawn(Core::new(rib, peers.clone(), config.clone()).run(core_rx));
+
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
+    tokio::spawn(control::serve(control_listener, core_tx.clone(), reload_tx));
+
+    let mut daemon = Daemon {
+        config_path: config_path.to_path_buf(),
+        config: config.clone(),
+        peers: peers.clone(),
+        handles: handles.clone(),
+        core: core_tx.clone(),
+        sessions: JoinSet::new(),
+    };
+    for n in cfg.neighbors() {
+        daemon.spawn_session(n, None);
+    }
+
+    let (accepted_tx, mut accepted_rx) = mpsc::channel::<(TcpStream, IpAddr)>(64);
+    for l in listeners {
+        info!(address = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening for BGP");
+        let tx = accepted_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok((stream, from)) => {
+                        let _ = tx.send((stream, from.ip().to_canonical())).await;
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    info!(
+        router_id = %cfg.router_id,
+        local_as = cfg.local_as,
+        reflector = cfg.cluster_id.is_some(),
+        control = %control_path.display(),
+        "bgpd started"
+    );
+    loop {
+        tokio::select! {
+            Some((stream, from)) = accepted_rx.recv() => {
+                accept(&mut daemon, stream, from);
+            }
+            Some(reply) = reload_rx.recv() => {
+                let r = daemon.reload();
+                let _ = reply.send(r);
+            }
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                daemon.reload();
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    info!("shutting down: closing every session (Cease / Administrative Shutdown)");
+    daemon.shutdown().await;
+    let _ = std::fs::remove_file(&control_path);
+    info!("bgpd stopped");
+    Ok(())
+}
+
+/// Hands an accepted connection to its session, or starts a dynamic one.
+fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
+    if let Some(h) = daemon.handles.get(&from) {
+        if h.send(PeerCommand::Incoming(stream)).is_ok() {
+            return;
+        }
+        // The session ended; fall through with a fresh one. The stream was
+        // moved into the failed send and is lost: the peer will retry.
+        return;
+    }
+    let cfg = current(&daemon.config);
+    match cfg.match_dynamic(from) {
+        Some(n) => {
+            info!(peer = %from, group = %n.group, "dynamic neighbor accepted");
+            daemon.spawn_session(n, Some(stream));
+        }
+        None => {
+            info!(peer = %from, "connection refused: not a configured neighbor nor in an allow range");
+            drop(stream);
+        }
+    }
+}

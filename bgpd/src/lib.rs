@@ -1,0 +1,18 @@
+//! `ferry-bgpd`: the Ferry BGP daemon, as a library for its binary, for
+//! `bgpctl` (the control protocol) and for tests.
+//!
+//! ```text
+//!  listener ─▶ session tasks (FSM, timers, framing) ─▶ core task (the RIB)
+//!                   ▲                                      │
+//!                   └──── writer tasks ◀── UPDATE octets ──┘
+//!  control socket ─▶ core task (show) / daemon (reload)
+//! ```
+
+pub mod config;
+pub mod control;
+pub mod core;
+pub mod daemon;
+pub mod fsm;
+pub mod negotiate;
+pub mod peer_status;
+pub mod session;

@@ -1,0 +1,74 @@
+//! `bgpd`: the Ferry BGP daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferry_bgpd::{config, daemon};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "bgpd", version, about = "Ferry BGP daemon: route reflector and worker")]
+struct Args {
+    /// Configuration file (TOML).
+    #[arg(short, long, default_value = "/etc/ferry/bgpd.toml")]
+    config: PathBuf,
+    /// Validate this configuration file and exit.
+    #[arg(long, value_name = "FILE")]
+    check: Option<PathBuf>,
+    /// Log filter (tracing syntax); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(path) = args.check {
+        return match config::load(&path) {
+            Ok(c) => {
+                println!(
+                    "{}: configuration OK ({} groups, {} neighbors)",
+                    path.display(),
+                    c.groups.len(),
+                    c.neighbors().len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&args.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cfg = match config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bgpd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bgpd: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::run(&args.config, cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bgpd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

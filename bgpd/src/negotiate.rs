@@ -1,0 +1,214 @@
+//! What an OPEN exchange settles: hold time, families and the capabilities
+//! both sides announced (RFC 4271 §4.2, RFC 5492, and the RFCs of each
+//! capability).
+
+use std::net::Ipv4Addr;
+
+use ferry_wire::iana::notification::open as subcode;
+use ferry_wire::message::Capability;
+use ferry_wire::{DecodeContext, EncodeContext, Family, FamilySet, MessageError, Open};
+
+/// What this speaker offers and expects on one session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalParams {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub hold_time: u16,
+    /// Families to announce (RFC 4760 multiprotocol capabilities).
+    pub families: FamilySet,
+    /// The AS the peer must have.
+    pub peer_as: u32,
+    /// Graceful restart time to announce; `None` announces no graceful
+    /// restart capability.
+    pub graceful_restart_time: Option<u16>,
+}
+
+impl LocalParams {
+    /// The OPEN this speaker sends.
+    pub fn open(&self) -> Open {
+        let mut caps: Vec<Capability> = self
+            .families
+            .iter()
+            .map(|family| Capability::Multiprotocol { family })
+            .collect();
+        caps.push(Capability::RouteRefresh);
+        caps.push(Capability::EnhancedRouteRefresh);
+        caps.push(Capability::FourOctetAs { asn: self.asn });
+        caps.push(Capability::ExtendedMessage);
+        if let Some(time) = self.graceful_restart_time {
+            caps.push(Capability::GracefulRestart {
+                restarted: false,
+                notification: false,
+                restart_time: time,
+                families: Vec::new(),
+            });
+        }
+        Open::new(self.asn, self.hold_time, self.router_id, caps)
+    }
+}
+
+/// The outcome of a successful OPEN exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// min(ours, theirs); 0 disables keepalives and the hold timer.
+    pub hold_time: u16,
+    /// One third of the hold time (RFC 4271 §10).
+    pub keepalive: u16,
+    pub families: FamilySet,
+    pub four_octet_as: bool,
+    pub extended_message: bool,
+    pub route_refresh: bool,
+    pub enhanced_route_refresh: bool,
+    /// Families in which the peer sends path identifiers to us.
+    pub add_path_receive: FamilySet,
+    /// The peer's graceful restart time, if it announced the capability.
+    pub peer_restart_time: Option<u16>,
+    pub peer_as: u32,
+    pub peer_router_id: Ipv4Addr,
+    /// The capabilities the peer announced, as text, for `show neighbor`.
+    pub peer_capabilities: Vec<String>,
+}
+
+impl Negotiated {
+    pub fn decode_context(&self) -> DecodeContext {
+        DecodeContext {
+            four_octet_as: self.four_octet_as,
+            add_path: self.add_path_receive,
+            extended_message: self.extended_message,
+        }
+    }
+
+    pub fn encode_context(&self) -> EncodeContext {
+        EncodeContext {
+            four_octet_as: self.four_octet_as,
+            add_path: FamilySet::EMPTY,
+            extended_message: self.extended_message,
+        }
+    }
+}
+
+/// Checks the peer's OPEN against what we expect (RFC 4271 §6.2) and
+/// settles the session parameters.
+pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, MessageError> {
+    let peer_as = peer.asn();
+    if peer_as != local.peer_as {
+        return Err(MessageError::open(
+            subcode::BAD_PEER_AS,
+            Vec::new(),
+            format!("peer AS {peer_as}, expected {}", local.peer_as),
+        ));
+    }
+    // RFC 6286 §2.2: within one AS the identifiers must differ.
+    if peer_as == local.asn && peer.bgp_identifier == local.router_id {
+        return Err(MessageError::open(
+            subcode::BAD_BGP_IDENTIFIER,
+            Vec::new(),
+            format!(
+                "peer BGP identifier {} equals ours in the same AS",
+                peer.bgp_identifier
+            ),
+        ));
+    }
+    let hold_time = local.hold_time.min(peer.hold_time);
+    let mut peer_families = FamilySet::EMPTY;
+    let mut any_mp = false;
+    let mut four_octet_as = false;
+    let mut extended_message = false;
+    let mut route_refresh = false;
+    let mut enhanced_route_refresh = false;
+    // Ferry announces no ADD-PATH capability (a reflector needs one path
+    // per client), so a peer never sends path identifiers (RFC 7911 §4).
+    let add_path_receive = FamilySet::EMPTY;
+    let mut peer_restart_time = None;
+    let mut peer_capabilities = Vec::new();
+    for cap in peer.capabilities() {
+        peer_capabilities.push(cap.to_string());
+        match cap {
+            Capability::Multiprotocol { family } => {
+                any_mp = true;
+                peer_families.insert(*family);
+            }
+            Capability::FourOctetAs { .. } => four_octet_as = true,
+            Capability::ExtendedMessage => extended_message = true,
+            Capability::RouteRefresh => route_refresh = true,
+            Capability::EnhancedRouteRefresh => enhanced_route_refresh = true,
+            Capability::GracefulRestart { restart_time, .. } => {
+                peer_restart_time = Some(*restart_time)
+            }
+            _ => {}
+        }
+    }
+    // RFC 4760 §8: a speaker announcing no multiprotocol capability
+    // carries IPv4 unicast only.
+    if !any_mp {
+        peer_families.insert(Family::IPV4_UNICAST);
+    }
+    let families: FamilySet = local
+        .families
+        .iter()
+        .filter(|f| peer_families.contains(*f))
+        .collect();
+    Ok(Negotiated {
+        hold_time,
+        keepalive: hold_time / 3,
+        families,
+        four_octet_as,
+        extended_message,
+        route_refresh,
+        enhanced_route_refresh,
+        add_path_receive,
+        peer_restart_time,
+        peer_as,
+        peer_router_id: peer.bgp_identifier,
+        peer_capabilities,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> LocalParams {
+        LocalParams {
+            asn: 64512,
+            router_id: Ipv4Addr::new(10, 10, 25, 42),
+            hold_time: 90,
+            families: [Family::VPNV4, Family::VPNV6, Family::EVPN].into_iter().collect(),
+            peer_as: 64512,
+            graceful_restart_time: None,
+        }
+    }
+
+    #[test]
+    fn families_are_the_intersection_and_hold_time_the_minimum() {
+        let peer = Open::new(
+            64512,
+            30,
+            Ipv4Addr::new(10, 10, 93, 12),
+            vec![
+                Capability::Multiprotocol { family: Family::EVPN },
+                Capability::Multiprotocol { family: Family::IPV4_UNICAST },
+                Capability::FourOctetAs { asn: 64512 },
+            ],
+        );
+        let n = negotiate(&local(), &peer).unwrap();
+        assert_eq!(n.families.iter().collect::<Vec<_>>(), vec![Family::EVPN]);
+        assert_eq!((n.hold_time, n.keepalive), (30, 10));
+        assert!(n.four_octet_as);
+        assert!(!n.extended_message);
+    }
+
+    #[test]
+    fn wrong_as_and_same_identifier_are_refused() {
+        let mut l = local();
+        let peer = Open::new(64513, 90, Ipv4Addr::new(1, 1, 1, 1), vec![]);
+        assert_eq!(negotiate(&l, &peer).unwrap_err().subcode, 2);
+        let peer = Open::new(64512, 90, l.router_id, vec![]);
+        assert_eq!(negotiate(&l, &peer).unwrap_err().subcode, 3);
+        // Without multiprotocol capabilities only IPv4 unicast is implied.
+        l.families.insert(Family::IPV4_UNICAST);
+        let peer = Open::new(64512, 90, Ipv4Addr::new(1, 1, 1, 1), vec![]);
+        let n = negotiate(&l, &peer).unwrap();
+        assert_eq!(n.families.iter().collect::<Vec<_>>(), vec![Family::IPV4_UNICAST]);
+    }
+}

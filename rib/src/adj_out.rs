@@ -1,0 +1,388 @@
+//! Adj-RIB-Out: turning best-path changes into UPDATE messages.
+//!
+//! Ferry keeps no per-peer copy of what it advertised. Peers that are
+//! treated alike (same role, same negotiated encoding and families) form
+//! an *update group*; a change is turned into octets once per group and
+//! the same buffers go to every member, except the member the path came
+//! from, which gets its own messages. What a peer holds is always derivable
+//! from the Loc-RIB and the export rules, so nothing is stored per peer.
+//!
+//! Packing: NLRI of one family that share an exported attribute set go in
+//! one UPDATE until the negotiated maximum message size (RFC 4271 §4.3,
+//! RFC 8654); withdrawals of one family share UPDATEs the same way.
+
+use std::net::IpAddr;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ferry_wire::iana::{attr, attr_flags, message_type};
+use ferry_wire::message::MARKER;
+use ferry_wire::{EncodeContext, Family, FamilySet, MpReachNlri, NextHop, Nlri, Update};
+
+use crate::attributes::RouteAttrs;
+use crate::peer::{PeerId, PeerInfo, Role};
+
+/// Peers that receive identical UPDATEs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GroupKey {
+    pub role: Role,
+    pub encode: EncodeContext,
+    pub families: FamilySet,
+    /// Our session address, for eBGP next-hop-self.
+    pub local_address: Option<IpAddr>,
+}
+
+impl GroupKey {
+    pub fn of(info: &PeerInfo) -> GroupKey {
+        GroupKey {
+            role: info.role,
+            encode: info.encode,
+            families: info.families,
+            local_address: (info.role == Role::External).then_some(info.local_address),
+        }
+    }
+}
+
+/// An update group.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub key: GroupKey,
+    pub members: Vec<PeerId>,
+}
+
+/// Messages to send, the same octets to each listed peer.
+#[derive(Clone, Debug, Default)]
+pub struct Export {
+    pub peers: Vec<PeerId>,
+    pub messages: Vec<Bytes>,
+}
+
+impl Export {
+    /// The number of messages.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+/// An exported attribute set, encoded once for a group.
+pub struct EncodedAttrs {
+    /// Attributes with type codes below MP_REACH_NLRI (for IPv4 unicast:
+    /// all of them).
+    low: Bytes,
+    /// Attributes above MP_REACH_NLRI.
+    high: Bytes,
+    next_hop: NextHop,
+}
+
+impl EncodedAttrs {
+    pub fn new(attrs: &RouteAttrs, family: Family, ctx: &EncodeContext) -> EncodedAttrs {
+        let mut path = attrs.path.clone();
+        let mut low = BytesMut::with_capacity(64);
+        let mut high = BytesMut::with_capacity(64);
+        if family == Family::IPV4_UNICAST {
+            path.encode(ctx, &mut low);
+        } else {
+            // The next hop travels in MP_REACH_NLRI (RFC 4760 §3).
+            path.next_hop = None;
+            path.encode_range(true, ctx, &mut low);
+            path.encode_range(false, ctx, &mut high);
+        }
+        EncodedAttrs {
+            low: low.freeze(),
+            high: high.freeze(),
+            next_hop: attrs.next_hop.clone(),
+        }
+    }
+}
+
+/// One thing to tell a peer about one route.
+pub enum Action<'a> {
+    Announce { nlri: Nlri, attrs: &'a EncodedAttrs, attrs_index: usize },
+    Withdraw { nlri: Nlri },
+}
+
+impl Action<'_> {
+    fn family(&self) -> Family {
+        match self {
+            Action::Announce { nlri, .. } | Action::Withdraw { nlri } => nlri.family(),
+        }
+    }
+}
+
+fn begin(buf: &mut BytesMut) -> usize {
+    let start = buf.len();
+    buf.put_slice(&MARKER);
+    buf.put_u16(0);
+    buf.put_u8(message_type::UPDATE);
+    start
+}
+
+fn patch_u16(buf: &mut BytesMut, pos: usize, value: usize) {
+    buf[pos..pos + 2].copy_from_slice(&(value as u16).to_be_bytes());
+}
+
+/// Packs announcements of one family sharing `attrs` into UPDATEs.
+pub fn pack_announcements<'n>(
+    family: Family,
+    attrs: &EncodedAttrs,
+    nlri: impl Iterator<Item = &'n Nlri>,
+    ctx: &EncodeContext,
+    out: &mut Vec<Bytes>,
+) {
+    let max = ctx.max_message_len();
+    let mut scratch = BytesMut::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(max);
+    let mut open: Option<(usize, usize, Option<usize>)> = None; // (start, attr_len_pos, mp_len_pos)
+    let finish = |buf: &mut BytesMut, state: (usize, usize, Option<usize>)| {
+        let (start, alen_pos, mp_pos) = state;
+        if let Some(mp) = mp_pos {
+            let mp_len = buf.len() - mp - 2;
+            patch_u16(buf, mp, mp_len);
+            buf.put_slice(&attrs.high);
+            let alen = buf.len() - alen_pos - 2;
+            patch_u16(buf, alen_pos, alen);
+        }
+        let len = buf.len() - start;
+        patch_u16(buf, start + 16, len);
+    };
+    for n in nlri {
+        scratch.clear();
+        n.encode(&mut scratch);
+        if let Some(state) = open {
+            let tail = if state.2.is_some() { attrs.high.len() } else { 0 };
+            if buf.len() + scratch.len() + tail > max {
+                finish(&mut buf, state);
+                out.push(buf.split().freeze());
+                open = None;
+            }
+        }
+        if open.is_none() {
+            let start = begin(&mut buf);
+            buf.put_u16(0); // withdrawn routes length
+            let alen_pos = buf.len();
+            buf.put_u16(0);
+            buf.put_slice(&attrs.low);
+            let mp_pos = if family == Family::IPV4_UNICAST {
+                let alen = buf.len() - alen_pos - 2;
+                patch_u16(&mut buf, alen_pos, alen);
+                None
+            } else {
+                buf.put_u8(attr_flags::OPTIONAL | attr_flags::EXTENDED_LENGTH);
+                buf.put_u8(attr::MP_REACH_NLRI);
+                let pos = buf.len();
+                buf.put_u16(0);
+                MpReachNlri::encode_header(family, &attrs.next_hop, &mut buf);
+                Some(pos)
+            };
+            open = Some((start, alen_pos, mp_pos));
+        }
+        buf.put_slice(&scratch);
+    }
+    if let Some(state) = open {
+        finish(&mut buf, state);
+        out.push(buf.split().freeze());
+    }
+}
+
+/// Packs withdrawals of one family into UPDATEs.
+pub fn pack_withdrawals<'n>(
+    family: Family,
+    nlri: impl Iterator<Item = &'n Nlri>,
+    ctx: &EncodeContext,
+    out: &mut Vec<Bytes>,
+) {
+    let max = ctx.max_message_len();
+    let mut scratch = BytesMut::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(max);
+    let mut open: Option<(usize, usize)> = None; // (start, length field to patch)
+    let finish = |buf: &mut BytesMut, (start, pos): (usize, usize)| {
+        if family == Family::IPV4_UNICAST {
+            let wlen = buf.len() - pos - 2;
+            patch_u16(buf, pos, wlen);
+            buf.put_u16(0); // total path attribute length
+        } else {
+            let mp_len = buf.len() - pos - 2;
+            patch_u16(buf, pos, mp_len);
+            let alen = buf.len() - (start + 21) - 2;
+            patch_u16(buf, start + 21, alen);
+        }
+        let len = buf.len() - start;
+        patch_u16(buf, start + 16, len);
+    };
+    // IPv4 needs 2 octets after the routes; MP needs nothing after.
+    let tail = if family == Family::IPV4_UNICAST { 2 } else { 0 };
+    for n in nlri {
+        scratch.clear();
+        n.encode(&mut scratch);
+        if let Some(state) = open {
+            if buf.len() + scratch.len() + tail > max {
+                finish(&mut buf, state);
+                out.push(buf.split().freeze());
+                open = None;
+            }
+        }
+        if open.is_none() {
+            let start = begin(&mut buf);
+            if family == Family::IPV4_UNICAST {
+                let pos = buf.len();
+                buf.put_u16(0);
+                open = Some((start, pos));
+            } else {
+                buf.put_u16(0); // withdrawn routes length
+                buf.put_u16(0); // total path attribute length, patched
+                buf.put_u8(attr_flags::OPTIONAL | attr_flags::EXTENDED_LENGTH);
+                buf.put_u8(attr::MP_UNREACH_NLRI);
+                let pos = buf.len();
+                buf.put_u16(0);
+                buf.put_u16(family.afi);
+                buf.put_u8(family.safi);
+                open = Some((start, pos));
+            }
+        }
+        buf.put_slice(&scratch);
+    }
+    if let Some(state) = open {
+        finish(&mut buf, state);
+        out.push(buf.split().freeze());
+    }
+}
+
+/// Packs a list of actions: withdrawals first (per family), then
+/// announcements grouped by family and attribute set, in first-seen order.
+pub fn pack(actions: &[Action], ctx: &EncodeContext) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut families: Vec<Family> = Vec::new();
+    for a in actions {
+        let f = a.family();
+        if !families.contains(&f) {
+            families.push(f);
+        }
+    }
+    for &f in &families {
+        let withdrawn = actions.iter().filter_map(|a| match a {
+            Action::Withdraw { nlri } if nlri.family() == f => Some(nlri),
+            _ => None,
+        });
+        pack_withdrawals(f, withdrawn, ctx, &mut out);
+    }
+    for &f in &families {
+        let mut seen: Vec<usize> = Vec::new();
+        for a in actions {
+            if let Action::Announce { nlri, attrs, attrs_index } = a {
+                if nlri.family() != f || seen.contains(attrs_index) {
+                    continue;
+                }
+                seen.push(*attrs_index);
+                let idx = *attrs_index;
+                let same = actions.iter().filter_map(|b| match b {
+                    Action::Announce {
+                        nlri, attrs_index, ..
+                    } if *attrs_index == idx && nlri.family() == f => Some(nlri),
+                    _ => None,
+                });
+                pack_announcements(f, attrs, same, ctx, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The End-of-RIB marker of `family` (RFC 4724 §2).
+pub fn end_of_rib(family: Family, ctx: &EncodeContext) -> Bytes {
+    ferry_wire::Message::Update(Update::end_of_rib(family))
+        .to_bytes(ctx)
+        .expect("End-of-RIB always fits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_wire::{DecodeContext, Message, PathAttributes};
+    use std::net::Ipv4Addr;
+
+    fn attrs() -> RouteAttrs {
+        RouteAttrs {
+            path: PathAttributes {
+                origin: Some(ferry_wire::Origin::Igp),
+                as_path: Some(Default::default()),
+                local_pref: Some(100),
+                ..Default::default()
+            },
+            next_hop: NextHop::Ipv4(Ipv4Addr::new(10, 10, 93, 12)),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn announcements_fill_messages_up_to_the_limit_and_decode_back() {
+        let ctx = EncodeContext::default();
+        let enc = EncodedAttrs::new(&attrs(), Family::VPNV4, &ctx);
+        let nlri: Vec<Nlri> = (0..2000u32)
+            .map(|i| {
+                Nlri::Vpn(ferry_wire::VpnPrefix {
+                    labels: ferry_wire::LabelStack::single(ferry_wire::Label::mpls(100)),
+                    rd: "64512:10".parse().unwrap(),
+                    prefix: format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(),
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        pack_announcements(Family::VPNV4, &enc, nlri.iter(), &ctx, &mut out);
+        assert!(out.len() > 1);
+        let mut seen = Vec::new();
+        for m in &out {
+            assert!(m.len() <= 4096);
+            match Message::decode(m, &DecodeContext::default()).unwrap() {
+                Message::Update(u) => {
+                    assert!(u.errors.is_empty());
+                    let r = u.mp_reach.unwrap();
+                    assert_eq!(r.next_hop, NextHop::Ipv4(Ipv4Addr::new(10, 10, 93, 12)));
+                    assert_eq!(u.attributes.local_pref, Some(100));
+                    seen.extend(r.nlri.into_iter().map(|e| e.nlri));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(seen, nlri);
+        // Messages are full: all but the last leave less room than one NLRI.
+        for m in &out[..out.len() - 1] {
+            assert!(m.len() + 16 > 4096, "{}", m.len());
+        }
+    }
+
+    #[test]
+    fn withdrawals_of_each_family_decode_back() {
+        let ctx = EncodeContext::default();
+        for family in [Family::IPV4_UNICAST, Family::VPNV4] {
+            let nlri: Vec<Nlri> = (0..1500u32)
+                .map(|i| {
+                    let p: ipnet::Ipv4Net = format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap();
+                    if family == Family::IPV4_UNICAST {
+                        Nlri::Ipv4(p)
+                    } else {
+                        Nlri::Vpn(ferry_wire::VpnPrefix {
+                            labels: ferry_wire::LabelStack::single(ferry_wire::Label::WITHDRAWN),
+                            rd: "64512:10".parse().unwrap(),
+                            prefix: ipnet::IpNet::V4(p),
+                        })
+                    }
+                })
+                .collect();
+            let mut out = Vec::new();
+            pack_withdrawals(family, nlri.iter(), &ctx, &mut out);
+            let mut seen = Vec::new();
+            for m in &out {
+                assert!(m.len() <= 4096);
+                let Message::Update(u) = Message::decode(m, &DecodeContext::default()).unwrap() else {
+                    panic!()
+                };
+                assert!(u.errors.is_empty());
+                seen.extend(u.withdrawn_all().map(|e| e.nlri.clone()));
+            }
+            assert_eq!(seen, nlri);
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! `ferry-rib`: the routing information base of Ferry.
+//!
+//! Pure and synchronous: no I/O, no clock, no threads. The daemon hands it
+//! events (a peer came up, an UPDATE arrived, a peer went down, a route is
+//! originated) and gets back the UPDATE octets to send, per group of
+//! peers, and the best-path changes (for kernel programming on workers).
+//!
+//! * Adj-RIB-In: every path a peer sent, held per route key, rejected
+//!   (looped) paths included so that counters and withdrawals are exact.
+//! * Loc-RIB: the best path of each key ([`decision`]), always at index 0.
+//! * Route reflection and export rules: [`reflection`].
+//! * Adj-RIB-Out: update groups and packing: [`adj_out`].
+//! * Attribute sets interned and shared: [`attributes`].
+
+pub mod adj_out;
+pub mod attributes;
+pub mod decision;
+pub mod path;
+pub mod peer;
+pub mod prefix;
+pub mod reflection;
+
+use std::net::IpAddr;
+
+use ferry_wire::{EncodeContext, Family, NextHop, Nlri, PathAttributes, Update};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use adj_out::{pack, Action, EncodedAttrs, Export, Group, GroupKey};
+use attributes::{Attrs, Interner, RouteAttrs};
+use decision::{compare, Source};
+use path::Path;
+use peer::{PeerId, PeerInfo, PeerState, Role, LOCAL};
+pub use prefix::{PathExtra, RouteKey};
+pub use reflection::SpeakerConfig;
+
+/// The paths of one route key; the best, when there is one, first.
+#[derive(Clone, Debug, Default)]
+pub struct Entry {
+    pub paths: SmallVec<[Path; 1]>,
+}
+
+impl Entry {
+    /// The best path, if any path is eligible.
+    pub fn best(&self) -> Option<&Path> {
+        self.paths.first().filter(|p| p.is_eligible())
+    }
+}
+
+/// A change of best path for one key.
+#[derive(Clone, Debug)]
+pub struct BestChange {
+    pub key: RouteKey,
+    pub old: Option<Path>,
+    pub new: Option<Path>,
+}
+
+/// What one event produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// UPDATE octets to send.
+    pub exports: Vec<Export>,
+    /// Best-path changes, in the order they happened (one per key).
+    pub changes: Vec<BestChange>,
+}
+
+/// Per-family totals of the Loc-RIB (Junos `Tot Paths` / `Act Paths`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableCounts {
+    pub paths: u64,
+    pub active: u64,
+}
+
+/// The RIB.
+pub struct Rib {
+    cfg: SpeakerConfig,
+    peers: Vec<Option<PeerState>>,
+    table: FxHashMap<RouteKey, Entry>,
+    interner: Interner,
+    groups: Vec<Group>,
+    totals: [TableCounts; Family::SUPPORTED.len()],
+}
+
+fn family_index(f: Family) -> Option<usize> {
+    Family::SUPPORTED.iter().position(|x| *x == f)
+}
+
+/// The changes of one event, one per key: the first old best and the last
+/// new best.
+#[derive(Default)]
+struct ChangeSet {
+    index: FxHashMap<RouteKey, usize>,
+    list: Vec<BestChange>,
+}
+
+impl ChangeSet {
+    fn record(&mut self, key: &RouteKey, old: Option<Path>, new: Option<Path>) {
+        if let Some(&i) = self.index.get(key) {
+            self.list[i].new = new;
+        } else {
+            self.index.insert(key.clone(), self.list.len());
+            self.list.push(BestChange {
+                key: key.clone(),
+                old,
+                new,
+            });
+        }
+    }
+
+    fn into_changes(self) -> Vec<BestChange> {
+        self.list
+            .into_iter()
+            .filter(|c| match (&c.old, &c.new) {
+                (Some(a), Some(b)) => !a.same(b),
+                (None, None) => false,
+                _ => true,
+            })
+            .collect()
+    }
+}
+
+impl Rib {
+    pub fn new(cfg: SpeakerConfig) -> Rib {
+        Rib {
+            cfg,
+            peers: vec![None],
+            table: FxHashMap::default(),
+            interner: Interner::default(),
+            groups: Vec::new(),
+            totals: Default::default(),
+        }
+    }
+
+    pub fn config(&self) -> &SpeakerConfig {
+        &self.cfg
+    }
+
+    /// True when this speaker reflects routes.
+    pub fn is_reflector(&self) -> bool {
+        self.cfg.cluster_id.is_some()
+    }
+
+    pub fn peer(&self, id: PeerId) -> Option<&PeerState> {
+        self.peers.get(id as usize).and_then(|p| p.as_ref())
+    }
+
+    /// The per-family counters of a peer.
+    pub fn counts(&self, id: PeerId, family: Family) -> peer::FamilyCounts {
+        self.peer(id).map(|p| p.counters.get(family)).unwrap_or_default()
+    }
+
+    /// Tot/Act paths of a family.
+    pub fn table_counts(&self, family: Family) -> TableCounts {
+        family_index(family).map(|i| self.totals[i]).unwrap_or_default()
+    }
+
+    /// Number of distinct attribute sets held.
+    pub fn attribute_sets(&self) -> usize {
+        self.interner.len()
+    }
+
+    /// Every route key with its paths, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&RouteKey, &Entry)> {
+        self.table.iter()
+    }
+
+    /// The paths of one key.
+    pub fn lookup(&self, key: &RouteKey) -> Option<&Entry> {
+        self.table.get(key)
+    }
+
+    fn source<'a>(peers: &'a [Option<PeerState>], id: PeerId) -> Source<'a> {
+        Source {
+            peer: id,
+            state: peers.get(id as usize).and_then(|p| p.as_ref()),
+        }
+    }
+
+    /// Moves the best eligible path to index 0.
+    fn select(peers: &[Option<PeerState>], entry: &mut Entry) {
+        let mut best: Option<usize> = None;
+        for (i, p) in entry.paths.iter().enumerate() {
+            if !p.is_eligible() {
+                continue;
+            }
+            best = match best {
+                None => Some(i),
+                Some(b) => {
+                    let pb = &entry.paths[b];
+                    let better = compare(
+                        p,
+                        &Rib::source(peers, p.peer()),
+                        pb,
+                        &Rib::source(peers, pb.peer()),
+                    )
+                    .is_lt();
+                    Some(if better { i } else { b })
+                }
+            };
+        }
+        match best {
+            Some(b) if b != 0 => entry.paths.swap(0, b),
+            None => {
+                // Keep an ineligible path out of the best slot's meaning:
+                // `best()` checks eligibility.
+            }
+            _ => {}
+        }
+    }
+
+    fn count(&mut self, peer: PeerId, family: Family, f: impl Fn(&mut peer::FamilyCounts)) {
+        if let Some(Some(p)) = self.peers.get_mut(peer as usize) {
+            if let Some(c) = p.counters.family(family) {
+                f(c);
+            }
+        }
+    }
+
+    fn count_best_change(&mut self, family: Family, old: &Option<Path>, new: &Option<Path>) {
+        if let Some(o) = old {
+            self.count(o.peer(), family, |c| c.active = c.active.saturating_sub(1));
+        }
+        if let Some(n) = new {
+            self.count(n.peer(), family, |c| c.active += 1);
+        }
+        if let Some(i) = family_index(family) {
+            match (old.is_some(), new.is_some()) {
+                (false, true) => self.totals[i].active += 1,
+                (true, false) => self.totals[i].active = self.totals[i].active.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
+    /// Adds or replaces the path of (`path.peer()`, `path.path_id`) for
+    /// `key`.
+    fn upsert(&mut self, key: RouteKey, path: Path, changes: &mut ChangeSet) {
+        let family = key.family();
+        let peer = path.peer();
+        let eligible = path.is_eligible();
+        let entry = self.table.entry(key.clone()).or_default();
+        let old_best = entry.best().cloned();
+        let mut replaced: Option<Path> = None;
+        if let Some(i) = entry.paths.iter().position(|p| p.same_origin(&path)) {
+            replaced = Some(std::mem::replace(&mut entry.paths[i], path));
+        } else {
+            entry.paths.push(path);
+        }
+        Rib::select(&self.peers, entry);
+        let new_best = entry.best().cloned();
+        match &replaced {
+            None => {
+                self.count(peer, family, |c| {
+                    c.received += 1;
+                    if eligible {
+                        c.accepted += 1;
+                    }
+                });
+                if let Some(i) = family_index(family) {
+                    self.totals[i].paths += 1;
+                }
+            }
+            Some(old) => {
+                let was = old.is_eligible();
+                self.count(peer, family, |c| {
+                    if was && !eligible {
+                        c.accepted = c.accepted.saturating_sub(1);
+                    } else if !was && eligible {
+                        c.accepted += 1;
+                    }
+                });
+            }
+        }
+        if let Some(old) = replaced {
+            self.interner.release(old.attrs);
+        }
+        let changed = match (&old_best, &new_best) {
+            (Some(a), Some(b)) => !a.same(b),
+            (None, None) => false,
+            _ => true,
+        };
+        if changed {
+            self.count_best_change(family, &old_best, &new_best);
+            changes.record(&key, old_best, new_best);
+        }
+    }
+
+    /// Removes the path of (`peer`, `path_id`) for `key`, if held.
+    fn remove(&mut self, key: &RouteKey, peer: PeerId, path_id: u32, changes: &mut ChangeSet) {
+        let family = key.family();
+        let Some(entry) = self.table.get_mut(key) else {
+            return;
+        };
+        let Some(i) = entry
+            .paths
+            .iter()
+            .position(|p| p.peer() == peer && p.path_id == path_id)
+        else {
+            return;
+        };
+        let old_best = entry.best().cloned();
+        let removed = entry.paths.remove(i);
+        Rib::select(&self.peers, entry);
+        let new_best = entry.best().cloned();
+        if entry.paths.is_empty() {
+            self.table.remove(key);
+        }
+        let eligible = removed.is_eligible();
+        self.count(peer, family, |c| {
+            c.received = c.received.saturating_sub(1);
+            if eligible {
+                c.accepted = c.accepted.saturating_sub(1);
+            }
+        });
+        if let Some(i) = family_index(family) {
+            self.totals[i].paths = self.totals[i].paths.saturating_sub(1);
+        }
+        self.interner.release(removed.attrs);
+        let changed = match (&old_best, &new_best) {
+            (Some(a), Some(b)) => !a.same(b),
+            (None, None) => false,
+            _ => true,
+        };
+        if changed {
+            self.count_best_change(family, &old_best, &new_best);
+            changes.record(key, old_best, new_best);
+        }
+    }
+
+    /// Registers a peer whose session just became Established and returns
+    /// the initial table for it, each family closed by End-of-RIB.
+    pub fn peer_up(&mut self, id: PeerId, info: PeerInfo) -> Outcome {
+        assert_ne!(id, LOCAL, "peer id 0 is reserved for local routes");
+        if self.peer(id).is_some() {
+            self.peer_down(id);
+        }
+        let idx = id as usize;
+        if self.peers.len() <= idx {
+            self.peers.resize_with(idx + 1, || None);
+        }
+        let key = GroupKey::of(&info);
+        self.peers[idx] = Some(PeerState {
+            info,
+            counters: Default::default(),
+        });
+        match self.groups.iter_mut().find(|g| g.key == key) {
+            Some(g) => g.members.push(id),
+            None => self.groups.push(Group {
+                key,
+                members: vec![id],
+            }),
+        }
+        let families: Vec<Family> = key.families.iter().collect();
+        let mut export = self.table_for(id, &families);
+        for f in families {
+            export.messages.push(adj_out::end_of_rib(f, &key.encode));
+        }
+        Outcome {
+            exports: vec![export],
+            changes: Vec::new(),
+        }
+    }
+
+    /// Unregisters a peer whose session went down: every path it sent is
+    /// withdrawn (RFC 4271 §8.2.2).
+    pub fn peer_down(&mut self, id: PeerId) -> Outcome {
+        if self.peer(id).is_none() {
+            return Outcome::default();
+        }
+        for g in &mut self.groups {
+            g.members.retain(|m| *m != id);
+        }
+        self.groups.retain(|g| !g.members.is_empty());
+        let mut held: Vec<(RouteKey, u32)> = Vec::new();
+        for (k, e) in &self.table {
+            for p in e.paths.iter().filter(|p| p.peer() == id) {
+                held.push((k.clone(), p.path_id));
+            }
+        }
+        let mut changes = ChangeSet::default();
+        for (k, path_id) in held {
+            self.remove(&k, id, path_id, &mut changes);
+        }
+        // The peer's role decides what its old paths were exported to:
+        // compute the withdrawals before forgetting it.
+        let out = self.finish(changes);
+        self.peers[id as usize] = None;
+        self.interner.sweep();
+        out
+    }
+
+    /// Answers a ROUTE-REFRESH (RFC 2918 §4): the whole Adj-RIB-Out of
+    /// `family` again, closed by End-of-RIB.
+    pub fn route_refresh(&mut self, id: PeerId, family: Family) -> Outcome {
+        let Some(p) = self.peer(id) else {
+            return Outcome::default();
+        };
+        if !p.info.families.contains(family) {
+            return Outcome::default();
+        }
+        let ctx = p.info.encode;
+        let mut export = self.table_for(id, &[family]);
+        export.messages.push(adj_out::end_of_rib(family, &ctx));
+        Outcome {
+            exports: vec![export],
+            changes: Vec::new(),
+        }
+    }
+
+    /// Applies an UPDATE received from peer `id`. NLRI of families not
+    /// negotiated with the peer are ignored (RFC 4760 §7); an UPDATE that
+    /// RFC 7606 marks treat-as-withdraw withdraws everything it announces.
+    pub fn receive(&mut self, id: PeerId, update: &Update) -> Outcome {
+        let Some(state) = self.peer(id) else {
+            return Outcome::default();
+        };
+        let role = state.info.role;
+        let families = state.info.families;
+        let mut changes = ChangeSet::default();
+
+        for w in update.withdrawn_all() {
+            if families.contains(w.nlri.family()) {
+                let (key, _) = prefix::split(&w.nlri);
+                self.remove(&key, id, w.path_id.unwrap_or(0), &mut changes);
+            }
+        }
+        if update.is_treat_as_withdraw() {
+            if let Some(Some(p)) = self.peers.get_mut(id as usize) {
+                p.counters.treat_as_withdraw += 1;
+            }
+            for a in update.announced() {
+                if families.contains(a.nlri.family()) {
+                    let (key, _) = prefix::split(&a.nlri);
+                    self.remove(&key, id, a.path_id.unwrap_or(0), &mut changes);
+                }
+            }
+            return self.finish(changes);
+        }
+
+        let mut path_attrs = update.attributes.clone();
+        reflection::sanitize_received(&mut path_attrs, role);
+        let eligible = !reflection::is_loop(&path_attrs, role, &self.cfg);
+        let v4_next_hop = path_attrs
+            .next_hop
+            .map(NextHop::Ipv4)
+            .unwrap_or(NextHop::Raw(Vec::new()));
+        let mp_next_hop = update.mp_reach.as_ref().map(|r| r.next_hop.clone());
+
+        let mut last: Option<(PathExtra, bool, Attrs)> = None;
+        for a in update.announced() {
+            let family = a.nlri.family();
+            if !families.contains(family) {
+                continue;
+            }
+            let is_v4 = family == Family::IPV4_UNICAST;
+            let (key, extra) = prefix::split(&a.nlri);
+            let attrs = match &last {
+                Some((e, v4, attrs)) if *e == extra && *v4 == is_v4 => attrs.clone(),
+                _ => {
+                    let next_hop = if is_v4 {
+                        v4_next_hop.clone()
+                    } else {
+                        mp_next_hop.clone().unwrap_or(NextHop::Raw(Vec::new()))
+                    };
+                    let attrs = self.interner.intern(RouteAttrs {
+                        path: path_attrs.clone(),
+                        next_hop,
+                        extra,
+                    });
+                    last = Some((extra, is_v4, attrs.clone()));
+                    attrs
+                }
+            };
+            let path = Path::new(id, a.path_id.unwrap_or(0), attrs, eligible);
+            self.upsert(key, path, &mut changes);
+        }
+        self.finish(changes)
+    }
+
+    /// Originates a route from this speaker (a worker's pod prefix).
+    pub fn originate(&mut self, nlri: &Nlri, path: PathAttributes, next_hop: NextHop) -> Outcome {
+        let (key, extra) = prefix::split(nlri);
+        let attrs = self.interner.intern(RouteAttrs {
+            path,
+            next_hop,
+            extra,
+        });
+        let mut changes = ChangeSet::default();
+        self.upsert(key, Path::new(LOCAL, 0, attrs, true), &mut changes);
+        self.finish(changes)
+    }
+
+    /// Withdraws a route this speaker originated.
+    pub fn withdraw_originated(&mut self, nlri: &Nlri) -> Outcome {
+        let (key, _) = prefix::split(nlri);
+        let mut changes = ChangeSet::default();
+        self.remove(&key, LOCAL, 0, &mut changes);
+        self.finish(changes)
+    }
+
+    fn finish(&mut self, changes: ChangeSet) -> Outcome {
+        let changes = changes.into_changes();
+        let exports = self.exports_for(&changes);
+        Outcome { exports, changes }
+    }
+
+    fn role_of(&self, id: PeerId) -> Option<Role> {
+        self.peer(id).map(|p| p.info.role)
+    }
+
+    /// Whether `path` may go to a peer of `group` other than its source.
+    fn exportable(&self, path: &Path, group: &GroupKey) -> bool {
+        let src_role = if path.peer() == LOCAL {
+            None
+        } else {
+            match self.role_of(path.peer()) {
+                Some(r) => Some(r),
+                None => return false,
+            }
+        };
+        reflection::may_export(src_role, group.role, self.is_reflector())
+    }
+
+    /// Turns best-path changes into UPDATEs for every group.
+    fn exports_for(&self, changes: &[BestChange]) -> Vec<Export> {
+        let mut exports = Vec::new();
+        if changes.is_empty() {
+            return exports;
+        }
+        for group in &self.groups {
+            let gk = &group.key;
+            let mut cache = AttrCache::default();
+            // Members that are the source of a new best path get messages
+            // of their own.
+            let mut special: Vec<PeerId> = Vec::new();
+            for c in changes {
+                if let Some(n) = &c.new {
+                    if group.members.contains(&n.peer()) && !special.contains(&n.peer()) {
+                        special.push(n.peer());
+                    }
+                }
+            }
+            let mut encoded: Vec<EncodedAttrs> = Vec::new();
+            let mut plan: Vec<(usize, Option<usize>)> = Vec::new(); // change index, attrs index (None: withdraw)
+            for (i, c) in changes.iter().enumerate() {
+                let family = c.key.family();
+                if !gk.families.contains(family) {
+                    continue;
+                }
+                let new_ok = c.new.as_ref().filter(|p| self.exportable(p, gk));
+                let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
+                if let Some(p) = new_ok {
+                    let idx = cache.index(self, p, family, gk, &mut encoded);
+                    plan.push((i, Some(idx)));
+                } else if old_ok {
+                    plan.push((i, None));
+                }
+            }
+            let actions_for = |member: Option<PeerId>| -> Vec<Action> {
+                let mut actions = Vec::with_capacity(plan.len());
+                for &(i, attrs) in &plan {
+                    let c = &changes[i];
+                    let from_member = member.is_some() && c.new.as_ref().map(|p| p.peer()) == member;
+                    match attrs {
+                        Some(idx) if !from_member => actions.push(Action::Announce {
+                            nlri: prefix::join(&c.key, &c.new.as_ref().expect("planned").attrs.extra),
+                            attrs: &encoded[idx],
+                            attrs_index: idx,
+                        }),
+                        _ => {
+                            // The member never got a path it sent itself.
+                            let old_from_member =
+                                member.is_some() && c.old.as_ref().map(|p| p.peer()) == member;
+                            let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
+                            if old_ok && !old_from_member {
+                                actions.push(Action::Withdraw {
+                                    nlri: withdrawal_nlri(&c.key),
+                                });
+                            }
+                        }
+                    }
+                }
+                actions
+            };
+            let generic: Vec<PeerId> = group
+                .members
+                .iter()
+                .copied()
+                .filter(|m| !special.contains(m))
+                .collect();
+            if !generic.is_empty() && !plan.is_empty() {
+                let messages = pack(&actions_for(None), &gk.encode);
+                if !messages.is_empty() {
+                    exports.push(Export {
+                        peers: generic,
+                        messages,
+                    });
+                }
+            }
+            for m in special {
+                let messages = pack(&actions_for(Some(m)), &gk.encode);
+                if !messages.is_empty() {
+                    exports.push(Export {
+                        peers: vec![m],
+                        messages,
+                    });
+                }
+            }
+        }
+        exports
+    }
+
+    /// The best paths a peer is sent (its Adj-RIB-Out, derived).
+    pub fn advertised_to(&self, id: PeerId) -> Vec<(&RouteKey, &Path)> {
+        let Some(state) = self.peer(id) else {
+            return Vec::new();
+        };
+        let gk = GroupKey::of(&state.info);
+        self.table
+            .iter()
+            .filter_map(|(k, e)| {
+                let best = e.best()?;
+                let ok = gk.families.contains(k.family())
+                    && best.peer() != id
+                    && self.exportable(best, &gk);
+                ok.then_some((k, best))
+            })
+            .collect()
+    }
+
+    /// The whole Adj-RIB-Out of one peer for `families`.
+    fn table_for(&self, id: PeerId, families: &[Family]) -> Export {
+        let Some(state) = self.peer(id) else {
+            return Export::default();
+        };
+        let gk = GroupKey::of(&state.info);
+        let mut cache = AttrCache::default();
+        let mut encoded: Vec<EncodedAttrs> = Vec::new();
+        let mut plan: Vec<(&RouteKey, &Path, usize)> = Vec::new();
+        for (key, entry) in &self.table {
+            let family = key.family();
+            if !families.contains(&family) || !gk.families.contains(family) {
+                continue;
+            }
+            let Some(best) = entry.best() else { continue };
+            if best.peer() == id || !self.exportable(best, &gk) {
+                continue;
+            }
+            let idx = cache.index(self, best, family, &gk, &mut encoded);
+            plan.push((key, best, idx));
+        }
+        let actions: Vec<Action> = plan
+            .iter()
+            .map(|(key, best, idx)| Action::Announce {
+                nlri: prefix::join(key, &best.attrs.extra),
+                attrs: &encoded[*idx],
+                attrs_index: *idx,
+            })
+            .collect();
+        Export {
+            peers: vec![id],
+            messages: pack(&actions, &gk.encode),
+        }
+    }
+}
+
+/// The NLRI that withdraws `key`: VPN routes carry the RFC 8277 §2.4
+/// compatibility label.
+fn withdrawal_nlri(key: &RouteKey) -> Nlri {
+    match key {
+        Nlri::Vpn(v) => Nlri::Vpn(ferry_wire::VpnPrefix {
+            labels: ferry_wire::LabelStack::single(ferry_wire::Label::WITHDRAWN),
+            rd: v.rd,
+            prefix: v.prefix,
+        }),
+        other => other.clone(),
+    }
+}
+
+/// Exported attribute sets encoded during one event, keyed by the shared
+/// set, the source (its router id ends up in ORIGINATOR_ID) and the family.
+#[derive(Default)]
+struct AttrCache {
+    index: FxHashMap<(usize, PeerId, Family), usize>,
+}
+
+impl AttrCache {
+    fn index(
+        &mut self,
+        rib: &Rib,
+        path: &Path,
+        family: Family,
+        gk: &GroupKey,
+        encoded: &mut Vec<EncodedAttrs>,
+    ) -> usize {
+        let key = (path.attrs.id(), path.peer(), family);
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let source = if path.peer() == LOCAL {
+            None
+        } else {
+            rib.peer(path.peer())
+        };
+        let exported = reflection::export_attrs(
+            &path.attrs,
+            family,
+            source,
+            gk.role,
+            gk.local_address,
+            &rib.cfg,
+        );
+        encoded.push(EncodedAttrs::new(&exported, family, &gk.encode));
+        let i = encoded.len() - 1;
+        self.index.insert(key, i);
+        i
+    }
+}
+
+/// Convenience for tests and tools: the address-free [`PeerInfo`] of an
+/// iBGP peer.
+pub fn ibgp_peer(
+    role: Role,
+    asn: u32,
+    router_id: std::net::Ipv4Addr,
+    address: IpAddr,
+    families: ferry_wire::FamilySet,
+) -> PeerInfo {
+    PeerInfo {
+        role,
+        asn,
+        router_id,
+        address,
+        local_address: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        families,
+        encode: EncodeContext::default(),
+    }
+}
