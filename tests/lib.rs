@@ -222,12 +222,11 @@ impl Drop for Proc {
 /// with `what` and the last value seen.
 pub fn eventually<T, F: FnMut() -> Result<T, String>>(what: &str, timeout: Duration, mut f: F) -> T {
     let end = Instant::now() + timeout;
-    let mut last = String::new();
     loop {
-        match f() {
+        let last = match f() {
             Ok(v) => return v,
-            Err(e) => last = e,
-        }
+            Err(e) => e,
+        };
         if Instant::now() > end {
             panic!("timed out after {timeout:?} waiting for {what}: {last}");
         }

@@ -254,7 +254,7 @@ impl Core {
                 .negotiated
                 .as_ref()
                 .map(|n| n.families.iter().map(|f| f.to_string()).collect())
-                .unwrap_or_else(|| cfg.families.iter().map(|f| f.as_str().to_string()).collect()),
+                .unwrap_or_else(|| cfg.families.iter().map(|f| f.to_string()).collect()),
             peer_capabilities: d
                 .negotiated
                 .as_ref()
@@ -277,7 +277,7 @@ impl Core {
         let unconfigured = self.peers.iter().filter(|e| e.value().config().dynamic).count();
         let families: Vec<Family> = Family::SUPPORTED
             .into_iter()
-            .filter(|f| cfg.uses_family(f.name().unwrap_or_default()))
+            .filter(|f| cfg.families().contains(*f))
             .collect();
         Summary {
             router_id: cfg.router_id.to_string(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use ferry_rib::{Rib, SpeakerConfig};
 use ferry_wire::iana::notification::cease;
-use ferry_wire::{Family, FamilySet};
+use ferry_wire::FamilySet;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -54,10 +54,7 @@ struct Daemon {
 
 /// Families named in a neighbour's configuration.
 fn families_of(n: &NeighborConfig) -> FamilySet {
-    n.families
-        .iter()
-        .filter_map(|f| Family::from_name(f.as_str()))
-        .collect()
+    n.families.iter().copied().collect()
 }
 
 impl Daemon {

@@ -1,0 +1,765 @@
+//! The configuration file: TOML, read with the `config` crate, shaped like
+//! the Junos BGP groups of a cRPD route reflector.
+//!
+//! ```toml
+//! router-id = "10.10.25.42"
+//! local-as = 64512
+//! cluster-id = "10.10.25.42"          # present: this speaker reflects
+//! control-socket = "/run/ferry/bgpd.sock"
+//! [[group]]
+//! name = "workers"
+//! type = "internal"                    # or "external" with peer-as
+//! local-address = "10.10.25.42"
+//! families = ["inet-vpn", "inet6-vpn", "evpn"]
+//! route-reflector-client = true
+//! allow = ["10.10.0.0/16"]             # dynamic neighbours
+//! neighbors = []
+//! hold-time = 90
+//! ```
+//!
+//! Every error names the file, the key (`group[1].allow[0]`) and the value.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use ferry_wire::{Family, FamilySet, RouteDistinguisher, RouteTarget};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The default control socket.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/ferry/bgpd.sock";
+/// The families a group carries when it names none: the seed's.
+pub const DEFAULT_FAMILIES: [Family; 3] = [Family::VPNV4, Family::VPNV6, Family::EVPN];
+
+/// A configuration file that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("{file}: {key}: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// iBGP or eBGP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeerType {
+    Internal,
+    External,
+}
+
+impl PeerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerType::Internal => "internal",
+            PeerType::External => "external",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawConfig {
+    router_id: Option<String>,
+    local_as: Option<i64>,
+    cluster_id: Option<String>,
+    control_socket: Option<String>,
+    listen_address: Option<String>,
+    listen_port: Option<i64>,
+    hold_time: Option<i64>,
+    connect_retry: Option<i64>,
+    #[serde(default)]
+    group: Vec<RawGroup>,
+    vtep_address: Option<String>,
+    #[serde(default)]
+    vrf: Vec<RawVrf>,
+    cluster_mesh: Option<RawMesh>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawGroup {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    peer_as: Option<i64>,
+    local_address: Option<String>,
+    families: Option<Vec<String>>,
+    route_reflector_client: Option<bool>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    neighbors: Vec<String>,
+    hold_time: Option<i64>,
+    connect_retry: Option<i64>,
+    passive: Option<bool>,
+    peer_port: Option<i64>,
+    authentication_key: Option<String>,
+    ttl_security: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawVrf {
+    name: Option<String>,
+    vni: Option<i64>,
+    route_target: Option<String>,
+    #[serde(default)]
+    import: Vec<String>,
+    #[serde(default)]
+    export: Vec<String>,
+    rd: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawMesh {
+    local_cluster: Option<String>,
+    local_address: Option<String>,
+    #[serde(default)]
+    clusters: Vec<RawCluster>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCluster {
+    name: Option<String>,
+    #[serde(default)]
+    route_reflectors: Vec<String>,
+}
+
+/// A BGP group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub peer_type: PeerType,
+    pub peer_as: u32,
+    pub local_address: Option<IpAddr>,
+    pub families: Vec<Family>,
+    pub route_reflector_client: bool,
+    pub allow: Vec<IpNet>,
+    pub neighbors: Vec<IpAddr>,
+    pub hold_time: u16,
+    pub connect_retry: u16,
+    pub passive: bool,
+    pub peer_port: u16,
+    pub authentication_key: Option<String>,
+    pub ttl_security: Option<u8>,
+}
+
+/// A VRF of a worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vrf {
+    pub name: String,
+    pub vni: u32,
+    pub import: Vec<RouteTarget>,
+    pub export: Vec<RouteTarget>,
+    pub rd: Option<RouteDistinguisher>,
+}
+
+/// One cluster of the cluster mesh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeshCluster {
+    pub name: String,
+    /// Addresses or host names of its route reflectors.
+    pub route_reflectors: Vec<String>,
+}
+
+/// The cluster mesh: route reflectors of every cluster peer with each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterMesh {
+    pub local_cluster: String,
+    pub local_address: Option<IpAddr>,
+    pub clusters: Vec<MeshCluster>,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where it was read from (for messages).
+    pub origin: String,
+    pub router_id: Ipv4Addr,
+    pub local_as: u32,
+    pub cluster_id: Option<Ipv4Addr>,
+    pub control_socket: PathBuf,
+    pub listen_address: Option<IpAddr>,
+    pub listen_port: u16,
+    pub hold_time: u16,
+    pub connect_retry: u16,
+    pub groups: Vec<Group>,
+    pub vtep_address: Option<IpAddr>,
+    pub vrfs: Vec<Vrf>,
+    pub cluster_mesh: Option<ClusterMesh>,
+}
+
+/// A neighbour with its group's settings resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeighborConfig {
+    pub address: IpAddr,
+    pub group: String,
+    pub peer_type: PeerType,
+    /// The peer's AS (our own for internal groups).
+    pub peer_as: u32,
+    pub local_address: Option<IpAddr>,
+    pub families: Vec<Family>,
+    pub route_reflector_client: bool,
+    pub hold_time: u16,
+    pub connect_retry: u16,
+    pub passive: bool,
+    pub peer_port: u16,
+    pub authentication_key: Option<String>,
+    pub ttl_security: Option<u8>,
+    /// Accepted from an `allow` range rather than configured.
+    pub dynamic: bool,
+}
+
+/// What a reload changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReloadPlan {
+    pub added: Vec<NeighborConfig>,
+    pub removed: Vec<NeighborConfig>,
+    pub changed: Vec<(NeighborConfig, NeighborConfig)>,
+    pub unchanged: Vec<IpAddr>,
+    /// Top-level keys whose change needs a restart.
+    pub global_changed: Vec<String>,
+    /// Some group's `allow` ranges changed.
+    pub allow_changed: bool,
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        file: file.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
+    from_str(&text, &file)
+}
+
+/// Parses and validates configuration text; `origin` names it in errors.
+pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| ConfigError::File {
+            file: origin.to_string(),
+            message: e.to_string(),
+        })?;
+    Validator { file: origin }.config(raw)
+}
+
+struct Validator<'a> {
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn ipv4(&self, key: &str, v: &str) -> Result<Ipv4Addr, ConfigError> {
+        v.parse()
+            .map_err(|_| self.err(key, format!("invalid IPv4 address {v:?}")))
+    }
+
+    fn ip(&self, key: &str, v: &str) -> Result<IpAddr, ConfigError> {
+        let a: IpAddr = v
+            .parse()
+            .map_err(|_| self.err(key, format!("invalid IP address {v:?}")))?;
+        if let IpAddr::V6(v6) = a {
+            if v6.to_ipv4_mapped().is_some() {
+                return Err(self.err(key, format!("{v:?} is an IPv4-mapped IPv6 address: write the IPv4 address")));
+            }
+        }
+        Ok(a)
+    }
+
+    fn range(&self, key: &str, v: i64, lo: i64, hi: i64) -> Result<i64, ConfigError> {
+        if v < lo || v > hi {
+            return Err(self.err(key, format!("value {v} outside {lo}..={hi}")));
+        }
+        Ok(v)
+    }
+
+    fn hold_time(&self, key: &str, v: i64) -> Result<u16, ConfigError> {
+        if v != 0 && !(3..=65535).contains(&v) {
+            return Err(self.err(key, format!("hold time {v}: must be 0 or 3..=65535 seconds (RFC 4271 §4.2)")));
+        }
+        Ok(v as u16)
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let router_id = match &raw.router_id {
+            Some(v) => self.ipv4("router-id", v)?,
+            None => return Err(self.err("router-id", "missing: the BGP identifier (an IPv4 address) is required")),
+        };
+        if router_id.is_unspecified() {
+            return Err(self.err("router-id", "0.0.0.0 is not a valid BGP identifier (RFC 6286)"));
+        }
+        let local_as = match raw.local_as {
+            Some(v) => self.range("local-as", v, 1, u32::MAX as i64)? as u32,
+            None => return Err(self.err("local-as", "missing: the local AS number is required")),
+        };
+        if local_as == 23456 {
+            return Err(self.err("local-as", "23456 is AS_TRANS (RFC 6793) and cannot be a local AS"));
+        }
+        let cluster_id = raw.cluster_id.as_deref().map(|v| self.ipv4("cluster-id", v)).transpose()?;
+        let hold_time = self.hold_time("hold-time", raw.hold_time.unwrap_or(90))?;
+        let connect_retry = self.range("connect-retry", raw.connect_retry.unwrap_or(30), 1, 65535)? as u16;
+        let listen_port = self.range("listen-port", raw.listen_port.unwrap_or(179), 1, 65535)? as u16;
+        let listen_address = raw.listen_address.as_deref().map(|v| self.ip("listen-address", v)).transpose()?;
+        let control_socket = PathBuf::from(raw.control_socket.unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()));
+        if control_socket.as_os_str().is_empty() {
+            return Err(self.err("control-socket", "empty path"));
+        }
+
+        let mut groups = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut owner: HashMap<IpAddr, String> = HashMap::new();
+        let mut ranges: HashMap<IpNet, String> = HashMap::new();
+        for (gi, g) in raw.group.into_iter().enumerate() {
+            let k = |s: &str| format!("group[{gi}].{s}");
+            let name = g.name.ok_or_else(|| self.err(k("name"), "missing: every group needs a name"))?;
+            if name.is_empty() {
+                return Err(self.err(k("name"), "empty name"));
+            }
+            if let Some(prev) = names.insert(name.clone(), gi) {
+                return Err(self.err(k("name"), format!("{name:?} is already the name of group[{prev}]")));
+            }
+            let peer_type = match g.kind.as_deref().unwrap_or("internal") {
+                "internal" => PeerType::Internal,
+                "external" => PeerType::External,
+                other => return Err(self.err(k("type"), format!("{other:?}: expected \"internal\" or \"external\""))),
+            };
+            let peer_as = match (peer_type, g.peer_as) {
+                (PeerType::Internal, None) => local_as,
+                (PeerType::Internal, Some(a)) if a == local_as as i64 => local_as,
+                (PeerType::Internal, Some(a)) => {
+                    return Err(self.err(k("peer-as"), format!("{a} differs from local-as {local_as} in an internal group")))
+                }
+                (PeerType::External, None) => {
+                    return Err(self.err(k("peer-as"), "missing: an external group needs the peer AS"))
+                }
+                (PeerType::External, Some(a)) => {
+                    let a = self.range(&k("peer-as"), a, 1, u32::MAX as i64)? as u32;
+                    if a == local_as {
+                        return Err(self.err(k("peer-as"), format!("{a} equals local-as in an external group: use type = \"internal\"")));
+                    }
+                    a
+                }
+            };
+            let local_address = g.local_address.as_deref().map(|v| self.ip(&k("local-address"), v)).transpose()?;
+            let families = match g.families {
+                None => DEFAULT_FAMILIES.to_vec(),
+                Some(list) => {
+                    if list.is_empty() {
+                        return Err(self.err(k("families"), "empty: name at least one of inet, inet6, inet-vpn, inet6-vpn, evpn"));
+                    }
+                    let mut out = Vec::new();
+                    for (fi, f) in list.iter().enumerate() {
+                        let fam = Family::from_name(f).ok_or_else(|| {
+                            self.err(format!("group[{gi}].families[{fi}]"), format!("unknown family {f:?}: expected inet, inet6, inet-vpn, inet6-vpn or evpn"))
+                        })?;
+                        if out.contains(&fam) {
+                            return Err(self.err(format!("group[{gi}].families[{fi}]"), format!("{f:?} is listed twice")));
+                        }
+                        out.push(fam);
+                    }
+                    out
+                }
+            };
+            let rr_client = g.route_reflector_client.unwrap_or(false);
+            if rr_client && peer_type == PeerType::External {
+                return Err(self.err(k("route-reflector-client"), "true in an external group: route reflection is for internal peers (RFC 4456)"));
+            }
+            if rr_client && cluster_id.is_none() {
+                return Err(self.err(k("route-reflector-client"), "true but no cluster-id is set: a route reflector needs cluster-id"));
+            }
+            let mut allow = Vec::new();
+            for (ai, a) in g.allow.iter().enumerate() {
+                let key = format!("group[{gi}].allow[{ai}]");
+                let net: IpNet = a.parse().map_err(|e| self.err(&key, format!("invalid prefix {a:?}: {e}")))?;
+                if let Some(other) = ranges.insert(net, name.clone()) {
+                    return Err(self.err(&key, format!("{a} is already allowed in group {other:?}")));
+                }
+                allow.push(net);
+            }
+            let mut neighbors = Vec::new();
+            for (ni, n) in g.neighbors.iter().enumerate() {
+                let key = format!("group[{gi}].neighbors[{ni}]");
+                let addr = self.ip(&key, n)?;
+                if let Some(other) = owner.insert(addr, name.clone()) {
+                    return Err(self.err(&key, format!("{addr} is already a neighbor in group {other:?}")));
+                }
+                if let Some(la) = local_address {
+                    if la.is_ipv4() != addr.is_ipv4() {
+                        return Err(self.err(&key, format!("{addr} and local-address {la} are of different address families")));
+                    }
+                }
+                neighbors.push(addr);
+            }
+            let hold = match g.hold_time {
+                Some(v) => self.hold_time(&k("hold-time"), v)?,
+                None => hold_time,
+            };
+            let retry = match g.connect_retry {
+                Some(v) => self.range(&k("connect-retry"), v, 1, 65535)? as u16,
+                None => connect_retry,
+            };
+            let peer_port = self.range(&k("peer-port"), g.peer_port.unwrap_or(179), 1, 65535)? as u16;
+            if let Some(key) = &g.authentication_key {
+                if key.is_empty() || key.len() > 80 {
+                    return Err(self.err(k("authentication-key"), format!("length {}: must be 1..=80 octets (TCP MD5, RFC 2385)", key.len())));
+                }
+            }
+            let ttl_security = g
+                .ttl_security
+                .map(|v| self.range(&k("ttl-security"), v, 1, 254).map(|v| v as u8))
+                .transpose()?;
+            groups.push(Group {
+                name,
+                peer_type,
+                peer_as,
+                local_address,
+                families,
+                route_reflector_client: rr_client,
+                allow,
+                neighbors,
+                hold_time: hold,
+                connect_retry: retry,
+                passive: g.passive.unwrap_or(false),
+                peer_port,
+                authentication_key: g.authentication_key,
+                ttl_security,
+            });
+        }
+
+        let vtep_address = raw.vtep_address.as_deref().map(|v| self.ip("vtep-address", v)).transpose()?;
+        let mut vrfs = Vec::new();
+        let mut vrf_names: HashMap<String, usize> = HashMap::new();
+        let mut vnis: HashMap<u32, String> = HashMap::new();
+        for (vi, v) in raw.vrf.into_iter().enumerate() {
+            let k = |s: &str| format!("vrf[{vi}].{s}");
+            let name = v.name.ok_or_else(|| self.err(k("name"), "missing: every VRF needs a name"))?;
+            if name.is_empty() || name.len() > 12 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(self.err(k("name"), format!("{name:?}: use 1 to 12 letters, digits, '-' or '_' (it names kernel devices)")));
+            }
+            if let Some(prev) = vrf_names.insert(name.clone(), vi) {
+                return Err(self.err(k("name"), format!("{name:?} is already the name of vrf[{prev}]")));
+            }
+            let vni = match v.vni {
+                Some(n) => self.range(&k("vni"), n, 1, 0xff_ffff)? as u32,
+                None => return Err(self.err(k("vni"), "missing: every VRF needs a VNI")),
+            };
+            if let Some(other) = vnis.insert(vni, name.clone()) {
+                return Err(self.err(k("vni"), format!("VNI {vni} is already used by VRF {other:?}")));
+            }
+            let rt = |key: String, s: &str| -> Result<RouteTarget, ConfigError> {
+                s.parse().map_err(|e: ferry_wire::attribute::extended_community::ParseRouteTargetError| self.err(key, e.to_string()))
+            };
+            let mut import = Vec::new();
+            let mut export = Vec::new();
+            if let Some(t) = &v.route_target {
+                let t = rt(k("route-target"), t)?;
+                import.push(t);
+                export.push(t);
+            }
+            for (i, t) in v.import.iter().enumerate() {
+                import.push(rt(format!("vrf[{vi}].import[{i}]"), t)?);
+            }
+            for (i, t) in v.export.iter().enumerate() {
+                export.push(rt(format!("vrf[{vi}].export[{i}]"), t)?);
+            }
+            if import.is_empty() || export.is_empty() {
+                return Err(self.err(k("route-target"), "missing: give route-target, or both import and export"));
+            }
+            let rd = v
+                .rd
+                .as_deref()
+                .map(|s| s.parse::<RouteDistinguisher>().map_err(|e| self.err(k("rd"), e.to_string())))
+                .transpose()?;
+            vrfs.push(Vrf { name, vni, import, export, rd });
+        }
+
+        let cluster_mesh = match raw.cluster_mesh {
+            None => None,
+            Some(m) => {
+                let local_cluster = m.local_cluster.ok_or_else(|| self.err("cluster-mesh.local-cluster", "missing: the name of this cluster"))?;
+                let local_address = m.local_address.as_deref().map(|v| self.ip("cluster-mesh.local-address", v)).transpose()?;
+                let mut clusters = Vec::new();
+                let mut seen = HashMap::new();
+                for (ci, c) in m.clusters.into_iter().enumerate() {
+                    let name = c.name.ok_or_else(|| self.err(format!("cluster-mesh.clusters[{ci}].name"), "missing"))?;
+                    if seen.insert(name.clone(), ci).is_some() {
+                        return Err(self.err(format!("cluster-mesh.clusters[{ci}].name"), format!("{name:?} is listed twice")));
+                    }
+                    for (ri, r) in c.route_reflectors.iter().enumerate() {
+                        let host_ok = !r.is_empty() && r.chars().all(|ch| ch.is_ascii_alphanumeric() || ".-:".contains(ch));
+                        if !host_ok {
+                            return Err(self.err(format!("cluster-mesh.clusters[{ci}].route-reflectors[{ri}]"), format!("{r:?} is neither an address nor a host name")));
+                        }
+                    }
+                    clusters.push(MeshCluster { name, route_reflectors: c.route_reflectors });
+                }
+                if cluster_id.is_none() {
+                    return Err(self.err("cluster-mesh", "only a route reflector (with cluster-id) joins the cluster mesh"));
+                }
+                Some(ClusterMesh { local_cluster, local_address, clusters })
+            }
+        };
+
+        Ok(Config {
+            origin: self.file.to_string(),
+            router_id,
+            local_as,
+            cluster_id,
+            control_socket,
+            listen_address,
+            listen_port,
+            hold_time,
+            connect_retry,
+            groups,
+            vtep_address,
+            vrfs,
+            cluster_mesh,
+        })
+    }
+}
+
+impl Config {
+    /// True when this speaker is a route reflector.
+    pub fn is_reflector(&self) -> bool {
+        self.cluster_id.is_some()
+    }
+
+    /// Every family some group carries.
+    pub fn families(&self) -> FamilySet {
+        self.groups.iter().flat_map(|g| g.families.iter().copied()).collect()
+    }
+
+    fn resolve(&self, g: &Group, address: IpAddr, dynamic: bool) -> NeighborConfig {
+        NeighborConfig {
+            address,
+            group: g.name.clone(),
+            peer_type: g.peer_type,
+            peer_as: g.peer_as,
+            local_address: g.local_address,
+            families: g.families.clone(),
+            route_reflector_client: g.route_reflector_client,
+            hold_time: g.hold_time,
+            connect_retry: g.connect_retry,
+            passive: g.passive,
+            peer_port: g.peer_port,
+            authentication_key: g.authentication_key.clone(),
+            ttl_security: g.ttl_security,
+            dynamic,
+        }
+    }
+
+    /// The configured neighbours, group settings resolved.
+    pub fn neighbors(&self) -> Vec<NeighborConfig> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.neighbors.iter().map(move |a| (g, *a)))
+            .map(|(g, a)| self.resolve(g, a, false))
+            .collect()
+    }
+
+    /// The configured neighbour with this address.
+    pub fn neighbor(&self, addr: IpAddr) -> Option<NeighborConfig> {
+        self.groups
+            .iter()
+            .find(|g| g.neighbors.contains(&addr))
+            .map(|g| self.resolve(g, addr, false))
+    }
+
+    /// The dynamic neighbour `addr` would be: the group whose `allow` range
+    /// holds it, longest prefix first. Configured neighbours never match.
+    pub fn match_dynamic(&self, addr: IpAddr) -> Option<NeighborConfig> {
+        if self.neighbor(addr).is_some() {
+            return None;
+        }
+        let mut best: Option<(u8, &Group)> = None;
+        for g in &self.groups {
+            for net in &g.allow {
+                if net.contains(&addr) && best.is_none_or(|(len, _)| net.prefix_len() > len) {
+                    best = Some((net.prefix_len(), g));
+                }
+            }
+        }
+        best.map(|(_, g)| self.resolve(g, addr, true))
+    }
+}
+
+/// What changes between two configurations.
+pub fn diff(old: &Config, new: &Config) -> ReloadPlan {
+    let mut plan = ReloadPlan::default();
+    let old_n: HashMap<IpAddr, NeighborConfig> = old.neighbors().into_iter().map(|n| (n.address, n)).collect();
+    let new_n = new.neighbors();
+    for n in &new_n {
+        match old_n.get(&n.address) {
+            None => plan.added.push(n.clone()),
+            Some(o) if o == n => plan.unchanged.push(n.address),
+            Some(o) => plan.changed.push((o.clone(), n.clone())),
+        }
+    }
+    for (addr, o) in &old_n {
+        if !new_n.iter().any(|n| n.address == *addr) {
+            plan.removed.push(o.clone());
+        }
+    }
+    plan.removed.sort_by_key(|n| n.address);
+    let mut global = |name: &str, changed: bool| {
+        if changed {
+            plan.global_changed.push(name.to_string());
+        }
+    };
+    global("router-id", old.router_id != new.router_id);
+    global("local-as", old.local_as != new.local_as);
+    global("cluster-id", old.cluster_id != new.cluster_id);
+    global("control-socket", old.control_socket != new.control_socket);
+    global("listen-address", old.listen_address != new.listen_address);
+    global("listen-port", old.listen_port != new.listen_port);
+    let allows = |c: &Config| c.groups.iter().map(|g| (g.name.clone(), g.allow.clone())).collect::<Vec<_>>();
+    plan.allow_changed = allows(old) != allows(new);
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+router-id = "10.10.25.42"
+local-as = 64512
+cluster-id = "10.10.25.42"          # present: this speaker reflects
+control-socket = "/run/ferry/bgpd.sock"
+[[group]]
+name = "workers"
+type = "internal"                    # or "external" with peer-as
+local-address = "10.10.25.42"
+families = ["inet-vpn", "inet6-vpn", "evpn"]
+route-reflector-client = true
+allow = ["10.10.0.0/16"]             # dynamic neighbours
+neighbors = []
+hold-time = 90
+[[group]]
+name = "inter-cluster"
+type = "internal"
+local-address = "10.10.25.42"
+families = ["inet-vpn", "inet6-vpn", "evpn"]
+neighbors = ["10.20.63.45"]
+"#;
+
+    fn err(text: &str) -> String {
+        from_str(text, "test.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_seed_configuration_loads() {
+        let c = from_str(SEED, "seed.toml").unwrap();
+        assert_eq!(c.router_id, Ipv4Addr::new(10, 10, 25, 42));
+        assert_eq!(c.local_as, 64512);
+        assert!(c.is_reflector());
+        assert_eq!(c.groups.len(), 2);
+        assert_eq!(c.groups[0].allow, vec!["10.10.0.0/16".parse::<IpNet>().unwrap()]);
+        let n = c.neighbors();
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].address, "10.20.63.45".parse::<IpAddr>().unwrap());
+        assert_eq!(n[0].group, "inter-cluster");
+        assert_eq!(n[0].peer_as, 64512);
+        assert_eq!(n[0].families, DEFAULT_FAMILIES.to_vec());
+        let d = c.match_dynamic("10.10.93.12".parse().unwrap()).unwrap();
+        assert!(d.dynamic && d.route_reflector_client);
+        assert_eq!(d.group, "workers");
+        assert!(c.match_dynamic("10.20.63.45".parse().unwrap()).is_none());
+        assert!(c.match_dynamic("192.0.2.1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = from_str("router-id = \"1.1.1.1\"\nlocal-as = 65000\n", "t").unwrap();
+        assert_eq!(c.control_socket, PathBuf::from(DEFAULT_CONTROL_SOCKET));
+        assert_eq!((c.hold_time, c.connect_retry, c.listen_port), (90, 30, 179));
+        assert!(!c.is_reflector());
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_value() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 65000\n";
+        let cases: &[(&str, &[&str])] = &[
+            ("local-as = 65000\n", &["router-id", "missing"]),
+            ("router-id = \"1.1.1.300\"\nlocal-as = 1\n", &["router-id", "1.1.1.300"]),
+            ("router-id = \"1.1.1.1\"\nlocal-as = 23456\n", &["local-as", "23456"]),
+            ("router-id = \"1.1.1.1\"\nlocal-as = 0\n", &["local-as", "0"]),
+            (&format!("{base}hold-time = 2\n"), &["hold-time", "2"]),
+            (&format!("{base}[[group]]\nname = \"g\"\nallow = [\"10.0.0.0/33\"]\n"), &["group[0].allow[0]", "10.0.0.0/33"]),
+            (&format!("{base}[[group]]\nname = \"g\"\nneighbors = [\"10.0.0.999\"]\n"), &["group[0].neighbors[0]", "10.0.0.999"]),
+            (&format!("{base}[[group]]\nname = \"g\"\nfamilies = [\"evpn\", \"l2vpn\"]\n"), &["group[0].families[1]", "l2vpn"]),
+            (&format!("{base}[[group]]\nname = \"g\"\ntype = \"ebgp\"\n"), &["group[0].type", "ebgp"]),
+            (&format!("{base}[[group]]\nname = \"g\"\ntype = \"external\"\n"), &["group[0].peer-as", "missing"]),
+            (&format!("{base}[[group]]\nname = \"g\"\nroute-reflector-client = true\n"), &["group[0].route-reflector-client", "cluster-id"]),
+            (&format!("{base}[[group]]\nname = \"g\"\n[[group]]\nname = \"g\"\n"), &["group[1].name", "\"g\""]),
+            (&format!("{base}[[group]]\nname = \"a\"\nneighbors = [\"1.2.3.4\"]\n[[group]]\nname = \"b\"\nneighbors = [\"1.2.3.4\"]\n"), &["group[1].neighbors[0]", "1.2.3.4", "\"a\""]),
+            (&format!("{base}[[group]]\nname = \"g\"\nlocal-address = \"10.0.0.1\"\nneighbors = [\"2001:db8::1\"]\n"), &["group[0].neighbors[0]", "2001:db8::1"]),
+            (&format!("{base}[[vrf]]\nname = \"blue\"\nvni = 16777216\nroute-target = \"11:11\"\n"), &["vrf[0].vni", "16777216"]),
+            (&format!("{base}[[vrf]]\nname = \"blue\"\nvni = 10002\nroute-target = \"11\"\n"), &["vrf[0].route-target", "\"11\""]),
+        ];
+        for (text, needles) in cases {
+            let e = err(text);
+            assert!(e.starts_with("test.toml: "), "{e}");
+            for n in *needles {
+                assert!(e.contains(n), "{e:?} should contain {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_errors_are_reported() {
+        let e = err("router-id = \"1.1.1.1\"\nlocal-as = 1\nhold-tim = 3\n");
+        assert!(e.contains("hold-tim"), "{e}");
+        let e = err("router-id = \"1.1.1.1\"\nlocal-as = \n");
+        assert!(e.contains("line 2") || e.contains("2:"), "{e}");
+        let e = load(Path::new("/nonexistent/ferry.toml")).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/ferry.toml"), "{e}");
+    }
+
+    #[test]
+    fn longest_allow_prefix_wins() {
+        let c = from_str(
+            "router-id = \"1.1.1.1\"\nlocal-as = 1\ncluster-id = \"1.1.1.1\"\n[[group]]\nname = \"wide\"\nallow = [\"10.0.0.0/8\"]\n[[group]]\nname = \"narrow\"\nroute-reflector-client = true\nallow = [\"10.10.0.0/16\"]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.match_dynamic("10.10.1.1".parse().unwrap()).unwrap().group, "narrow");
+        assert_eq!(c.match_dynamic("10.20.1.1".parse().unwrap()).unwrap().group, "wide");
+    }
+
+    #[test]
+    fn diff_sorts_neighbors() {
+        let a = from_str(SEED, "a").unwrap();
+        let b = from_str(
+            &SEED.replace("neighbors = [\"10.20.63.45\"]", "neighbors = [\"10.30.0.1\"]\nhold-time = 30"),
+            "b",
+        )
+        .unwrap();
+        let plan = diff(&a, &b);
+        assert_eq!(plan.added.len(), 1);
+        assert_eq!(plan.removed.len(), 1);
+        let c = from_str(&SEED.replace("neighbors = [\"10.20.63.45\"]", "neighbors = [\"10.20.63.45\"]\nhold-time = 30"), "c").unwrap();
+        let plan = diff(&a, &c);
+        assert_eq!(plan.changed.len(), 1);
+        assert!(plan.unchanged.is_empty());
+        assert!(diff(&a, &a).changed.is_empty());
+        assert_eq!(diff(&a, &a).unchanged.len(), 1);
+    }
+}
