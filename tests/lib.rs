@@ -101,7 +101,10 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         // Processes left inside were started by the test: end them.
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 if let Ok(pid) = pid.parse::<i32>() {
                     // SAFETY: plain kill(2) on a PID inside our namespace.
@@ -111,7 +114,9 @@ impl Drop for Netns {
                 }
             }
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -136,9 +141,23 @@ impl Lan {
         let outside = unique("v");
         run(
             "ip",
-            &["link", "add", &outside, "netns", &self.ns.name, "type", "veth", "peer", "name", dev, "netns", &node.name],
+            &[
+                "link",
+                "add",
+                &outside,
+                "netns",
+                &self.ns.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                dev,
+                "netns",
+                &node.name,
+            ],
         );
-        self.ns.exec_ok(&["ip", "link", "set", &outside, "master", &self.bridge]);
+        self.ns
+            .exec_ok(&["ip", "link", "set", &outside, "master", &self.bridge]);
         self.ns.exec_ok(&["ip", "link", "set", &outside, "up"]);
         node.exec_ok(&["ip", "link", "set", dev, "up"]);
         node.addr(dev, cidr);
@@ -220,7 +239,11 @@ impl Drop for Proc {
 
 /// Polls `f` until it returns `Some`, or fails the test after `timeout`
 /// with `what` and the last value seen.
-pub fn eventually<T, F: FnMut() -> Result<T, String>>(what: &str, timeout: Duration, mut f: F) -> T {
+pub fn eventually<T, F: FnMut() -> Result<T, String>>(
+    what: &str,
+    timeout: Duration,
+    mut f: F,
+) -> T {
     let end = Instant::now() + timeout;
     loop {
         let last = match f() {
@@ -248,11 +271,18 @@ pub fn bin_dir() -> PathBuf {
 /// `cargo test --workspace`.
 pub fn bin(name: &str) -> PathBuf {
     let p = bin_dir().join(name);
-    assert!(p.exists(), "{} not built; run cargo build --workspace first", p.display());
+    assert!(
+        p.exists(),
+        "{} not built; run cargo build --workspace first",
+        p.display()
+    );
     p
 }
 
 /// The address part of a CIDR string.
 pub fn ip_of(cidr: &str) -> IpAddr {
-    cidr.split('/').next().and_then(|a| a.parse().ok()).expect("address")
+    cidr.split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("address")
 }

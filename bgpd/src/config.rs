@@ -277,7 +277,10 @@ impl Validator<'_> {
             .map_err(|_| self.err(key, format!("invalid IP address {v:?}")))?;
         if let IpAddr::V6(v6) = a {
             if v6.to_ipv4_mapped().is_some() {
-                return Err(self.err(key, format!("{v:?} is an IPv4-mapped IPv6 address: write the IPv4 address")));
+                return Err(self.err(
+                    key,
+                    format!("{v:?} is an IPv4-mapped IPv6 address: write the IPv4 address"),
+                ));
             }
         }
         Ok(a)
@@ -292,7 +295,10 @@ impl Validator<'_> {
 
     fn hold_time(&self, key: &str, v: i64) -> Result<u16, ConfigError> {
         if v != 0 && !(3..=65535).contains(&v) {
-            return Err(self.err(key, format!("hold time {v}: must be 0 or 3..=65535 seconds (RFC 4271 §4.2)")));
+            return Err(self.err(
+                key,
+                format!("hold time {v}: must be 0 or 3..=65535 seconds (RFC 4271 §4.2)"),
+            ));
         }
         Ok(v as u16)
     }
@@ -300,24 +306,48 @@ impl Validator<'_> {
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let router_id = match &raw.router_id {
             Some(v) => self.ipv4("router-id", v)?,
-            None => return Err(self.err("router-id", "missing: the BGP identifier (an IPv4 address) is required")),
+            None => {
+                return Err(self.err(
+                    "router-id",
+                    "missing: the BGP identifier (an IPv4 address) is required",
+                ))
+            }
         };
         if router_id.is_unspecified() {
-            return Err(self.err("router-id", "0.0.0.0 is not a valid BGP identifier (RFC 6286)"));
+            return Err(self.err(
+                "router-id",
+                "0.0.0.0 is not a valid BGP identifier (RFC 6286)",
+            ));
         }
         let local_as = match raw.local_as {
             Some(v) => self.range("local-as", v, 1, u32::MAX as i64)? as u32,
             None => return Err(self.err("local-as", "missing: the local AS number is required")),
         };
         if local_as == 23456 {
-            return Err(self.err("local-as", "23456 is AS_TRANS (RFC 6793) and cannot be a local AS"));
+            return Err(self.err(
+                "local-as",
+                "23456 is AS_TRANS (RFC 6793) and cannot be a local AS",
+            ));
         }
-        let cluster_id = raw.cluster_id.as_deref().map(|v| self.ipv4("cluster-id", v)).transpose()?;
+        let cluster_id = raw
+            .cluster_id
+            .as_deref()
+            .map(|v| self.ipv4("cluster-id", v))
+            .transpose()?;
         let hold_time = self.hold_time("hold-time", raw.hold_time.unwrap_or(90))?;
-        let connect_retry = self.range("connect-retry", raw.connect_retry.unwrap_or(30), 1, 65535)? as u16;
-        let listen_port = self.range("listen-port", raw.listen_port.unwrap_or(179), 1, 65535)? as u16;
-        let listen_address = raw.listen_address.as_deref().map(|v| self.ip("listen-address", v)).transpose()?;
-        let control_socket = PathBuf::from(raw.control_socket.unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()));
+        let connect_retry =
+            self.range("connect-retry", raw.connect_retry.unwrap_or(30), 1, 65535)? as u16;
+        let listen_port =
+            self.range("listen-port", raw.listen_port.unwrap_or(179), 1, 65535)? as u16;
+        let listen_address = raw
+            .listen_address
+            .as_deref()
+            .map(|v| self.ip("listen-address", v))
+            .transpose()?;
+        let control_socket = PathBuf::from(
+            raw.control_socket
+                .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
+        );
         if control_socket.as_os_str().is_empty() {
             return Err(self.err("control-socket", "empty path"));
         }
@@ -328,41 +358,68 @@ impl Validator<'_> {
         let mut ranges: HashMap<IpNet, String> = HashMap::new();
         for (gi, g) in raw.group.into_iter().enumerate() {
             let k = |s: &str| format!("group[{gi}].{s}");
-            let name = g.name.ok_or_else(|| self.err(k("name"), "missing: every group needs a name"))?;
+            let name = g
+                .name
+                .ok_or_else(|| self.err(k("name"), "missing: every group needs a name"))?;
             if name.is_empty() {
                 return Err(self.err(k("name"), "empty name"));
             }
             if let Some(prev) = names.insert(name.clone(), gi) {
-                return Err(self.err(k("name"), format!("{name:?} is already the name of group[{prev}]")));
+                return Err(self.err(
+                    k("name"),
+                    format!("{name:?} is already the name of group[{prev}]"),
+                ));
             }
             let peer_type = match g.kind.as_deref().unwrap_or("internal") {
                 "internal" => PeerType::Internal,
                 "external" => PeerType::External,
-                other => return Err(self.err(k("type"), format!("{other:?}: expected \"internal\" or \"external\""))),
+                other => {
+                    return Err(self.err(
+                        k("type"),
+                        format!("{other:?}: expected \"internal\" or \"external\""),
+                    ))
+                }
             };
             let peer_as = match (peer_type, g.peer_as) {
                 (PeerType::Internal, None) => local_as,
                 (PeerType::Internal, Some(a)) if a == local_as as i64 => local_as,
                 (PeerType::Internal, Some(a)) => {
-                    return Err(self.err(k("peer-as"), format!("{a} differs from local-as {local_as} in an internal group")))
+                    return Err(self.err(
+                        k("peer-as"),
+                        format!("{a} differs from local-as {local_as} in an internal group"),
+                    ))
                 }
                 (PeerType::External, None) => {
-                    return Err(self.err(k("peer-as"), "missing: an external group needs the peer AS"))
+                    return Err(
+                        self.err(k("peer-as"), "missing: an external group needs the peer AS")
+                    )
                 }
                 (PeerType::External, Some(a)) => {
                     let a = self.range(&k("peer-as"), a, 1, u32::MAX as i64)? as u32;
                     if a == local_as {
-                        return Err(self.err(k("peer-as"), format!("{a} equals local-as in an external group: use type = \"internal\"")));
+                        return Err(self.err(
+                            k("peer-as"),
+                            format!(
+                                "{a} equals local-as in an external group: use type = \"internal\""
+                            ),
+                        ));
                     }
                     a
                 }
             };
-            let local_address = g.local_address.as_deref().map(|v| self.ip(&k("local-address"), v)).transpose()?;
+            let local_address = g
+                .local_address
+                .as_deref()
+                .map(|v| self.ip(&k("local-address"), v))
+                .transpose()?;
             let families = match g.families {
                 None => DEFAULT_FAMILIES.to_vec(),
                 Some(list) => {
                     if list.is_empty() {
-                        return Err(self.err(k("families"), "empty: name at least one of inet, inet6, inet-vpn, inet6-vpn, evpn"));
+                        return Err(self.err(
+                            k("families"),
+                            "empty: name at least one of inet, inet6, inet-vpn, inet6-vpn, evpn",
+                        ));
                     }
                     let mut out = Vec::new();
                     for (fi, f) in list.iter().enumerate() {
@@ -370,7 +427,10 @@ impl Validator<'_> {
                             self.err(format!("group[{gi}].families[{fi}]"), format!("unknown family {f:?}: expected inet, inet6, inet-vpn, inet6-vpn or evpn"))
                         })?;
                         if out.contains(&fam) {
-                            return Err(self.err(format!("group[{gi}].families[{fi}]"), format!("{f:?} is listed twice")));
+                            return Err(self.err(
+                                format!("group[{gi}].families[{fi}]"),
+                                format!("{f:?} is listed twice"),
+                            ));
                         }
                         out.push(fam);
                     }
@@ -379,17 +439,27 @@ impl Validator<'_> {
             };
             let rr_client = g.route_reflector_client.unwrap_or(false);
             if rr_client && peer_type == PeerType::External {
-                return Err(self.err(k("route-reflector-client"), "true in an external group: route reflection is for internal peers (RFC 4456)"));
+                return Err(self.err(
+                    k("route-reflector-client"),
+                    "true in an external group: route reflection is for internal peers (RFC 4456)",
+                ));
             }
             if rr_client && cluster_id.is_none() {
-                return Err(self.err(k("route-reflector-client"), "true but no cluster-id is set: a route reflector needs cluster-id"));
+                return Err(self.err(
+                    k("route-reflector-client"),
+                    "true but no cluster-id is set: a route reflector needs cluster-id",
+                ));
             }
             let mut allow = Vec::new();
             for (ai, a) in g.allow.iter().enumerate() {
                 let key = format!("group[{gi}].allow[{ai}]");
-                let net: IpNet = a.parse().map_err(|e| self.err(&key, format!("invalid prefix {a:?}: {e}")))?;
+                let net: IpNet = a
+                    .parse()
+                    .map_err(|e| self.err(&key, format!("invalid prefix {a:?}: {e}")))?;
                 if let Some(other) = ranges.insert(net, name.clone()) {
-                    return Err(self.err(&key, format!("{a} is already allowed in group {other:?}")));
+                    return Err(
+                        self.err(&key, format!("{a} is already allowed in group {other:?}"))
+                    );
                 }
                 allow.push(net);
             }
@@ -398,11 +468,19 @@ impl Validator<'_> {
                 let key = format!("group[{gi}].neighbors[{ni}]");
                 let addr = self.ip(&key, n)?;
                 if let Some(other) = owner.insert(addr, name.clone()) {
-                    return Err(self.err(&key, format!("{addr} is already a neighbor in group {other:?}")));
+                    return Err(self.err(
+                        &key,
+                        format!("{addr} is already a neighbor in group {other:?}"),
+                    ));
                 }
                 if let Some(la) = local_address {
                     if la.is_ipv4() != addr.is_ipv4() {
-                        return Err(self.err(&key, format!("{addr} and local-address {la} are of different address families")));
+                        return Err(self.err(
+                            &key,
+                            format!(
+                                "{addr} and local-address {la} are of different address families"
+                            ),
+                        ));
                     }
                 }
                 neighbors.push(addr);
@@ -415,10 +493,17 @@ impl Validator<'_> {
                 Some(v) => self.range(&k("connect-retry"), v, 1, 65535)? as u16,
                 None => connect_retry,
             };
-            let peer_port = self.range(&k("peer-port"), g.peer_port.unwrap_or(179), 1, 65535)? as u16;
+            let peer_port =
+                self.range(&k("peer-port"), g.peer_port.unwrap_or(179), 1, 65535)? as u16;
             if let Some(key) = &g.authentication_key {
                 if key.is_empty() || key.len() > 80 {
-                    return Err(self.err(k("authentication-key"), format!("length {}: must be 1..=80 octets (TCP MD5, RFC 2385)", key.len())));
+                    return Err(self.err(
+                        k("authentication-key"),
+                        format!(
+                            "length {}: must be 1..=80 octets (TCP MD5, RFC 2385)",
+                            key.len()
+                        ),
+                    ));
                 }
             }
             let ttl_security = g
@@ -443,28 +528,49 @@ impl Validator<'_> {
             });
         }
 
-        let vtep_address = raw.vtep_address.as_deref().map(|v| self.ip("vtep-address", v)).transpose()?;
+        let vtep_address = raw
+            .vtep_address
+            .as_deref()
+            .map(|v| self.ip("vtep-address", v))
+            .transpose()?;
         let mut vrfs = Vec::new();
         let mut vrf_names: HashMap<String, usize> = HashMap::new();
         let mut vnis: HashMap<u32, String> = HashMap::new();
         for (vi, v) in raw.vrf.into_iter().enumerate() {
             let k = |s: &str| format!("vrf[{vi}].{s}");
-            let name = v.name.ok_or_else(|| self.err(k("name"), "missing: every VRF needs a name"))?;
-            if name.is_empty() || name.len() > 12 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            let name = v
+                .name
+                .ok_or_else(|| self.err(k("name"), "missing: every VRF needs a name"))?;
+            if name.is_empty()
+                || name.len() > 12
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(self.err(k("name"), format!("{name:?}: use 1 to 12 letters, digits, '-' or '_' (it names kernel devices)")));
             }
             if let Some(prev) = vrf_names.insert(name.clone(), vi) {
-                return Err(self.err(k("name"), format!("{name:?} is already the name of vrf[{prev}]")));
+                return Err(self.err(
+                    k("name"),
+                    format!("{name:?} is already the name of vrf[{prev}]"),
+                ));
             }
             let vni = match v.vni {
                 Some(n) => self.range(&k("vni"), n, 1, 0xff_ffff)? as u32,
                 None => return Err(self.err(k("vni"), "missing: every VRF needs a VNI")),
             };
             if let Some(other) = vnis.insert(vni, name.clone()) {
-                return Err(self.err(k("vni"), format!("VNI {vni} is already used by VRF {other:?}")));
+                return Err(self.err(
+                    k("vni"),
+                    format!("VNI {vni} is already used by VRF {other:?}"),
+                ));
             }
             let rt = |key: String, s: &str| -> Result<RouteTarget, ConfigError> {
-                s.parse().map_err(|e: ferry_wire::attribute::extended_community::ParseRouteTargetError| self.err(key, e.to_string()))
+                s.parse().map_err(
+                    |e: ferry_wire::attribute::extended_community::ParseRouteTargetError| {
+                        self.err(key, e.to_string())
+                    },
+                )
             };
             let mut import = Vec::new();
             let mut export = Vec::new();
@@ -480,40 +586,80 @@ impl Validator<'_> {
                 export.push(rt(format!("vrf[{vi}].export[{i}]"), t)?);
             }
             if import.is_empty() || export.is_empty() {
-                return Err(self.err(k("route-target"), "missing: give route-target, or both import and export"));
+                return Err(self.err(
+                    k("route-target"),
+                    "missing: give route-target, or both import and export",
+                ));
             }
-            let rd = v
-                .rd
-                .as_deref()
-                .map(|s| s.parse::<RouteDistinguisher>().map_err(|e| self.err(k("rd"), e.to_string())))
-                .transpose()?;
-            vrfs.push(Vrf { name, vni, import, export, rd });
+            let rd =
+                v.rd.as_deref()
+                    .map(|s| {
+                        s.parse::<RouteDistinguisher>()
+                            .map_err(|e| self.err(k("rd"), e.to_string()))
+                    })
+                    .transpose()?;
+            vrfs.push(Vrf {
+                name,
+                vni,
+                import,
+                export,
+                rd,
+            });
         }
 
         let cluster_mesh = match raw.cluster_mesh {
             None => None,
             Some(m) => {
-                let local_cluster = m.local_cluster.ok_or_else(|| self.err("cluster-mesh.local-cluster", "missing: the name of this cluster"))?;
-                let local_address = m.local_address.as_deref().map(|v| self.ip("cluster-mesh.local-address", v)).transpose()?;
+                let local_cluster = m.local_cluster.ok_or_else(|| {
+                    self.err(
+                        "cluster-mesh.local-cluster",
+                        "missing: the name of this cluster",
+                    )
+                })?;
+                let local_address = m
+                    .local_address
+                    .as_deref()
+                    .map(|v| self.ip("cluster-mesh.local-address", v))
+                    .transpose()?;
                 let mut clusters = Vec::new();
                 let mut seen = HashMap::new();
                 for (ci, c) in m.clusters.into_iter().enumerate() {
-                    let name = c.name.ok_or_else(|| self.err(format!("cluster-mesh.clusters[{ci}].name"), "missing"))?;
+                    let name = c.name.ok_or_else(|| {
+                        self.err(format!("cluster-mesh.clusters[{ci}].name"), "missing")
+                    })?;
                     if seen.insert(name.clone(), ci).is_some() {
-                        return Err(self.err(format!("cluster-mesh.clusters[{ci}].name"), format!("{name:?} is listed twice")));
+                        return Err(self.err(
+                            format!("cluster-mesh.clusters[{ci}].name"),
+                            format!("{name:?} is listed twice"),
+                        ));
                     }
                     for (ri, r) in c.route_reflectors.iter().enumerate() {
-                        let host_ok = !r.is_empty() && r.chars().all(|ch| ch.is_ascii_alphanumeric() || ".-:".contains(ch));
+                        let host_ok = !r.is_empty()
+                            && r.chars()
+                                .all(|ch| ch.is_ascii_alphanumeric() || ".-:".contains(ch));
                         if !host_ok {
-                            return Err(self.err(format!("cluster-mesh.clusters[{ci}].route-reflectors[{ri}]"), format!("{r:?} is neither an address nor a host name")));
+                            return Err(self.err(
+                                format!("cluster-mesh.clusters[{ci}].route-reflectors[{ri}]"),
+                                format!("{r:?} is neither an address nor a host name"),
+                            ));
                         }
                     }
-                    clusters.push(MeshCluster { name, route_reflectors: c.route_reflectors });
+                    clusters.push(MeshCluster {
+                        name,
+                        route_reflectors: c.route_reflectors,
+                    });
                 }
                 if cluster_id.is_none() {
-                    return Err(self.err("cluster-mesh", "only a route reflector (with cluster-id) joins the cluster mesh"));
+                    return Err(self.err(
+                        "cluster-mesh",
+                        "only a route reflector (with cluster-id) joins the cluster mesh",
+                    ));
                 }
-                Some(ClusterMesh { local_cluster, local_address, clusters })
+                Some(ClusterMesh {
+                    local_cluster,
+                    local_address,
+                    clusters,
+                })
             }
         };
 
@@ -543,7 +689,10 @@ impl Config {
 
     /// Every family some group carries.
     pub fn families(&self) -> FamilySet {
-        self.groups.iter().flat_map(|g| g.families.iter().copied()).collect()
+        self.groups
+            .iter()
+            .flat_map(|g| g.families.iter().copied())
+            .collect()
     }
 
     fn resolve(&self, g: &Group, address: IpAddr, dynamic: bool) -> NeighborConfig {
@@ -603,7 +752,11 @@ impl Config {
 /// What changes between two configurations.
 pub fn diff(old: &Config, new: &Config) -> ReloadPlan {
     let mut plan = ReloadPlan::default();
-    let old_n: HashMap<IpAddr, NeighborConfig> = old.neighbors().into_iter().map(|n| (n.address, n)).collect();
+    let old_n: HashMap<IpAddr, NeighborConfig> = old
+        .neighbors()
+        .into_iter()
+        .map(|n| (n.address, n))
+        .collect();
     let new_n = new.neighbors();
     for n in &new_n {
         match old_n.get(&n.address) {
@@ -629,7 +782,12 @@ pub fn diff(old: &Config, new: &Config) -> ReloadPlan {
     global("control-socket", old.control_socket != new.control_socket);
     global("listen-address", old.listen_address != new.listen_address);
     global("listen-port", old.listen_port != new.listen_port);
-    let allows = |c: &Config| c.groups.iter().map(|g| (g.name.clone(), g.allow.clone())).collect::<Vec<_>>();
+    let allows = |c: &Config| {
+        c.groups
+            .iter()
+            .map(|g| (g.name.clone(), g.allow.clone()))
+            .collect::<Vec<_>>()
+    };
     plan.allow_changed = allows(old) != allows(new);
     plan
 }
@@ -671,7 +829,10 @@ neighbors = ["10.20.63.45"]
         assert_eq!(c.local_as, 64512);
         assert!(c.is_reflector());
         assert_eq!(c.groups.len(), 2);
-        assert_eq!(c.groups[0].allow, vec!["10.10.0.0/16".parse::<IpNet>().unwrap()]);
+        assert_eq!(
+            c.groups[0].allow,
+            vec!["10.10.0.0/16".parse::<IpNet>().unwrap()]
+        );
         let n = c.neighbors();
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].address, "10.20.63.45".parse::<IpAddr>().unwrap());
@@ -729,7 +890,9 @@ neighbors = ["10.20.63.45"]
         assert!(e.contains("hold-tim"), "{e}");
         let e = err("router-id = \"1.1.1.1\"\nlocal-as = \n");
         assert!(e.contains("line 2") || e.contains("2:"), "{e}");
-        let e = load(Path::new("/nonexistent/ferry.toml")).unwrap_err().to_string();
+        let e = load(Path::new("/nonexistent/ferry.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/ferry.toml"), "{e}");
     }
 
@@ -740,22 +903,38 @@ neighbors = ["10.20.63.45"]
             "t",
         )
         .unwrap();
-        assert_eq!(c.match_dynamic("10.10.1.1".parse().unwrap()).unwrap().group, "narrow");
-        assert_eq!(c.match_dynamic("10.20.1.1".parse().unwrap()).unwrap().group, "wide");
+        assert_eq!(
+            c.match_dynamic("10.10.1.1".parse().unwrap()).unwrap().group,
+            "narrow"
+        );
+        assert_eq!(
+            c.match_dynamic("10.20.1.1".parse().unwrap()).unwrap().group,
+            "wide"
+        );
     }
 
     #[test]
     fn diff_sorts_neighbors() {
         let a = from_str(SEED, "a").unwrap();
         let b = from_str(
-            &SEED.replace("neighbors = [\"10.20.63.45\"]", "neighbors = [\"10.30.0.1\"]\nhold-time = 30"),
+            &SEED.replace(
+                "neighbors = [\"10.20.63.45\"]",
+                "neighbors = [\"10.30.0.1\"]\nhold-time = 30",
+            ),
             "b",
         )
         .unwrap();
         let plan = diff(&a, &b);
         assert_eq!(plan.added.len(), 1);
         assert_eq!(plan.removed.len(), 1);
-        let c = from_str(&SEED.replace("neighbors = [\"10.20.63.45\"]", "neighbors = [\"10.20.63.45\"]\nhold-time = 30"), "c").unwrap();
+        let c = from_str(
+            &SEED.replace(
+                "neighbors = [\"10.20.63.45\"]",
+                "neighbors = [\"10.20.63.45\"]\nhold-time = 30",
+            ),
+            "c",
+        )
+        .unwrap();
         let plan = diff(&a, &c);
         assert_eq!(plan.changed.len(), 1);
         assert!(plan.unchanged.is_empty());

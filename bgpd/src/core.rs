@@ -249,7 +249,10 @@ impl Core {
             route_reflector_client: cfg.route_reflector_client,
             dynamic: cfg.dynamic,
             hold_time: d.negotiated.as_ref().map_or(cfg.hold_time, |n| n.hold_time),
-            keepalive: d.negotiated.as_ref().map_or(cfg.hold_time / 3, |n| n.keepalive),
+            keepalive: d
+                .negotiated
+                .as_ref()
+                .map_or(cfg.hold_time / 3, |n| n.keepalive),
             families: d
                 .negotiated
                 .as_ref()
@@ -273,8 +276,15 @@ impl Core {
             .map(|e| self.neighbor_summary(*e.key(), e.value()))
             .collect();
         neighbors.sort_by_key(|n| n.address);
-        let down = neighbors.iter().filter(|n| n.state != "Established").count();
-        let unconfigured = self.peers.iter().filter(|e| e.value().config().dynamic).count();
+        let down = neighbors
+            .iter()
+            .filter(|n| n.state != "Established")
+            .count();
+        let unconfigured = self
+            .peers
+            .iter()
+            .filter(|e| e.value().config().dynamic)
+            .count();
         let families: Vec<Family> = Family::SUPPORTED
             .into_iter()
             .filter(|f| cfg.families().contains(*f))
@@ -359,7 +369,9 @@ impl Core {
                 }
             }
         }
-        out.sort_by(|a, b| (&a.family, &a.rd, &a.prefix, !a.best).cmp(&(&b.family, &b.rd, &b.prefix, !b.best)));
+        out.sort_by(|a, b| {
+            (&a.family, &a.rd, &a.prefix, !a.best).cmp(&(&b.family, &b.rd, &b.prefix, !b.best))
+        });
         Ok(out)
     }
 
@@ -380,12 +392,19 @@ impl Core {
                     .map_or_else(|| "?".into(), |a| a.to_string())
             },
             next_hop: path.attrs.next_hop.to_string(),
-            as_path: a.as_path.as_ref().map_or_else(|| "I".into(), |p| p.to_string()),
+            as_path: a
+                .as_path
+                .as_ref()
+                .map_or_else(|| "I".into(), |p| p.to_string()),
             local_pref: a.local_pref,
             med: a.med,
             origin: a.origin.map_or_else(|| "?".into(), |o| o.to_string()),
             communities: a.communities.iter().map(|c| c.to_string()).collect(),
-            extended_communities: a.extended_communities.iter().map(|c| c.to_string()).collect(),
+            extended_communities: a
+                .extended_communities
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
             originator_id: a.originator_id.map(|o| o.to_string()),
             cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
             label: path.attrs.extra.label().map(|l| match key {

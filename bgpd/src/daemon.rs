@@ -132,9 +132,13 @@ impl Daemon {
             .collect();
         for addr in dynamic {
             let keep = new.neighbor(addr).is_none()
-                && new
-                    .match_dynamic(addr)
-                    .is_some_and(|n| n == self.peers.get(&addr).map(|s| s.config()).unwrap_or(n.clone()));
+                && new.match_dynamic(addr).is_some_and(|n| {
+                    n == self
+                        .peers
+                        .get(&addr)
+                        .map(|s| s.config())
+                        .unwrap_or(n.clone())
+                });
             if !keep {
                 info!(peer = %addr, "dynamic neighbor no longer allowed as before; closing");
                 self.stop(addr, cease::OTHER_CONFIGURATION_CHANGE);
@@ -210,7 +214,10 @@ fn spawn_session(
 async fn listen(cfg: &Config) -> Result<Vec<TcpListener>, DaemonError> {
     let addrs: Vec<IpAddr> = match cfg.listen_address {
         Some(a) => vec![a],
-        None => vec![IpAddr::V6(Ipv6Addr::UNSPECIFIED), IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+        None => vec![
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        ],
     };
     let mut out = Vec::new();
     let mut last_err = None;

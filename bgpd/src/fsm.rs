@@ -385,7 +385,9 @@ mod tests {
             64512,
             90,
             Ipv4Addr::new(10, 10, 93, 12),
-            vec![Capability::Multiprotocol { family: Family::EVPN }],
+            vec![Capability::Multiprotocol {
+                family: Family::EVPN,
+            }],
         ))
     }
 
@@ -401,7 +403,10 @@ mod tests {
     #[test]
     fn active_open_reaches_established() {
         let mut f = fsm();
-        assert_eq!(f.handle(Event::Start), vec![Action::StartConnectRetryTimer, Action::InitiateConnect]);
+        assert_eq!(
+            f.handle(Event::Start),
+            vec![Action::StartConnectRetryTimer, Action::InitiateConnect]
+        );
         assert_eq!(f.state(), State::Connect);
         let a = f.handle(Event::TcpCrAcked);
         assert!(matches!(a[1], Action::SendOpen(_)));
@@ -442,7 +447,9 @@ mod tests {
         f.handle(Event::TcpCrAcked);
         let bad = Box::new(Open::new(65000, 90, Ipv4Addr::new(1, 1, 1, 1), vec![]));
         let a = f.handle(Event::BgpOpen(bad));
-        assert!(a.iter().any(|a| matches!(a, Action::SendNotification(n) if n.code == 2 && n.subcode == 2)));
+        assert!(a
+            .iter()
+            .any(|a| matches!(a, Action::SendNotification(n) if n.code == 2 && n.subcode == 2)));
         assert_eq!(f.state(), State::Idle);
     }
 
@@ -451,7 +458,9 @@ mod tests {
         let mut f = fsm();
         establish(&mut f);
         let a = f.handle(Event::HoldTimerExpires);
-        assert!(a.iter().any(|a| matches!(a, Action::SendNotification(n) if n.code == 4)));
+        assert!(a
+            .iter()
+            .any(|a| matches!(a, Action::SendNotification(n) if n.code == 4)));
         assert!(a.iter().any(|a| matches!(a, Action::SessionDown(_))));
         assert_eq!(f.state(), State::Idle);
     }
@@ -462,11 +471,15 @@ mod tests {
         f.handle(Event::Start);
         f.handle(Event::TcpCrAcked);
         let a = f.handle(Event::KeepAliveMsg);
-        assert!(a.iter().any(|a| matches!(a, Action::SendNotification(n) if n.code == 5 && n.subcode == 1)));
+        assert!(a
+            .iter()
+            .any(|a| matches!(a, Action::SendNotification(n) if n.code == 5 && n.subcode == 1)));
         let mut f = fsm();
         establish(&mut f);
         let a = f.handle(Event::BgpOpen(peer_open()));
-        assert!(a.iter().any(|a| matches!(a, Action::SendNotification(n) if n.code == 5 && n.subcode == 3)));
+        assert!(a
+            .iter()
+            .any(|a| matches!(a, Action::SendNotification(n) if n.code == 5 && n.subcode == 3)));
     }
 
     #[test]
@@ -483,7 +496,9 @@ mod tests {
         let mut f = fsm();
         establish(&mut f);
         let a = f.handle(Event::ManualStop);
-        assert!(a.iter().any(|a| matches!(a, Action::SendNotification(n) if n.code == 6 && n.subcode == 2)));
+        assert!(a
+            .iter()
+            .any(|a| matches!(a, Action::SendNotification(n) if n.code == 6 && n.subcode == 2)));
         assert_eq!(f.state(), State::Idle);
     }
 

@@ -8,7 +8,11 @@ use ferry_bgpd::{config, daemon};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "bgpd", version, about = "Ferry BGP daemon: route reflector and worker")]
+#[command(
+    name = "bgpd",
+    version,
+    about = "Ferry BGP daemon: route reflector and worker"
+)]
 struct Args {
     /// Configuration file (TOML).
     #[arg(short, long, default_value = "/etc/ferry/bgpd.toml")]
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let cfg = match config::load(&args.config) {

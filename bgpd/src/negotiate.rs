@@ -173,7 +173,9 @@ mod tests {
             asn: 64512,
             router_id: Ipv4Addr::new(10, 10, 25, 42),
             hold_time: 90,
-            families: [Family::VPNV4, Family::VPNV6, Family::EVPN].into_iter().collect(),
+            families: [Family::VPNV4, Family::VPNV6, Family::EVPN]
+                .into_iter()
+                .collect(),
             peer_as: 64512,
             graceful_restart_time: None,
         }
@@ -186,8 +188,12 @@ mod tests {
             30,
             Ipv4Addr::new(10, 10, 93, 12),
             vec![
-                Capability::Multiprotocol { family: Family::EVPN },
-                Capability::Multiprotocol { family: Family::IPV4_UNICAST },
+                Capability::Multiprotocol {
+                    family: Family::EVPN,
+                },
+                Capability::Multiprotocol {
+                    family: Family::IPV4_UNICAST,
+                },
                 Capability::FourOctetAs { asn: 64512 },
             ],
         );
@@ -209,6 +215,9 @@ mod tests {
         l.families.insert(Family::IPV4_UNICAST);
         let peer = Open::new(64512, 90, Ipv4Addr::new(1, 1, 1, 1), vec![]);
         let n = negotiate(&l, &peer).unwrap();
-        assert_eq!(n.families.iter().collect::<Vec<_>>(), vec![Family::IPV4_UNICAST]);
+        assert_eq!(
+            n.families.iter().collect::<Vec<_>>(),
+            vec![Family::IPV4_UNICAST]
+        );
     }
 }

@@ -53,11 +53,17 @@ impl PeerStatus {
     }
 
     pub fn detail(&self) -> StatusDetail {
-        self.detail.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.detail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn config(&self) -> NeighborConfig {
-        self.config.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn update(&self, f: impl FnOnce(&mut StatusDetail)) {

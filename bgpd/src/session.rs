@@ -71,12 +71,14 @@ impl WriterHandle {
 /// peer never blocks the session or the core.
 struct Writer {
     data: mpsc::UnboundedSender<Vec<Bytes>>,
+    status: Arc<PeerStatus>,
     /// Close now, after writing this NOTIFICATION (skipping queued data).
     abort: mpsc::UnboundedSender<Option<Bytes>>,
 }
 
 impl Writer {
     fn spawn(mut half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
+        let shared = status.clone();
         let (data, mut rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
         let (abort, mut abort_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
         tokio::spawn(async move {
@@ -111,11 +113,17 @@ impl Writer {
             let _ = half.shutdown().await;
             status.out_queue.store(0, Ordering::Relaxed);
         });
-        Writer { data, abort }
+        Writer {
+            data,
+            status: shared,
+            abort,
+        }
     }
 
     fn send(&self, m: Bytes) {
-        let _ = self.data.send(vec![m]);
+        if self.data.send(vec![m]).is_ok() {
+            self.status.out_queue.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn close_with(&self, notification: Option<Bytes>) {
@@ -155,7 +163,11 @@ impl Connection {
                 Ok(None) => {}
                 Err(e) => return Err(ReadError::Framing(e)),
             }
-            let n = self.reader.read_buf(&mut self.buf).await.map_err(ReadError::Io)?;
+            let n = self
+                .reader
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(ReadError::Io)?;
             if n == 0 {
                 return Err(ReadError::Closed);
             }
@@ -240,13 +252,18 @@ pub async fn run(
         s.start().await;
     }
     loop {
-        if s.fsm.state() == State::Idle && (s.stopping || (s.ctx.neighbor.dynamic && s.restart.is_none())) {
+        if s.fsm.state() == State::Idle
+            && (s.stopping || (s.ctx.neighbor.dynamic && s.restart.is_none()))
+        {
             break;
         }
-        let max = s
-            .fsm
-            .negotiated()
-            .map_or(MAX_MESSAGE_LEN, |n| if n.extended_message { 65535 } else { MAX_MESSAGE_LEN });
+        let max = s.fsm.negotiated().map_or(MAX_MESSAGE_LEN, |n| {
+            if n.extended_message {
+                65535
+            } else {
+                MAX_MESSAGE_LEN
+            }
+        });
         tokio::select! {
             cmd = commands.recv() => match cmd {
                 Some(PeerCommand::Incoming(stream)) => s.incoming(stream).await,
@@ -368,7 +385,9 @@ impl Session {
     /// RFC 4271 §6.8: keep the connection opened by the speaker with the
     /// higher BGP identifier.
     async fn resolve_collision(&mut self) {
-        let Some(stream) = self.pending.take() else { return };
+        let Some(stream) = self.pending.take() else {
+            return;
+        };
         let (Some(n), Some(conn)) = (self.fsm.negotiated(), self.conn.as_ref()) else {
             // Our connection is gone: the accepted one takes its place.
             self.adopt(stream).await;
@@ -415,7 +434,8 @@ impl Session {
             }
             if !self.stopping && !self.ctx.neighbor.dynamic {
                 // Back off: 1 s, 2 s, 4 s, … up to the connect-retry time.
-                let secs = (1u64 << self.failures.min(5)).min(self.ctx.neighbor.connect_retry.max(1) as u64);
+                let secs = (1u64 << self.failures.min(5))
+                    .min(self.ctx.neighbor.connect_retry.max(1) as u64);
                 self.failures += 1;
                 self.restart = Some(Instant::now() + Duration::from_secs(secs));
             }
@@ -451,7 +471,9 @@ impl Session {
                     c.writer.close_with(Some(encode(&Message::Notification(n))));
                 }
             }
-            Action::StartConnectRetryTimer => self.connect_retry = deadline(self.ctx.neighbor.connect_retry),
+            Action::StartConnectRetryTimer => {
+                self.connect_retry = deadline(self.ctx.neighbor.connect_retry)
+            }
             Action::StopConnectRetryTimer => self.connect_retry = None,
             Action::StartHoldTimer(secs) => self.hold = deadline(secs),
             Action::StartKeepaliveTimer(secs) => self.keepalive = deadline(secs),
@@ -472,7 +494,10 @@ impl Session {
                     d.local_address = Some(local_address);
                     d.last_error = None;
                 });
-                let role = match (self.ctx.neighbor.peer_type, self.ctx.neighbor.route_reflector_client) {
+                let role = match (
+                    self.ctx.neighbor.peer_type,
+                    self.ctx.neighbor.route_reflector_client,
+                ) {
                     (PeerType::External, _) => Role::External,
                     (PeerType::Internal, true) => Role::Client,
                     (PeerType::Internal, false) => Role::NonClient,
@@ -490,7 +515,11 @@ impl Session {
                     tx: conn.writer.data.clone(),
                     status: self.ctx.status.clone(),
                 };
-                let _ = self.ctx.core.send(CoreEvent::Up { addr, info, writer }).await;
+                let _ = self
+                    .ctx
+                    .core
+                    .send(CoreEvent::Up { addr, info, writer })
+                    .await;
             }
             Action::SessionDown(reason) => {
                 warn!(peer = %addr, %reason, "session down");
@@ -507,7 +536,11 @@ impl Session {
                 let _ = self.ctx.core.send(CoreEvent::Update { addr, update }).await;
             }
             Action::DeliverRouteRefresh(refresh) => {
-                let _ = self.ctx.core.send(CoreEvent::RouteRefresh { addr, refresh }).await;
+                let _ = self
+                    .ctx
+                    .core
+                    .send(CoreEvent::RouteRefresh { addr, refresh })
+                    .await;
             }
             Action::RecordError(e) => {
                 if self.fsm.state() == State::Established || !e.contains("connect") {

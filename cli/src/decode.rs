@@ -110,7 +110,12 @@ pub fn decode_stream(bytes: &[u8], ctx: &DecodeContext) -> Decoded {
     }
 }
 
-fn write_error(text: &mut String, items: &mut Vec<serde_json::Value>, index: usize, e: &MessageError) {
+fn write_error(
+    text: &mut String,
+    items: &mut Vec<serde_json::Value>,
+    index: usize,
+    e: &MessageError,
+) {
     let _ = writeln!(text, "message {index}: error: {}", e.reason);
     let _ = writeln!(
         text,
@@ -166,7 +171,10 @@ fn write_attributes(text: &mut String, a: &PathAttributes) {
         line(format!("cluster-list {}", join(&a.cluster_list)));
     }
     if !a.extended_communities.is_empty() {
-        line(format!("extended-communities {}", join(&a.extended_communities)));
+        line(format!(
+            "extended-communities {}",
+            join(&a.extended_communities)
+        ));
     }
     if let Some(p) = &a.as4_path {
         line(format!("as4-path {p}"));
@@ -191,7 +199,11 @@ fn write_attributes(text: &mut String, a: &PathAttributes) {
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn nlri_line(n: &NlriEntry) -> String {

@@ -1,19 +1,31 @@
 //! `bgpctl`: the Ferry operator CLI.
 
+mod client;
 mod decode;
+mod show;
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use ferry_bgpd::control::proto::{Body, Request, RouteQuery};
 use ferry_wire::{DecodeContext, Family, FamilySet};
 
 #[derive(Parser)]
-#[command(name = "bgpctl", version, about = "Operate and inspect the Ferry BGP daemon")]
+#[command(
+    name = "bgpctl",
+    version,
+    about = "Operate and inspect the Ferry BGP daemon"
+)]
 struct Cli {
     /// Control socket of the bgpd to talk to.
-    #[arg(short = 's', long = "socket", global = true, default_value = "/run/ferry/bgpd.sock")]
+    #[arg(
+        short = 's',
+        long = "socket",
+        global = true,
+        default_value = "/run/ferry/bgpd.sock"
+    )]
     socket: PathBuf,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -24,8 +36,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the daemon's state.
+    #[command(subcommand)]
+    Show(Show),
+    /// Re-read bgpd's configuration file (sessions not concerned keep running).
+    Reload,
     /// Decode BGP messages given as hex (as copied from a packet capture).
     Decode(DecodeArgs),
+}
+
+#[derive(Subcommand)]
+enum Show {
+    /// Sessions and table counts, like Junos `show bgp summary`.
+    Summary,
+    /// One neighbor, or all of them, in detail.
+    #[command(alias = "neighbors")]
+    Neighbor {
+        /// The neighbor's address.
+        address: Option<std::net::IpAddr>,
+    },
+    /// Routes in the RIB.
+    #[command(alias = "routes")]
+    Route(RouteArgs),
+}
+
+#[derive(Args)]
+struct RouteArgs {
+    /// evpn, inet-vpn, inet6-vpn, inet or inet6.
+    #[arg(long)]
+    family: Option<String>,
+    /// Route distinguisher, e.g. 10.10.25.42:1 or 64512:10.
+    #[arg(long)]
+    rd: Option<String>,
+    /// A prefix (or, for EVPN MAC/IP routes, a prefix holding the IP).
+    #[arg(long)]
+    prefix: Option<String>,
+    #[command(subcommand)]
+    which: Option<RouteWhich>,
+}
+
+#[derive(Subcommand)]
+enum RouteWhich {
+    /// Paths received from a peer (its Adj-RIB-In).
+    ReceivedFrom { peer: std::net::IpAddr },
+    /// Routes advertised to a peer (its Adj-RIB-Out).
+    AdvertisedTo { peer: std::net::IpAddr },
 }
 
 #[derive(Args)]
@@ -53,7 +108,65 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode(args) => run_decode(args, cli.json),
+        Command::Show(show) => run_show(&cli.socket, show, cli.json),
+        Command::Reload => run_request(&cli.socket, Request::Reload, cli.json),
     }
+}
+
+fn run_show(socket: &std::path::Path, show: Show, json: bool) -> ExitCode {
+    let request = match show {
+        Show::Summary => Request::Summary,
+        Show::Neighbor { address } => Request::Neighbors { address },
+        Show::Route(r) => {
+            let (received_from, advertised_to) = match r.which {
+                Some(RouteWhich::ReceivedFrom { peer }) => (Some(peer), None),
+                Some(RouteWhich::AdvertisedTo { peer }) => (None, Some(peer)),
+                None => (None, None),
+            };
+            Request::Routes(RouteQuery {
+                family: r.family,
+                rd: r.rd,
+                prefix: r.prefix,
+                received_from,
+                advertised_to,
+            })
+        }
+    };
+    run_request(socket, request, json)
+}
+
+fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
+    let body = match client::ask(socket, &request) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("bgpctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        let value = match &body {
+            Body::Summary(s) => serde_json::to_value(s),
+            Body::Neighbors { neighbors } => serde_json::to_value(neighbors),
+            Body::Routes { routes } => serde_json::to_value(routes),
+            Body::Reloaded(r) => serde_json::to_value(r),
+        };
+        match value.and_then(|v| serde_json::to_string_pretty(&v)) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("bgpctl: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let text = match &body {
+            Body::Summary(s) => show::summary(s),
+            Body::Neighbors { neighbors } => show::neighbors(neighbors),
+            Body::Routes { routes } => show::routes(routes),
+            Body::Reloaded(r) => show::reloaded(r),
+        };
+        print!("{text}");
+    }
+    ExitCode::SUCCESS
 }
 
 fn run_decode(args: DecodeArgs, json: bool) -> ExitCode {
@@ -88,7 +201,10 @@ fn run_decode(args: DecodeArgs, json: bool) -> ExitCode {
     };
     let out = decode::decode_stream(&bytes, &ctx);
     if json {
-        println!("{}", serde_json::to_string_pretty(&out.json).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out.json).unwrap_or_default()
+        );
     } else {
         print!("{}", out.text);
     }
@@ -114,7 +230,11 @@ fn read_decode_input(args: &DecodeArgs) -> Result<String, String> {
         (Some(p), _) if p.as_os_str() == "-" => from_stdin(),
         (Some(p), _) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())),
         (None, Some("-")) => from_stdin(),
-        (None, Some(other)) => Err(format!("unexpected argument {other:?}; use --hex, --file or -")),
-        (None, None) => Err("give the messages with --hex HEX, --file FILE or - (standard input)".into()),
+        (None, Some(other)) => Err(format!(
+            "unexpected argument {other:?}; use --hex, --file or -"
+        )),
+        (None, None) => {
+            Err("give the messages with --hex HEX, --file FILE or - (standard input)".into())
+        }
     }
 }

@@ -100,8 +100,14 @@ impl EncodedAttrs {
 
 /// One thing to tell a peer about one route.
 pub enum Action<'a> {
-    Announce { nlri: Nlri, attrs: &'a EncodedAttrs, attrs_index: usize },
-    Withdraw { nlri: Nlri },
+    Announce {
+        nlri: Nlri,
+        attrs: &'a EncodedAttrs,
+        attrs_index: usize,
+    },
+    Withdraw {
+        nlri: Nlri,
+    },
 }
 
 impl Action<'_> {
@@ -152,7 +158,11 @@ pub fn pack_announcements<'n>(
         scratch.clear();
         n.encode(&mut scratch);
         if let Some(state) = open {
-            let tail = if state.2.is_some() { attrs.high.len() } else { 0 };
+            let tail = if state.2.is_some() {
+                attrs.high.len()
+            } else {
+                0
+            };
             if buf.len() + scratch.len() + tail > max {
                 finish(&mut buf, state);
                 out.push(buf.split().freeze());
@@ -271,7 +281,12 @@ pub fn pack(actions: &[Action], ctx: &EncodeContext) -> Vec<Bytes> {
     for &f in &families {
         let mut seen: Vec<usize> = Vec::new();
         for a in actions {
-            if let Action::Announce { nlri, attrs, attrs_index } = a {
+            if let Action::Announce {
+                nlri,
+                attrs,
+                attrs_index,
+            } = a
+            {
                 if nlri.family() != f || seen.contains(attrs_index) {
                     continue;
                 }
@@ -359,7 +374,8 @@ mod tests {
         for family in [Family::IPV4_UNICAST, Family::VPNV4] {
             let nlri: Vec<Nlri> = (0..1500u32)
                 .map(|i| {
-                    let p: ipnet::Ipv4Net = format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap();
+                    let p: ipnet::Ipv4Net =
+                        format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap();
                     if family == Family::IPV4_UNICAST {
                         Nlri::Ipv4(p)
                     } else {
@@ -376,7 +392,8 @@ mod tests {
             let mut seen = Vec::new();
             for m in &out {
                 assert!(m.len() <= 4096);
-                let Message::Update(u) = Message::decode(m, &DecodeContext::default()).unwrap() else {
+                let Message::Update(u) = Message::decode(m, &DecodeContext::default()).unwrap()
+                else {
                     panic!()
                 };
                 assert!(u.errors.is_empty());

@@ -105,7 +105,10 @@ impl Interner {
     /// The number of sets some path still uses (released ones waiting for
     /// the next sweep are not counted).
     pub fn len(&self) -> usize {
-        self.sets.iter().filter(|a| Arc::strong_count(&a.0) > 1).count()
+        self.sets
+            .iter()
+            .filter(|a| Arc::strong_count(&a.0) > 1)
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -43,7 +43,8 @@ impl Source<'_> {
         self.state.is_some_and(|s| s.info.role == Role::External)
     }
     fn router_id(&self) -> Ipv4Addr {
-        self.state.map_or(Ipv4Addr::UNSPECIFIED, |s| s.info.router_id)
+        self.state
+            .map_or(Ipv4Addr::UNSPECIFIED, |s| s.info.router_id)
     }
     fn address(&self) -> Option<IpAddr> {
         self.state.map(|s| s.info.address)
@@ -125,7 +126,11 @@ fn prefer_lower_router_id(a: &Path, sa: &Source, b: &Path, sb: &Source) -> Order
 }
 
 fn prefer_shorter_cluster_list(a: &Path, _: &Source, b: &Path, _: &Source) -> Ordering {
-    a.attrs.path.cluster_list.len().cmp(&b.attrs.path.cluster_list.len())
+    a.attrs
+        .path
+        .cluster_list
+        .len()
+        .cmp(&b.attrs.path.cluster_list.len())
 }
 
 fn prefer_lower_peer_address(_: &Path, sa: &Source, _: &Path, sb: &Source) -> Ordering {

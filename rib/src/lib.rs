@@ -146,12 +146,16 @@ impl Rib {
 
     /// The per-family counters of a peer.
     pub fn counts(&self, id: PeerId, family: Family) -> peer::FamilyCounts {
-        self.peer(id).map(|p| p.counters.get(family)).unwrap_or_default()
+        self.peer(id)
+            .map(|p| p.counters.get(family))
+            .unwrap_or_default()
     }
 
     /// Tot/Act paths of a family.
     pub fn table_counts(&self, family: Family) -> TableCounts {
-        family_index(family).map(|i| self.totals[i]).unwrap_or_default()
+        family_index(family)
+            .map(|i| self.totals[i])
+            .unwrap_or_default()
     }
 
     /// Number of distinct attribute sets held.
@@ -560,10 +564,14 @@ impl Rib {
                 let mut actions = Vec::with_capacity(plan.len());
                 for &(i, attrs) in &plan {
                     let c = &changes[i];
-                    let from_member = member.is_some() && c.new.as_ref().map(|p| p.peer()) == member;
+                    let from_member =
+                        member.is_some() && c.new.as_ref().map(|p| p.peer()) == member;
                     match attrs {
                         Some(idx) if !from_member => actions.push(Action::Announce {
-                            nlri: prefix::join(&c.key, &c.new.as_ref().expect("planned").attrs.extra),
+                            nlri: prefix::join(
+                                &c.key,
+                                &c.new.as_ref().expect("planned").attrs.extra,
+                            ),
                             attrs: &encoded[idx],
                             attrs_index: idx,
                         }),

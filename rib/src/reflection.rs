@@ -54,7 +54,11 @@ pub fn is_loop(path: &PathAttributes, from: Role, cfg: &SpeakerConfig) -> bool {
             return true;
         }
     }
-    from == Role::External && path.as_path.as_ref().is_some_and(|p| p.contains(cfg.local_as))
+    from == Role::External
+        && path
+            .as_path
+            .as_ref()
+            .is_some_and(|p| p.contains(cfg.local_as))
 }
 
 /// Cleans attributes received from a peer before they are stored:

@@ -23,12 +23,17 @@ fn rib() -> Rib {
 }
 
 fn vpn_families() -> FamilySet {
-    [Family::VPNV4, Family::VPNV6, Family::EVPN].into_iter().collect()
+    [Family::VPNV4, Family::VPNV6, Family::EVPN]
+        .into_iter()
+        .collect()
 }
 
 fn up(rib: &mut Rib, id: PeerId, role: Role, last: u8) -> Outcome {
     let addr = Ipv4Addr::new(10, 10, 0, last);
-    rib.peer_up(id, ibgp_peer(role, 64512, addr, IpAddr::V4(addr), vpn_families()))
+    rib.peer_up(
+        id,
+        ibgp_peer(role, 64512, addr, IpAddr::V4(addr), vpn_families()),
+    )
 }
 
 fn vpn(prefix: &str, label: u32) -> Nlri {
@@ -75,22 +80,30 @@ fn sent_to(out: &Outcome, peer: PeerId) -> Vec<Update> {
         .iter()
         .filter(|e: &&Export| e.peers.contains(&peer))
         .flat_map(|e| e.messages.iter())
-        .map(|m| match Message::decode(m, &DecodeContext::default()).unwrap() {
-            Message::Update(u) => {
-                assert!(u.errors.is_empty(), "{:?}", u.errors);
-                u
-            }
-            other => panic!("not an UPDATE: {other:?}"),
-        })
+        .map(
+            |m| match Message::decode(m, &DecodeContext::default()).unwrap() {
+                Message::Update(u) => {
+                    assert!(u.errors.is_empty(), "{:?}", u.errors);
+                    u
+                }
+                other => panic!("not an UPDATE: {other:?}"),
+            },
+        )
         .collect()
 }
 
 fn announced(updates: &[Update]) -> Vec<Nlri> {
-    updates.iter().flat_map(|u| u.announced().map(|e| e.nlri.clone())).collect()
+    updates
+        .iter()
+        .flat_map(|u| u.announced().map(|e| e.nlri.clone()))
+        .collect()
 }
 
 fn withdrawn(updates: &[Update]) -> Vec<Nlri> {
-    updates.iter().flat_map(|u| u.withdrawn_all().map(|e| e.nlri.clone())).collect()
+    updates
+        .iter()
+        .flat_map(|u| u.withdrawn_all().map(|e| e.nlri.clone()))
+        .collect()
 }
 
 #[test]
@@ -99,7 +112,14 @@ fn client_route_reaches_clients_and_non_clients_with_reflection_attributes() {
     up(&mut rib, 1, Role::Client, 1);
     up(&mut rib, 2, Role::Client, 2);
     up(&mut rib, 3, Role::NonClient, 3);
-    let out = rib.receive(1, &announce(vec![vpn("10.1.0.0/24", 100)], Ipv4Addr::new(10, 10, 0, 1), 100));
+    let out = rib.receive(
+        1,
+        &announce(
+            vec![vpn("10.1.0.0/24", 100)],
+            Ipv4Addr::new(10, 10, 0, 1),
+            100,
+        ),
+    );
     assert!(sent_to(&out, 1).is_empty(), "never back to the source");
     for peer in [2, 3] {
         let u = sent_to(&out, peer);
@@ -126,7 +146,14 @@ fn non_client_route_reaches_clients_only() {
     up(&mut rib, 1, Role::Client, 1);
     up(&mut rib, 3, Role::NonClient, 3);
     up(&mut rib, 4, Role::NonClient, 4);
-    let out = rib.receive(3, &announce(vec![vpn("10.2.0.0/24", 100)], Ipv4Addr::new(10, 20, 0, 1), 100));
+    let out = rib.receive(
+        3,
+        &announce(
+            vec![vpn("10.2.0.0/24", 100)],
+            Ipv4Addr::new(10, 20, 0, 1),
+            100,
+        ),
+    );
     assert_eq!(announced(&sent_to(&out, 1)), vec![vpn("10.2.0.0/24", 100)]);
     assert!(sent_to(&out, 4).is_empty());
 }
@@ -136,7 +163,11 @@ fn routes_carrying_our_cluster_id_are_held_but_never_used() {
     let mut rib = rib();
     up(&mut rib, 1, Role::Client, 1);
     up(&mut rib, 3, Role::NonClient, 3);
-    let mut u = announce(vec![vpn("10.3.0.0/24", 100)], Ipv4Addr::new(10, 20, 0, 1), 100);
+    let mut u = announce(
+        vec![vpn("10.3.0.0/24", 100)],
+        Ipv4Addr::new(10, 20, 0, 1),
+        100,
+    );
     u.attributes.cluster_list = vec![Ipv4Addr::new(10, 20, 63, 45), CLUSTER];
     let out = rib.receive(3, &u);
     assert!(out.exports.is_empty());
@@ -151,12 +182,21 @@ fn best_path_follows_local_pref_then_cluster_list() {
     up(&mut rib, 2, Role::Client, 2);
     up(&mut rib, 5, Role::Client, 5);
     let p = vpn("10.4.0.0/24", 100);
-    rib.receive(1, &announce(vec![p.clone()], Ipv4Addr::new(10, 10, 0, 1), 100));
-    let out = rib.receive(2, &announce(vec![p.clone()], Ipv4Addr::new(10, 10, 0, 2), 200));
+    rib.receive(
+        1,
+        &announce(vec![p.clone()], Ipv4Addr::new(10, 10, 0, 1), 100),
+    );
+    let out = rib.receive(
+        2,
+        &announce(vec![p.clone()], Ipv4Addr::new(10, 10, 0, 2), 200),
+    );
     // Peer 5 gets the better path; peer 2, whose path won, gets a withdraw
     // of the path it had from peer 1.
     let to5 = sent_to(&out, 5);
-    assert_eq!(to5[0].mp_reach.as_ref().unwrap().next_hop, NextHop::Ipv4(Ipv4Addr::new(10, 10, 0, 2)));
+    assert_eq!(
+        to5[0].mp_reach.as_ref().unwrap().next_hop,
+        NextHop::Ipv4(Ipv4Addr::new(10, 10, 0, 2))
+    );
     assert_eq!(withdrawn(&sent_to(&out, 2)).len(), 1);
     // Peer 1 now hears of peer 2's path.
     assert_eq!(announced(&sent_to(&out, 1)).len(), 1);
@@ -169,7 +209,14 @@ fn withdrawal_and_peer_down_remove_routes_everywhere() {
     let mut rib = rib();
     up(&mut rib, 1, Role::Client, 1);
     up(&mut rib, 2, Role::Client, 2);
-    rib.receive(1, &announce(vec![vpn("10.5.0.0/24", 100), vpn("10.5.1.0/24", 100)], Ipv4Addr::new(10, 10, 0, 1), 100));
+    rib.receive(
+        1,
+        &announce(
+            vec![vpn("10.5.0.0/24", 100), vpn("10.5.1.0/24", 100)],
+            Ipv4Addr::new(10, 10, 0, 1),
+            100,
+        ),
+    );
     let out = rib.receive(1, &withdraw(vec![vpn("10.5.0.0/24", 0)]));
     assert_eq!(withdrawn(&sent_to(&out, 2)).len(), 1);
     drop(out);
@@ -177,14 +224,20 @@ fn withdrawal_and_peer_down_remove_routes_everywhere() {
     assert_eq!(withdrawn(&sent_to(&out, 2)).len(), 1);
     assert_eq!(rib.table_counts(Family::VPNV4).paths, 0);
     drop(out);
-    assert_eq!(rib.attribute_sets(), 0, "attribute sets freed with their routes");
+    assert_eq!(
+        rib.attribute_sets(),
+        0,
+        "attribute sets freed with their routes"
+    );
 }
 
 #[test]
 fn a_new_peer_gets_the_table_then_end_of_rib_per_family() {
     let mut rib = rib();
     up(&mut rib, 1, Role::Client, 1);
-    let nlri: Vec<Nlri> = (0..1000).map(|i| vpn(&format!("10.{}.{}.0/24", 100 + i / 256, i % 256), 100)).collect();
+    let nlri: Vec<Nlri> = (0..1000)
+        .map(|i| vpn(&format!("10.{}.{}.0/24", 100 + i / 256, i % 256), 100))
+        .collect();
     rib.receive(1, &announce(nlri.clone(), Ipv4Addr::new(10, 10, 0, 1), 100));
     let out = up(&mut rib, 2, Role::Client, 2);
     let u = sent_to(&out, 2);
@@ -208,8 +261,19 @@ fn treat_as_withdraw_removes_what_the_update_announces() {
     let mut rib = rib();
     up(&mut rib, 1, Role::Client, 1);
     up(&mut rib, 2, Role::Client, 2);
-    rib.receive(1, &announce(vec![vpn("10.6.0.0/24", 100)], Ipv4Addr::new(10, 10, 0, 1), 100));
-    let mut bad = announce(vec![vpn("10.6.0.0/24", 100)], Ipv4Addr::new(10, 10, 0, 1), 100);
+    rib.receive(
+        1,
+        &announce(
+            vec![vpn("10.6.0.0/24", 100)],
+            Ipv4Addr::new(10, 10, 0, 1),
+            100,
+        ),
+    );
+    let mut bad = announce(
+        vec![vpn("10.6.0.0/24", 100)],
+        Ipv4Addr::new(10, 10, 0, 1),
+        100,
+    );
     bad.errors.push(ferry_wire::AttributeError {
         type_code: 1,
         action: ferry_wire::AttrAction::TreatAsWithdraw,
@@ -225,7 +289,16 @@ fn treat_as_withdraw_removes_what_the_update_announces() {
 fn families_not_negotiated_are_ignored() {
     let mut rib = rib();
     let addr = Ipv4Addr::new(10, 10, 0, 7);
-    rib.peer_up(7, ibgp_peer(Role::Client, 64512, addr, IpAddr::V4(addr), [Family::EVPN].into_iter().collect()));
+    rib.peer_up(
+        7,
+        ibgp_peer(
+            Role::Client,
+            64512,
+            addr,
+            IpAddr::V4(addr),
+            [Family::EVPN].into_iter().collect(),
+        ),
+    );
     let out = rib.receive(7, &announce(vec![vpn("10.7.0.0/24", 100)], addr, 100));
     assert!(out.changes.is_empty());
     assert_eq!(rib.table_counts(Family::VPNV4).paths, 0);

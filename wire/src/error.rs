@@ -60,12 +60,24 @@ impl MessageError {
 
     /// Message Header Error (RFC 4271 §6.1).
     pub fn header(subcode: u8, data: impl Into<Vec<u8>>, reason: impl Into<String>) -> Self {
-        MessageError::new(code::MESSAGE_HEADER_ERROR, subcode, data, reason, "RFC 4271 §6.1")
+        MessageError::new(
+            code::MESSAGE_HEADER_ERROR,
+            subcode,
+            data,
+            reason,
+            "RFC 4271 §6.1",
+        )
     }
 
     /// OPEN Message Error (RFC 4271 §6.2).
     pub fn open(subcode: u8, data: impl Into<Vec<u8>>, reason: impl Into<String>) -> Self {
-        MessageError::new(code::OPEN_MESSAGE_ERROR, subcode, data, reason, "RFC 4271 §6.2")
+        MessageError::new(
+            code::OPEN_MESSAGE_ERROR,
+            subcode,
+            data,
+            reason,
+            "RFC 4271 §6.2",
+        )
     }
 
     /// UPDATE Message Error (RFC 4271 §6.3) with the section that demands it.
@@ -203,7 +215,9 @@ impl<'a> nom::error::ParseError<&'a [u8]> for Fail {
 
 impl Fail {
     /// A parser failure with this reason.
-    pub(crate) fn err<T>(reason: impl Into<std::borrow::Cow<'static, str>>) -> Result<T, nom::Err<Fail>> {
+    pub(crate) fn err<T>(
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Result<T, nom::Err<Fail>> {
         Err(nom::Err::Error(Fail(reason.into())))
     }
 

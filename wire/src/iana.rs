@@ -175,7 +175,9 @@ pub mod notification {
 ///
 /// Unknown combinations are representable so that capabilities naming
 /// families Ferry does not carry can still be decoded and shown.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Family {
     pub afi: u16,
     pub safi: u8,

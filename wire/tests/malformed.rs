@@ -53,7 +53,9 @@ fn update(m: &[u8]) -> Update {
 fn assert_action(m: &[u8], code: u8, action: AttrAction) -> Update {
     let u = update(m);
     assert!(
-        u.errors.iter().any(|e| e.type_code == code && e.action == action),
+        u.errors
+            .iter()
+            .any(|e| e.type_code == code && e.action == action),
         "expected {action} for attribute {code}, got {:?}",
         u.errors
     );
@@ -86,7 +88,10 @@ fn length_above_4096_without_extended_message_is_bad_length() {
     assert_eq!((e.code, e.subcode), (1, 2));
     assert_eq!(e.data, ((m.len()) as u16).to_be_bytes().to_vec());
     // With RFC 8654 negotiated the same length is fine.
-    let ctx = DecodeContext { extended_message: true, ..Default::default() };
+    let ctx = DecodeContext {
+        extended_message: true,
+        ..Default::default()
+    };
     let nlri = [8u8, 10].repeat(2048);
     let m = update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP], &nlri);
     assert!(Message::decode(&m, &ctx).is_ok());
@@ -134,7 +139,10 @@ fn open_errors_get_their_subcodes() {
     let e = reset(&message(1, &open_body(4, 90, [1, 1, 1, 1], &[1, 1, 0])));
     assert_eq!((e.code, e.subcode), (2, 4));
     // A multiprotocol capability of length 3 is malformed.
-    let e = reset(&message(1, &open_body(4, 90, [1, 1, 1, 1], &[2, 5, 1, 3, 0, 1, 0])));
+    let e = reset(&message(
+        1,
+        &open_body(4, 90, [1, 1, 1, 1], &[2, 5, 1, 3, 0, 1, 0]),
+    ));
     assert_eq!(e.code, 2);
     // Parameter length overrunning the message.
     let e = reset(&message(1, &open_body(4, 90, [1, 1, 1, 1], &[2, 9, 1, 4])));
@@ -199,7 +207,11 @@ fn unparsable_mp_reach_nlri_resets_with_optional_attribute_error() {
 
 #[test]
 fn invalid_prefix_length_in_nlri_is_invalid_network_field() {
-    let e = reset(&update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP], &[33, 10, 1, 0, 0, 0]));
+    let e = reset(&update_msg(
+        &[],
+        &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP],
+        &[33, 10, 1, 0, 0, 0],
+    ));
     assert_eq!((e.code, e.subcode), (3, 10));
 }
 
@@ -234,7 +246,11 @@ fn wrong_length_of_fixed_size_attributes_is_treat_as_withdraw() {
         let mut attrs: Vec<&[u8]> = vec![ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP];
         attrs.retain(|a| a[1] != *code);
         attrs.push(attr);
-        assert_action(&update_msg(&[], &attrs, NLRI), *code, AttrAction::TreatAsWithdraw);
+        assert_action(
+            &update_msg(&[], &attrs, NLRI),
+            *code,
+            AttrAction::TreatAsWithdraw,
+        );
     }
 }
 
@@ -242,19 +258,35 @@ fn wrong_length_of_fixed_size_attributes_is_treat_as_withdraw() {
 fn malformed_as_path_is_treat_as_withdraw() {
     // RFC 7606 §7.2: a segment overrunning the attribute.
     let bad: &[u8] = &[0x40, 2, 4, 2, 2, 0, 1];
-    assert_action(&update_msg(&[], &[ORIGIN_IGP, bad, NEXT_HOP], NLRI), 2, AttrAction::TreatAsWithdraw);
+    assert_action(
+        &update_msg(&[], &[ORIGIN_IGP, bad, NEXT_HOP], NLRI),
+        2,
+        AttrAction::TreatAsWithdraw,
+    );
     // A segment of length zero.
     let zero: &[u8] = &[0x40, 2, 2, 2, 0];
-    assert_action(&update_msg(&[], &[ORIGIN_IGP, zero, NEXT_HOP], NLRI), 2, AttrAction::TreatAsWithdraw);
+    assert_action(
+        &update_msg(&[], &[ORIGIN_IGP, zero, NEXT_HOP], NLRI),
+        2,
+        AttrAction::TreatAsWithdraw,
+    );
 }
 
 #[test]
 fn atomic_aggregate_and_aggregator_of_wrong_length_are_discarded() {
     let base: [&[u8]; 3] = [ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP];
-    let u = assert_action(&update_msg(&[], &[&base[..], &[&[0x40u8, 6, 1, 0][..]]].concat(), NLRI), 6, AttrAction::Discard);
+    let u = assert_action(
+        &update_msg(&[], &[&base[..], &[&[0x40u8, 6, 1, 0][..]]].concat(), NLRI),
+        6,
+        AttrAction::Discard,
+    );
     assert!(!u.attributes.atomic_aggregate);
     let u = assert_action(
-        &update_msg(&[], &[&base[..], &[&[0xc0u8, 7, 7, 0, 0, 0, 1, 1, 1, 1][..]]].concat(), NLRI),
+        &update_msg(
+            &[],
+            &[&base[..], &[&[0xc0u8, 7, 7, 0, 0, 0, 1, 1, 1, 1][..]]].concat(),
+            NLRI,
+        ),
         7,
         AttrAction::Discard,
     );
@@ -266,7 +298,11 @@ fn atomic_aggregate_and_aggregator_of_wrong_length_are_discarded() {
 fn malformed_as4_path_is_discarded() {
     // RFC 6793 §6.
     let bad: &[u8] = &[0xc0, 17, 3, 2, 1, 0];
-    assert_action(&update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, bad], NLRI), 17, AttrAction::Discard);
+    assert_action(
+        &update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, bad], NLRI),
+        17,
+        AttrAction::Discard,
+    );
 }
 
 #[test]
@@ -283,7 +319,17 @@ fn flags_in_conflict_are_treat_as_withdraw() {
 fn repeated_attribute_keeps_the_first_and_discards_the_rest() {
     // RFC 7606 §3 g.
     let u = assert_action(
-        &update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, LOCAL_PREF, &[0x40, 5, 4, 0, 0, 0, 200]], NLRI),
+        &update_msg(
+            &[],
+            &[
+                ORIGIN_IGP,
+                EMPTY_AS_PATH,
+                NEXT_HOP,
+                LOCAL_PREF,
+                &[0x40, 5, 4, 0, 0, 0, 200],
+            ],
+            NLRI,
+        ),
         5,
         AttrAction::Discard,
     );
@@ -293,9 +339,21 @@ fn repeated_attribute_keeps_the_first_and_discards_the_rest() {
 #[test]
 fn missing_mandatory_attributes_are_treat_as_withdraw() {
     // RFC 7606 §3 d.
-    assert_action(&update_msg(&[], &[EMPTY_AS_PATH, NEXT_HOP], NLRI), 1, AttrAction::TreatAsWithdraw);
-    assert_action(&update_msg(&[], &[ORIGIN_IGP, NEXT_HOP], NLRI), 2, AttrAction::TreatAsWithdraw);
-    assert_action(&update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH], NLRI), 3, AttrAction::TreatAsWithdraw);
+    assert_action(
+        &update_msg(&[], &[EMPTY_AS_PATH, NEXT_HOP], NLRI),
+        1,
+        AttrAction::TreatAsWithdraw,
+    );
+    assert_action(
+        &update_msg(&[], &[ORIGIN_IGP, NEXT_HOP], NLRI),
+        2,
+        AttrAction::TreatAsWithdraw,
+    );
+    assert_action(
+        &update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH], NLRI),
+        3,
+        AttrAction::TreatAsWithdraw,
+    );
     // A withdrawal needs none of them.
     let u = update(&update_msg(NLRI, &[], &[]));
     assert!(u.errors.is_empty());
@@ -307,18 +365,34 @@ fn attribute_overrunning_the_attribute_field_is_treat_as_withdraw() {
     // RFC 7606 §4: the last attribute claims more octets than remain; the
     // Total Path Attribute Length still locates the NLRI.
     let u = assert_action(
-        &update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, &[0x40, 5, 9, 0, 0]], NLRI),
+        &update_msg(
+            &[],
+            &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, &[0x40, 5, 9, 0, 0]],
+            NLRI,
+        ),
         5,
         AttrAction::TreatAsWithdraw,
     );
     assert_eq!(u.nlri.len(), 1);
     // Fewer than three octets left for an attribute header.
-    assert_action(&update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, &[0x40, 5]], NLRI), 5, AttrAction::TreatAsWithdraw);
+    assert_action(
+        &update_msg(
+            &[],
+            &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, &[0x40, 5]],
+            NLRI,
+        ),
+        5,
+        AttrAction::TreatAsWithdraw,
+    );
 }
 
 #[test]
 fn unknown_optional_transitive_attribute_is_kept() {
-    let u = update(&update_msg(&[], &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, &[0xc0, 99, 2, 1, 2]], NLRI));
+    let u = update(&update_msg(
+        &[],
+        &[ORIGIN_IGP, EMPTY_AS_PATH, NEXT_HOP, &[0xc0, 99, 2, 1, 2]],
+        NLRI,
+    ));
     assert!(u.errors.is_empty());
     assert_eq!(u.attributes.unknown.len(), 1);
     assert_eq!(u.attributes.unknown[0].value, vec![1, 2]);

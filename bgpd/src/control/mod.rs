@@ -42,7 +42,10 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
         if UnixStream::connect(path).await.is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
-                format!("{}: another bgpd is answering on this socket", path.display()),
+                format!(
+                    "{}: another bgpd is answering on this socket",
+                    path.display()
+                ),
             ));
         }
         std::fs::remove_file(path)?;
@@ -105,7 +108,11 @@ async fn answer(
         }
         Ok(request) => {
             let (tx, rx) = oneshot::channel();
-            if core.send(CoreEvent::Control { request, reply: tx }).await.is_err() {
+            if core
+                .send(CoreEvent::Control { request, reply: tx })
+                .await
+                .is_err()
+            {
                 Response::Error {
                     message: "daemon is shutting down".into(),
                 }

@@ -67,7 +67,9 @@ pub struct AsPath {
 impl AsPath {
     /// An empty path, as carried by routes originated inside the AS.
     pub const fn empty() -> AsPath {
-        AsPath { segments: Vec::new() }
+        AsPath {
+            segments: Vec::new(),
+        }
     }
 
     pub fn sequence(asns: Vec<u32>) -> AsPath {
@@ -118,7 +120,9 @@ impl AsPath {
     /// Prepends `asn` as eBGP speakers do when advertising (RFC 4271 §5.1.2).
     pub fn prepend(&mut self, asn: u32) {
         match self.segments.first_mut() {
-            Some(s) if s.kind == SegmentType::Sequence && s.asns.len() < 255 => s.asns.insert(0, asn),
+            Some(s) if s.kind == SegmentType::Sequence && s.asns.len() < 255 => {
+                s.asns.insert(0, asn)
+            }
             _ => self.segments.insert(
                 0,
                 AsSegment {
@@ -136,7 +140,10 @@ impl AsPath {
         let mut segments = Vec::new();
         while !value.is_empty() {
             if value.len() < 2 {
-                return Err(format!("segment header truncated: {} octet left", value.len()));
+                return Err(format!(
+                    "segment header truncated: {} octet left",
+                    value.len()
+                ));
             }
             let kind = SegmentType::from_code(value[0])
                 .ok_or_else(|| format!("undefined segment type {}", value[0]))?;
@@ -187,7 +194,12 @@ impl AsPath {
     pub fn value_len(&self, as_size: usize) -> usize {
         self.segments
             .iter()
-            .map(|s| s.asns.chunks(255).map(|c| 2 + c.len() * as_size).sum::<usize>())
+            .map(|s| {
+                s.asns
+                    .chunks(255)
+                    .map(|c| 2 + c.len() * as_size)
+                    .sum::<usize>()
+            })
             .sum()
     }
 
@@ -266,10 +278,22 @@ mod tests {
     fn round_trip_two_and_four_octets() {
         let path = AsPath {
             segments: vec![
-                AsSegment { kind: SegmentType::Sequence, asns: vec![64512, 64513] },
-                AsSegment { kind: SegmentType::Set, asns: vec![1, 2] },
-                AsSegment { kind: SegmentType::ConfedSequence, asns: vec![65001] },
-                AsSegment { kind: SegmentType::ConfedSet, asns: vec![65002] },
+                AsSegment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![64512, 64513],
+                },
+                AsSegment {
+                    kind: SegmentType::Set,
+                    asns: vec![1, 2],
+                },
+                AsSegment {
+                    kind: SegmentType::ConfedSequence,
+                    asns: vec![65001],
+                },
+                AsSegment {
+                    kind: SegmentType::ConfedSet,
+                    asns: vec![65002],
+                },
             ],
         };
         for size in [2, 4] {

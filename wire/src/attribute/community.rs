@@ -100,7 +100,9 @@ mod tests {
         encode_communities(&list, &mut b);
         assert_eq!(&b[..], &[0xfc, 0, 0, 0x64, 0xff, 0xff, 0xff, 1]);
         assert_eq!(decode_communities(&b).unwrap(), list);
-        assert!(decode_communities(&[0; 5]).unwrap_err().contains("length 5"));
+        assert!(decode_communities(&[0; 5])
+            .unwrap_err()
+            .contains("length 5"));
         assert!("70000:1".parse::<Community>().is_err());
     }
 }

@@ -153,13 +153,21 @@ pub enum ExtendedCommunityKind {
     RouteTarget(RouteTarget),
     RouteOrigin(RouteTarget),
     /// RFC 9012 §4.1; tunnel type 8 is VXLAN.
-    Encapsulation { tunnel_type: u16 },
+    Encapsulation {
+        tunnel_type: u16,
+    },
     /// RFC 9135 §8.1.
     RouterMac(MacAddress),
     /// RFC 7432 §7.7.
-    MacMobility { sticky: bool, sequence: u32 },
+    MacMobility {
+        sticky: bool,
+        sequence: u32,
+    },
     /// RFC 7432 §7.5.
-    EsiLabel { single_active: bool, label: Label },
+    EsiLabel {
+        single_active: bool,
+        label: Label,
+    },
     /// RFC 7432 §7.6.
     EsImportRouteTarget(MacAddress),
     /// RFC 7432 §7.8.
@@ -220,10 +228,14 @@ impl ExtendedCommunity {
         let b = &self.0;
         let mac = || MacAddress([b[2], b[3], b[4], b[5], b[6], b[7]]);
         match (b[0], b[1]) {
-            (0x00..=0x02, 0x02) => RouteTarget::from_parts(b[0], &b[2..])
-                .map_or(ExtendedCommunityKind::Other, ExtendedCommunityKind::RouteTarget),
-            (0x00..=0x02, 0x03) => RouteTarget::from_parts(b[0], &b[2..])
-                .map_or(ExtendedCommunityKind::Other, ExtendedCommunityKind::RouteOrigin),
+            (0x00..=0x02, 0x02) => RouteTarget::from_parts(b[0], &b[2..]).map_or(
+                ExtendedCommunityKind::Other,
+                ExtendedCommunityKind::RouteTarget,
+            ),
+            (0x00..=0x02, 0x03) => RouteTarget::from_parts(b[0], &b[2..]).map_or(
+                ExtendedCommunityKind::Other,
+                ExtendedCommunityKind::RouteOrigin,
+            ),
             (0x03, 0x0c) if b[2..6] == [0, 0, 0, 0] => ExtendedCommunityKind::Encapsulation {
                 tunnel_type: u16::from_be_bytes([b[6], b[7]]),
             },
@@ -232,10 +244,12 @@ impl ExtendedCommunity {
                 sticky: b[2] & 1 == 1,
                 sequence: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
             },
-            (0x06, 0x01) if b[2] & 0xfe == 0 && b[3..5] == [0, 0] => ExtendedCommunityKind::EsiLabel {
-                single_active: b[2] & 1 == 1,
-                label: Label::from_bytes([b[5], b[6], b[7]]),
-            },
+            (0x06, 0x01) if b[2] & 0xfe == 0 && b[3..5] == [0, 0] => {
+                ExtendedCommunityKind::EsiLabel {
+                    single_active: b[2] & 1 == 1,
+                    label: Label::from_bytes([b[5], b[6], b[7]]),
+                }
+            }
             (0x06, 0x02) => ExtendedCommunityKind::EsImportRouteTarget(mac()),
             (0x06, 0x03) => ExtendedCommunityKind::RouterMac(mac()),
             _ => ExtendedCommunityKind::Other,
@@ -260,10 +274,12 @@ impl fmt::Display for ExtendedCommunity {
         match self.kind() {
             ExtendedCommunityKind::RouteTarget(rt) => write!(f, "target:{rt}"),
             ExtendedCommunityKind::RouteOrigin(rt) => write!(f, "origin:{rt}"),
-            ExtendedCommunityKind::Encapsulation { tunnel_type } => match tunnel_name(tunnel_type) {
-                Some(n) => write!(f, "encap:{n}"),
-                None => write!(f, "encap:{tunnel_type}"),
-            },
+            ExtendedCommunityKind::Encapsulation { tunnel_type } => {
+                match tunnel_name(tunnel_type) {
+                    Some(n) => write!(f, "encap:{n}"),
+                    None => write!(f, "encap:{tunnel_type}"),
+                }
+            }
             ExtendedCommunityKind::RouterMac(m) => write!(f, "router-mac:{m}"),
             ExtendedCommunityKind::MacMobility { sticky, sequence } => {
                 write!(f, "mac-mobility:seq {sequence}")?;
@@ -272,7 +288,10 @@ impl fmt::Display for ExtendedCommunity {
                 }
                 Ok(())
             }
-            ExtendedCommunityKind::EsiLabel { single_active, label } => {
+            ExtendedCommunityKind::EsiLabel {
+                single_active,
+                label,
+            } => {
                 write!(f, "esi-label:{}", label.raw())?;
                 if single_active {
                     f.write_str(" single-active")?;
@@ -321,8 +340,12 @@ impl FromStr for ExtendedCommunity {
         }
         let (kind, rest) = s.split_once(':').ok_or_else(err)?;
         match kind {
-            "target" => Ok(ExtendedCommunity::route_target(rest.parse().map_err(|_| err())?)),
-            "origin" => Ok(ExtendedCommunity::route_origin(rest.parse().map_err(|_| err())?)),
+            "target" => Ok(ExtendedCommunity::route_target(
+                rest.parse().map_err(|_| err())?,
+            )),
+            "origin" => Ok(ExtendedCommunity::route_origin(
+                rest.parse().map_err(|_| err())?,
+            )),
             "encap" => {
                 let t = match rest {
                     "vxlan" => TUNNEL_VXLAN,
@@ -335,7 +358,9 @@ impl FromStr for ExtendedCommunity {
                 };
                 Ok(ExtendedCommunity::encapsulation(t))
             }
-            "router-mac" => Ok(ExtendedCommunity::router_mac(rest.parse().map_err(|_| err())?)),
+            "router-mac" => Ok(ExtendedCommunity::router_mac(
+                rest.parse().map_err(|_| err())?,
+            )),
             _ => Err(err()),
         }
     }
@@ -402,14 +427,19 @@ mod tests {
             let c: ExtendedCommunity = t.parse().unwrap();
             assert_eq!(c.to_string(), t);
         }
-        assert_eq!(ExtendedCommunity::mac_mobility(true, 5).to_string(), "mac-mobility:seq 5 sticky");
+        assert_eq!(
+            ExtendedCommunity::mac_mobility(true, 5).to_string(),
+            "mac-mobility:seq 5 sticky"
+        );
         assert!("target:70000:70000".parse::<ExtendedCommunity>().is_err());
         assert!("bogus".parse::<ExtendedCommunity>().is_err());
     }
 
     #[test]
     fn lengths_not_multiple_of_8_are_malformed() {
-        assert!(decode_extended_communities(&[0; 9]).unwrap_err().contains("length 9"));
+        assert!(decode_extended_communities(&[0; 9])
+            .unwrap_err()
+            .contains("length 9"));
         assert_eq!(decode_extended_communities(&[]).unwrap(), vec![]);
     }
 

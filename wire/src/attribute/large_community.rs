@@ -94,7 +94,9 @@ mod tests {
         let mut b = BytesMut::new();
         encode_large_communities(&[c], &mut b);
         assert_eq!(decode_large_communities(&b).unwrap(), vec![c]);
-        assert!(decode_large_communities(&[0; 13]).unwrap_err().contains("13"));
+        assert!(decode_large_communities(&[0; 13])
+            .unwrap_err()
+            .contains("13"));
         assert!("1:2".parse::<LargeCommunity>().is_err());
         assert!("1:2:3:4".parse::<LargeCommunity>().is_err());
     }

@@ -61,23 +61,125 @@ const OPT_NON_TRANS: u8 = attr_flags::OPTIONAL;
 
 /// The attributes this codec understands.
 const DESCRIPTORS: &[Descriptor] = &[
-    Descriptor { code: attr::ORIGIN, name: "ORIGIN", flags: WELL_KNOWN, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.1" },
-    Descriptor { code: attr::AS_PATH, name: "AS_PATH", flags: WELL_KNOWN, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.2" },
-    Descriptor { code: attr::NEXT_HOP, name: "NEXT_HOP", flags: WELL_KNOWN, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.3" },
-    Descriptor { code: attr::MULTI_EXIT_DISC, name: "MULTI_EXIT_DISC", flags: OPT_NON_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.4" },
-    Descriptor { code: attr::LOCAL_PREF, name: "LOCAL_PREF", flags: WELL_KNOWN, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.5" },
-    Descriptor { code: attr::ATOMIC_AGGREGATE, name: "ATOMIC_AGGREGATE", flags: WELL_KNOWN, malformed: Malformed::Discard, rfc: "RFC 7606 §7.6" },
-    Descriptor { code: attr::AGGREGATOR, name: "AGGREGATOR", flags: OPT_TRANS, malformed: Malformed::Discard, rfc: "RFC 7606 §7.7" },
-    Descriptor { code: attr::COMMUNITIES, name: "COMMUNITIES", flags: OPT_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.8" },
-    Descriptor { code: attr::ORIGINATOR_ID, name: "ORIGINATOR_ID", flags: OPT_NON_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.9" },
-    Descriptor { code: attr::CLUSTER_LIST, name: "CLUSTER_LIST", flags: OPT_NON_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.10" },
-    Descriptor { code: attr::MP_REACH_NLRI, name: "MP_REACH_NLRI", flags: OPT_NON_TRANS, malformed: Malformed::SessionReset, rfc: "RFC 7606 §7.11" },
-    Descriptor { code: attr::MP_UNREACH_NLRI, name: "MP_UNREACH_NLRI", flags: OPT_NON_TRANS, malformed: Malformed::SessionReset, rfc: "RFC 7606 §7.11" },
-    Descriptor { code: attr::EXTENDED_COMMUNITIES, name: "EXTENDED_COMMUNITIES", flags: OPT_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §7.14" },
-    Descriptor { code: attr::AS4_PATH, name: "AS4_PATH", flags: OPT_TRANS, malformed: Malformed::Discard, rfc: "RFC 6793 §6" },
-    Descriptor { code: attr::AS4_AGGREGATOR, name: "AS4_AGGREGATOR", flags: OPT_TRANS, malformed: Malformed::Discard, rfc: "RFC 6793 §6" },
-    Descriptor { code: attr::PMSI_TUNNEL, name: "PMSI_TUNNEL", flags: OPT_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 7606 §2 (RFC 6514 defines no handling; the route cannot be used)" },
-    Descriptor { code: attr::LARGE_COMMUNITY, name: "LARGE_COMMUNITY", flags: OPT_TRANS, malformed: Malformed::TreatAsWithdraw, rfc: "RFC 8092 §6" },
+    Descriptor {
+        code: attr::ORIGIN,
+        name: "ORIGIN",
+        flags: WELL_KNOWN,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.1",
+    },
+    Descriptor {
+        code: attr::AS_PATH,
+        name: "AS_PATH",
+        flags: WELL_KNOWN,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.2",
+    },
+    Descriptor {
+        code: attr::NEXT_HOP,
+        name: "NEXT_HOP",
+        flags: WELL_KNOWN,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.3",
+    },
+    Descriptor {
+        code: attr::MULTI_EXIT_DISC,
+        name: "MULTI_EXIT_DISC",
+        flags: OPT_NON_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.4",
+    },
+    Descriptor {
+        code: attr::LOCAL_PREF,
+        name: "LOCAL_PREF",
+        flags: WELL_KNOWN,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.5",
+    },
+    Descriptor {
+        code: attr::ATOMIC_AGGREGATE,
+        name: "ATOMIC_AGGREGATE",
+        flags: WELL_KNOWN,
+        malformed: Malformed::Discard,
+        rfc: "RFC 7606 §7.6",
+    },
+    Descriptor {
+        code: attr::AGGREGATOR,
+        name: "AGGREGATOR",
+        flags: OPT_TRANS,
+        malformed: Malformed::Discard,
+        rfc: "RFC 7606 §7.7",
+    },
+    Descriptor {
+        code: attr::COMMUNITIES,
+        name: "COMMUNITIES",
+        flags: OPT_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.8",
+    },
+    Descriptor {
+        code: attr::ORIGINATOR_ID,
+        name: "ORIGINATOR_ID",
+        flags: OPT_NON_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.9",
+    },
+    Descriptor {
+        code: attr::CLUSTER_LIST,
+        name: "CLUSTER_LIST",
+        flags: OPT_NON_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.10",
+    },
+    Descriptor {
+        code: attr::MP_REACH_NLRI,
+        name: "MP_REACH_NLRI",
+        flags: OPT_NON_TRANS,
+        malformed: Malformed::SessionReset,
+        rfc: "RFC 7606 §7.11",
+    },
+    Descriptor {
+        code: attr::MP_UNREACH_NLRI,
+        name: "MP_UNREACH_NLRI",
+        flags: OPT_NON_TRANS,
+        malformed: Malformed::SessionReset,
+        rfc: "RFC 7606 §7.11",
+    },
+    Descriptor {
+        code: attr::EXTENDED_COMMUNITIES,
+        name: "EXTENDED_COMMUNITIES",
+        flags: OPT_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §7.14",
+    },
+    Descriptor {
+        code: attr::AS4_PATH,
+        name: "AS4_PATH",
+        flags: OPT_TRANS,
+        malformed: Malformed::Discard,
+        rfc: "RFC 6793 §6",
+    },
+    Descriptor {
+        code: attr::AS4_AGGREGATOR,
+        name: "AS4_AGGREGATOR",
+        flags: OPT_TRANS,
+        malformed: Malformed::Discard,
+        rfc: "RFC 6793 §6",
+    },
+    Descriptor {
+        code: attr::PMSI_TUNNEL,
+        name: "PMSI_TUNNEL",
+        flags: OPT_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 7606 §2 (RFC 6514 defines no handling; the route cannot be used)",
+    },
+    Descriptor {
+        code: attr::LARGE_COMMUNITY,
+        name: "LARGE_COMMUNITY",
+        flags: OPT_TRANS,
+        malformed: Malformed::TreatAsWithdraw,
+        rfc: "RFC 8092 §6",
+    },
 ];
 
 fn descriptor(code: u8) -> Option<&'static Descriptor> {
@@ -420,18 +522,18 @@ fn decode_value(
             a.cluster_list = value.chunks_exact(4).map(ipv4).collect();
         }
         attr::MP_REACH_NLRI => out.mp_reach = Some(MpReachNlri::decode(value, ctx.add_path)?),
-        attr::MP_UNREACH_NLRI => {
-            out.mp_unreach = Some(MpUnreachNlri::decode(value, ctx.add_path)?)
-        }
+        attr::MP_UNREACH_NLRI => out.mp_unreach = Some(MpUnreachNlri::decode(value, ctx.add_path)?),
         attr::EXTENDED_COMMUNITIES => {
             a.extended_communities = extended_community::decode_extended_communities(value)?
         }
         attr::AS4_PATH => {
             let path = AsPath::decode(value, 4)?;
             // RFC 6793 §6: confederation segments in AS4_PATH are malformed.
-            if path.segments.iter().any(|s| {
-                matches!(s.kind, SegmentType::ConfedSequence | SegmentType::ConfedSet)
-            }) {
+            if path
+                .segments
+                .iter()
+                .any(|s| matches!(s.kind, SegmentType::ConfedSequence | SegmentType::ConfedSet))
+            {
                 return Err("confederation segment in AS4_PATH".into());
             }
             a.as4_path = Some(path);
@@ -531,9 +633,7 @@ impl PathAttributes {
     /// received flags to honour (extended length, Partial); `None` writes
     /// the attribute's own.
     pub fn encode_one(&self, code: u8, flags: Option<u8>, ctx: &EncodeContext, buf: &mut BytesMut) {
-        let f = |code| {
-            send_flags(code, flags) | flags.unwrap_or(0) & attr_flags::EXTENDED_LENGTH
-        };
+        let f = |code| send_flags(code, flags) | flags.unwrap_or(0) & attr_flags::EXTENDED_LENGTH;
         let as_size = if ctx.four_octet_as { 4 } else { 2 };
         match code {
             attr::ORIGIN => {

@@ -76,7 +76,10 @@ impl NextHop {
         if rd > 0 && len >= 8 && field[..8] != [0u8; 8] {
             return Err(format!(
                 "next hop route distinguisher is not zero ({})",
-                field[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
+                field[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
             ));
         }
         if len == rd + 4 {

@@ -60,9 +60,9 @@ impl PmsiTunnel {
         }
         let id = &value[5..];
         let tunnel_id = match (value[1], id.len()) {
-            (INGRESS_REPLICATION, 4) => {
-                PmsiTunnelId::IngressReplication(IpAddr::V4(Ipv4Addr::new(id[0], id[1], id[2], id[3])))
-            }
+            (INGRESS_REPLICATION, 4) => PmsiTunnelId::IngressReplication(IpAddr::V4(
+                Ipv4Addr::new(id[0], id[1], id[2], id[3]),
+            )),
             (INGRESS_REPLICATION, 16) => {
                 let mut o = [0u8; 16];
                 o.copy_from_slice(id);
@@ -105,7 +105,12 @@ impl fmt::Display for PmsiTunnel {
                 write!(f, "ingress-replication {a} vni {}", self.label.as_vni())
             }
             PmsiTunnelId::Raw(b) => {
-                write!(f, "type {} label {} id 0x", self.tunnel_type, self.label.raw())?;
+                write!(
+                    f,
+                    "type {} label {} id 0x",
+                    self.tunnel_type,
+                    self.label.raw()
+                )?;
                 b.iter().try_for_each(|x| write!(f, "{x:02x}"))
             }
         }

@@ -72,7 +72,9 @@ pub enum Capability {
     /// RFC 6793 §3.
     FourOctetAs { asn: u32 },
     /// RFC 7911 §4.
-    AddPath { families: Vec<(Family, AddPathMode)> },
+    AddPath {
+        families: Vec<(Family, AddPathMode)>,
+    },
     /// RFC 7313 §3.
     EnhancedRouteRefresh,
     /// Any other capability, kept as received.
@@ -224,7 +226,9 @@ impl Capability {
                 for f in families {
                     buf.put_u16(f.family.afi);
                     buf.put_u8(f.family.safi);
-                    buf.put_u8(f.other_flags & 0x7f | if f.forwarding_preserved { 0x80 } else { 0 });
+                    buf.put_u8(
+                        f.other_flags & 0x7f | if f.forwarding_preserved { 0x80 } else { 0 },
+                    );
                 }
             }
             Capability::FourOctetAs { asn } => buf.put_u32(*asn),

@@ -87,7 +87,10 @@ impl Notification {
             return Err(MessageError::header(
                 crate::iana::notification::header::BAD_MESSAGE_LENGTH,
                 ((body.len() + 19) as u16).to_be_bytes(),
-                format!("NOTIFICATION of {} octets is shorter than 21", body.len() + 19),
+                format!(
+                    "NOTIFICATION of {} octets is shorter than 21",
+                    body.len() + 19
+                ),
             ));
         }
         Ok(Notification::new(body[0], body[1], body[2..].to_vec()))
@@ -108,7 +111,13 @@ impl From<&MessageError> for Notification {
 
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "NOTIFICATION {}/{} {}", self.code, self.subcode, self.name())?;
+        write!(
+            f,
+            "NOTIFICATION {}/{} {}",
+            self.code,
+            self.subcode,
+            self.name()
+        )?;
         if let Some(text) = self.shutdown_communication() {
             write!(f, ": \"{text}\"")
         } else if !self.data.is_empty() {

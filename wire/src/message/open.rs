@@ -63,7 +63,12 @@ pub enum OptionalParameter {
 impl Open {
     /// An OPEN carrying `capabilities` in one optional parameter; the AS
     /// field is AS_TRANS when `asn` needs 4 octets (RFC 6793 §4.1).
-    pub fn new(asn: u32, hold_time: u16, bgp_identifier: Ipv4Addr, capabilities: Vec<Capability>) -> Open {
+    pub fn new(
+        asn: u32,
+        hold_time: u16,
+        bgp_identifier: Ipv4Addr,
+        capabilities: Vec<Capability>,
+    ) -> Open {
         Open {
             version: 4,
             my_as: u16::try_from(asn).unwrap_or(crate::attribute::AS_TRANS as u16),
@@ -264,7 +269,8 @@ fn decode_capabilities(mut value: &[u8]) -> Result<Vec<Capability>, MessageError
                 "capability {code} length {len} overruns its parameter"
             )));
         }
-        let cap = Capability::decode(code, &value[2..2 + len]).map_err(|reason| bad_params(&reason))?;
+        let cap =
+            Capability::decode(code, &value[2..2 + len]).map_err(|reason| bad_params(&reason))?;
         caps.push(cap);
         value = &value[2 + len..];
     }

@@ -242,16 +242,26 @@ impl Update {
 
     /// Writes MP_UNREACH_NLRI (`reach == Some(false)`), MP_REACH_NLRI
     /// (`Some(true)`) or, with `None`, both (unreach first).
-    fn encode_mp(&self, flags: Option<u8>, reach: Option<bool>, ctx: &EncodeContext, buf: &mut BytesMut) {
+    fn encode_mp(
+        &self,
+        flags: Option<u8>,
+        reach: Option<bool>,
+        ctx: &EncodeContext,
+        buf: &mut BytesMut,
+    ) {
         let f = attr_flags::OPTIONAL | flags.unwrap_or(0) & attr_flags::EXTENDED_LENGTH;
         if reach != Some(true) {
             if let Some(u) = &self.mp_unreach {
-                put_attribute(buf, f, attr::MP_UNREACH_NLRI, |b| u.encode_value(ctx.add_path, b));
+                put_attribute(buf, f, attr::MP_UNREACH_NLRI, |b| {
+                    u.encode_value(ctx.add_path, b)
+                });
             }
         }
         if reach != Some(false) {
             if let Some(r) = &self.mp_reach {
-                put_attribute(buf, f, attr::MP_REACH_NLRI, |b| r.encode_value(ctx.add_path, b));
+                put_attribute(buf, f, attr::MP_REACH_NLRI, |b| {
+                    r.encode_value(ctx.add_path, b)
+                });
             }
         }
     }

@@ -212,7 +212,10 @@ pub enum EvpnRoute {
     EthernetSegment(EthernetSegment),
     IpPrefix(IpPrefixRoute),
     /// A route type this codec does not know, kept as received.
-    Unknown { route_type: u8, value: Vec<u8> },
+    Unknown {
+        route_type: u8,
+        value: Vec<u8>,
+    },
 }
 
 fn rd(input: &[u8]) -> Nom<'_, RouteDistinguisher> {
@@ -329,10 +332,12 @@ impl EvpnRoute {
     /// key; RFC 9136 §3.2: the ESI, gateway and label of type 5 are not.
     pub fn key(&self) -> EvpnRoute {
         match self {
-            EvpnRoute::EthernetAutoDiscovery(r) => EvpnRoute::EthernetAutoDiscovery(EthernetAutoDiscovery {
-                label: Label::default(),
-                ..*r
-            }),
+            EvpnRoute::EthernetAutoDiscovery(r) => {
+                EvpnRoute::EthernetAutoDiscovery(EthernetAutoDiscovery {
+                    label: Label::default(),
+                    ..*r
+                })
+            }
             EvpnRoute::MacIp(r) => EvpnRoute::MacIp(MacIpAdvertisement {
                 esi: Esi::ZERO,
                 label1: Label::default(),
@@ -376,12 +381,12 @@ impl EvpnRoute {
         };
         match route {
             Ok(r) => Ok((rest, r)),
-            Err(nom::Err::Error(Fail(reason)) | nom::Err::Failure(Fail(reason))) => Fail::err(format!(
-                "EVPN route type {route_type} of length {len}: {reason}"
+            Err(nom::Err::Error(Fail(reason)) | nom::Err::Failure(Fail(reason))) => Fail::err(
+                format!("EVPN route type {route_type} of length {len}: {reason}"),
+            ),
+            Err(nom::Err::Incomplete(_)) => Fail::err(format!(
+                "EVPN route type {route_type} of length {len}: truncated"
             )),
-            Err(nom::Err::Incomplete(_)) => {
-                Fail::err(format!("EVPN route type {route_type} of length {len}: truncated"))
-            }
         }
     }
 
@@ -517,7 +522,14 @@ fn decode_type4(v: &[u8]) -> Result<EvpnRoute, nom::Err<Fail>> {
     let Some(originator) = ip else {
         return Fail::err("originating router IP length 0");
     };
-    done(i, EvpnRoute::EthernetSegment(EthernetSegment { rd, esi, originator }))
+    done(
+        i,
+        EvpnRoute::EthernetSegment(EthernetSegment {
+            rd,
+            esi,
+            originator,
+        }),
+    )
 }
 
 fn decode_type5(v: &[u8]) -> Result<EvpnRoute, nom::Err<Fail>> {
@@ -536,14 +548,22 @@ fn decode_type5(v: &[u8]) -> Result<EvpnRoute, nom::Err<Fail>> {
         }
         let (i, p) = ipv6(i)?;
         let (i, g) = ipv6(i)?;
-        (i, IpNet::V6(Ipv6Net::new(p, bits).expect("checked")), IpAddr::V6(g))
+        (
+            i,
+            IpNet::V6(Ipv6Net::new(p, bits).expect("checked")),
+            IpAddr::V6(g),
+        )
     } else {
         if bits > 32 {
             return Fail::err(format!("IPv4 prefix length {bits} exceeds 32"));
         }
         let (i, p) = ipv4(i)?;
         let (i, g) = ipv4(i)?;
-        (i, IpNet::V4(Ipv4Net::new(p, bits).expect("checked")), IpAddr::V4(g))
+        (
+            i,
+            IpNet::V4(Ipv4Net::new(p, bits).expect("checked")),
+            IpAddr::V4(g),
+        )
     };
     let (i, label) = label(i)?;
     done(
@@ -572,7 +592,11 @@ impl fmt::Display for EvpnRoute {
                 r.label.as_vni()
             ),
             EvpnRoute::MacIp(r) => {
-                write!(f, " rd {} esi {} etag {} mac {}", r.rd, r.esi, r.ethernet_tag, r.mac)?;
+                write!(
+                    f,
+                    " rd {} esi {} etag {} mac {}",
+                    r.rd, r.esi, r.ethernet_tag, r.mac
+                )?;
                 if let Some(ip) = r.ip {
                     write!(f, " ip {ip}")?;
                 }
@@ -667,11 +691,15 @@ mod tests {
     /// `gobgp global rib -a evpn add prefix 1.1.1.0/30 etag 0 rd
     /// 10.10.25.42:1 rt 11:11 gw 0.0.0.0 label 10002 encap vxlan router-mac
     /// aa:bb:cc:dd:01:01 nexthop 10.10.25.42`, the NLRI alone.
-    const GOBGP_TYPE5: &str = "0522 00010a0a192a0001 00000000000000000000 00000000 1e 01010100 00000000 002712";
+    const GOBGP_TYPE5: &str =
+        "0522 00010a0a192a0001 00000000000000000000 00000000 1e 01010100 00000000 002712";
 
     fn bytes(hex: &str) -> Vec<u8> {
         let s: String = hex.split_whitespace().collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn round_trip(r: &EvpnRoute) -> Vec<u8> {
@@ -702,18 +730,87 @@ mod tests {
         let esi = Esi([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         let mac: MacAddress = "aa:bb:cc:dd:01:01".parse().unwrap();
         let routes = vec![
-            EvpnRoute::EthernetAutoDiscovery(EthernetAutoDiscovery { rd, esi, ethernet_tag: 7, label: Label::vni(10002) }),
-            EvpnRoute::MacIp(MacIpAdvertisement { rd, esi: Esi::ZERO, ethernet_tag: 0, mac, ip: None, label1: Label::vni(10002), label2: None }),
-            EvpnRoute::MacIp(MacIpAdvertisement { rd, esi, ethernet_tag: 0, mac, ip: Some("1.1.1.2".parse().unwrap()), label1: Label::vni(10002), label2: Some(Label::vni(20002)) }),
-            EvpnRoute::MacIp(MacIpAdvertisement { rd, esi, ethernet_tag: 0, mac, ip: Some("abcd::1".parse().unwrap()), label1: Label::vni(1), label2: None }),
-            EvpnRoute::InclusiveMulticast(InclusiveMulticast { rd, ethernet_tag: 0, originator: "10.10.25.42".parse().unwrap() }),
-            EvpnRoute::InclusiveMulticast(InclusiveMulticast { rd, ethernet_tag: 0, originator: "2001:db8::1".parse().unwrap() }),
-            EvpnRoute::EthernetSegment(EthernetSegment { rd, esi, originator: "10.10.25.42".parse().unwrap() }),
-            EvpnRoute::IpPrefix(IpPrefixRoute { rd, esi: Esi::ZERO, ethernet_tag: 0, prefix: "1.1.1.0/30".parse().unwrap(), gateway: "0.0.0.0".parse().unwrap(), label: Label::vni(10002) }),
-            EvpnRoute::IpPrefix(IpPrefixRoute { rd, esi: Esi::ZERO, ethernet_tag: 0, prefix: "abcd::101:100/126".parse().unwrap(), gateway: "::".parse().unwrap(), label: Label::vni(10002) }),
-            EvpnRoute::Unknown { route_type: 9, value: vec![1, 2, 3] },
+            EvpnRoute::EthernetAutoDiscovery(EthernetAutoDiscovery {
+                rd,
+                esi,
+                ethernet_tag: 7,
+                label: Label::vni(10002),
+            }),
+            EvpnRoute::MacIp(MacIpAdvertisement {
+                rd,
+                esi: Esi::ZERO,
+                ethernet_tag: 0,
+                mac,
+                ip: None,
+                label1: Label::vni(10002),
+                label2: None,
+            }),
+            EvpnRoute::MacIp(MacIpAdvertisement {
+                rd,
+                esi,
+                ethernet_tag: 0,
+                mac,
+                ip: Some("1.1.1.2".parse().unwrap()),
+                label1: Label::vni(10002),
+                label2: Some(Label::vni(20002)),
+            }),
+            EvpnRoute::MacIp(MacIpAdvertisement {
+                rd,
+                esi,
+                ethernet_tag: 0,
+                mac,
+                ip: Some("abcd::1".parse().unwrap()),
+                label1: Label::vni(1),
+                label2: None,
+            }),
+            EvpnRoute::InclusiveMulticast(InclusiveMulticast {
+                rd,
+                ethernet_tag: 0,
+                originator: "10.10.25.42".parse().unwrap(),
+            }),
+            EvpnRoute::InclusiveMulticast(InclusiveMulticast {
+                rd,
+                ethernet_tag: 0,
+                originator: "2001:db8::1".parse().unwrap(),
+            }),
+            EvpnRoute::EthernetSegment(EthernetSegment {
+                rd,
+                esi,
+                originator: "10.10.25.42".parse().unwrap(),
+            }),
+            EvpnRoute::IpPrefix(IpPrefixRoute {
+                rd,
+                esi: Esi::ZERO,
+                ethernet_tag: 0,
+                prefix: "1.1.1.0/30".parse().unwrap(),
+                gateway: "0.0.0.0".parse().unwrap(),
+                label: Label::vni(10002),
+            }),
+            EvpnRoute::IpPrefix(IpPrefixRoute {
+                rd,
+                esi: Esi::ZERO,
+                ethernet_tag: 0,
+                prefix: "abcd::101:100/126".parse().unwrap(),
+                gateway: "::".parse().unwrap(),
+                label: Label::vni(10002),
+            }),
+            EvpnRoute::Unknown {
+                route_type: 9,
+                value: vec![1, 2, 3],
+            },
         ];
-        let lens = [25 + 2, 33 + 2, 40 + 2, 49 + 2, 17 + 2, 29 + 2, 23 + 2, 34 + 2, 58 + 2, 3 + 2];
+        let lens = [
+            25 + 2,
+            33 + 2,
+            40 + 2,
+            49 + 2,
+            17 + 2,
+            29 + 2,
+            23 + 2,
+            34 + 2,
+            58 + 2,
+            3 + 2,
+        ];
         for (r, len) in routes.iter().zip(lens) {
             assert_eq!(round_trip(r).len(), len, "{r}");
         }
@@ -791,28 +888,91 @@ mod tests {
         let label = (0u32..0x100_0000).prop_map(Label::from_raw);
         prop_oneof![
             (arb_rd(), any::<[u8; 10]>(), any::<u32>(), label.clone()).prop_map(|(rd, e, t, l)| {
-                EvpnRoute::EthernetAutoDiscovery(EthernetAutoDiscovery { rd, esi: Esi(e), ethernet_tag: t, label: l })
+                EvpnRoute::EthernetAutoDiscovery(EthernetAutoDiscovery {
+                    rd,
+                    esi: Esi(e),
+                    ethernet_tag: t,
+                    label: l,
+                })
             }),
-            (arb_rd(), any::<[u8; 10]>(), any::<u32>(), any::<[u8; 6]>(), proptest::option::of(arb_ip()), label.clone(), proptest::option::of(label.clone()))
-                .prop_map(|(rd, e, t, m, ip, l1, l2)| EvpnRoute::MacIp(MacIpAdvertisement {
-                    rd, esi: Esi(e), ethernet_tag: t, mac: MacAddress(m), ip, label1: l1, label2: l2
-                })),
-            (arb_rd(), any::<u32>(), arb_ip()).prop_map(|(rd, t, o)| EvpnRoute::InclusiveMulticast(InclusiveMulticast { rd, ethernet_tag: t, originator: o })),
-            (arb_rd(), any::<[u8; 10]>(), arb_ip()).prop_map(|(rd, e, o)| EvpnRoute::EthernetSegment(EthernetSegment { rd, esi: Esi(e), originator: o })),
-            (arb_rd(), any::<[u8; 10]>(), any::<u32>(), any::<[u8; 4]>(), 0u8..=32, any::<[u8; 4]>(), label.clone())
-                .prop_map(|(rd, e, t, p, len, g, l)| EvpnRoute::IpPrefix(IpPrefixRoute {
-                    rd, esi: Esi(e), ethernet_tag: t,
-                    prefix: IpNet::V4(Ipv4Net::new(p.into(), len).unwrap()),
-                    gateway: IpAddr::V4(g.into()), label: l
-                })),
-            (arb_rd(), any::<[u8; 10]>(), any::<u32>(), any::<[u8; 16]>(), 0u8..=128, any::<[u8; 16]>(), label)
-                .prop_map(|(rd, e, t, p, len, g, l)| EvpnRoute::IpPrefix(IpPrefixRoute {
-                    rd, esi: Esi(e), ethernet_tag: t,
-                    prefix: IpNet::V6(Ipv6Net::new(p.into(), len).unwrap()),
-                    gateway: IpAddr::V6(g.into()), label: l
-                })),
-            (6u8..=255, proptest::collection::vec(any::<u8>(), 0..64))
-                .prop_map(|(t, v)| EvpnRoute::Unknown { route_type: t, value: v }),
+            (
+                arb_rd(),
+                any::<[u8; 10]>(),
+                any::<u32>(),
+                any::<[u8; 6]>(),
+                proptest::option::of(arb_ip()),
+                label.clone(),
+                proptest::option::of(label.clone())
+            )
+                .prop_map(|(rd, e, t, m, ip, l1, l2)| EvpnRoute::MacIp(
+                    MacIpAdvertisement {
+                        rd,
+                        esi: Esi(e),
+                        ethernet_tag: t,
+                        mac: MacAddress(m),
+                        ip,
+                        label1: l1,
+                        label2: l2
+                    }
+                )),
+            (arb_rd(), any::<u32>(), arb_ip()).prop_map(
+                |(rd, t, o)| EvpnRoute::InclusiveMulticast(InclusiveMulticast {
+                    rd,
+                    ethernet_tag: t,
+                    originator: o
+                })
+            ),
+            (arb_rd(), any::<[u8; 10]>(), arb_ip()).prop_map(|(rd, e, o)| {
+                EvpnRoute::EthernetSegment(EthernetSegment {
+                    rd,
+                    esi: Esi(e),
+                    originator: o,
+                })
+            }),
+            (
+                arb_rd(),
+                any::<[u8; 10]>(),
+                any::<u32>(),
+                any::<[u8; 4]>(),
+                0u8..=32,
+                any::<[u8; 4]>(),
+                label.clone()
+            )
+                .prop_map(|(rd, e, t, p, len, g, l)| EvpnRoute::IpPrefix(
+                    IpPrefixRoute {
+                        rd,
+                        esi: Esi(e),
+                        ethernet_tag: t,
+                        prefix: IpNet::V4(Ipv4Net::new(p.into(), len).unwrap()),
+                        gateway: IpAddr::V4(g.into()),
+                        label: l
+                    }
+                )),
+            (
+                arb_rd(),
+                any::<[u8; 10]>(),
+                any::<u32>(),
+                any::<[u8; 16]>(),
+                0u8..=128,
+                any::<[u8; 16]>(),
+                label
+            )
+                .prop_map(|(rd, e, t, p, len, g, l)| EvpnRoute::IpPrefix(
+                    IpPrefixRoute {
+                        rd,
+                        esi: Esi(e),
+                        ethernet_tag: t,
+                        prefix: IpNet::V6(Ipv6Net::new(p.into(), len).unwrap()),
+                        gateway: IpAddr::V6(g.into()),
+                        label: l
+                    }
+                )),
+            (6u8..=255, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(t, v)| {
+                EvpnRoute::Unknown {
+                    route_type: t,
+                    value: v,
+                }
+            }),
         ]
     }
 

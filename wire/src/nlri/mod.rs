@@ -164,7 +164,11 @@ pub fn decode_nlri_list(
     while !input.is_empty() {
         let (rest, path_id) = if add_path {
             let (rest, id) = be_u32::<_, Fail>(input).map_err(|e| {
-                format!("{family} NLRI #{}: path identifier: {}", out.len() + 1, Fail::reason(e))
+                format!(
+                    "{family} NLRI #{}: path identifier: {}",
+                    out.len() + 1,
+                    Fail::reason(e)
+                )
             })?;
             (rest, Some(id))
         } else {

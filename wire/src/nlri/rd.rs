@@ -26,11 +26,23 @@ use bytes::{BufMut, BytesMut};
 /// `100L:1` so that the text reads back to the same type).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RouteDistinguisher {
-    As2 { asn: u16, assigned: u32 },
-    Ipv4 { addr: Ipv4Addr, assigned: u16 },
-    As4 { asn: u32, assigned: u16 },
+    As2 {
+        asn: u16,
+        assigned: u32,
+    },
+    Ipv4 {
+        addr: Ipv4Addr,
+        assigned: u16,
+    },
+    As4 {
+        asn: u32,
+        assigned: u16,
+    },
     /// A type this codec does not know, kept as received.
-    Other { rd_type: u16, value: [u8; 6] },
+    Other {
+        rd_type: u16,
+        value: [u8; 6],
+    },
 }
 
 impl RouteDistinguisher {
@@ -147,7 +159,10 @@ impl FromStr for RouteDistinguisher {
         let asn = admin.parse::<u32>().map_err(|_| err())?;
         if let Ok(asn16) = u16::try_from(asn) {
             let assigned = number.parse::<u32>().map_err(|_| err())?;
-            Ok(RouteDistinguisher::As2 { asn: asn16, assigned })
+            Ok(RouteDistinguisher::As2 {
+                asn: asn16,
+                assigned,
+            })
         } else {
             let assigned = number.parse::<u16>().map_err(|_| err())?;
             Ok(RouteDistinguisher::As4 { asn, assigned })
@@ -184,7 +199,10 @@ mod tests {
             [0, 0, 0xfc, 0x00, 0, 0, 0, 10]
         );
         assert_eq!(
-            "10.10.25.42:1".parse::<RouteDistinguisher>().unwrap().to_bytes(),
+            "10.10.25.42:1"
+                .parse::<RouteDistinguisher>()
+                .unwrap()
+                .to_bytes(),
             [0, 1, 10, 10, 25, 42, 0, 1]
         );
         assert!("4200000000:70000".parse::<RouteDistinguisher>().is_err());

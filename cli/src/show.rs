@@ -1,0 +1,222 @@
+//! Text output of the show commands, in the style of Junos `show bgp`.
+
+use std::fmt::Write as _;
+
+use ferry_bgpd::control::proto::{NeighborDetail, ReloadReport, RouteEntry, Summary};
+
+/// `1d 02:03:04`, `02:03:04` or seconds below a minute, as Junos prints
+/// Last Up/Dwn.
+pub fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h}:{m:02}:{s:02}")
+    } else if secs >= 60 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{s}")
+    }
+}
+
+fn short_state(state: &str) -> &str {
+    if state == "Established" {
+        "Establ"
+    } else {
+        state
+    }
+}
+
+pub fn summary(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Router ID: {}  Local AS: {}{}",
+        s.router_id,
+        s.local_as,
+        s.cluster_id
+            .as_ref()
+            .map(|c| format!("  Cluster ID: {c} (route reflector)"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        o,
+        "Groups: {} Peers: {} Down peers: {}",
+        s.groups, s.peers, s.down_peers
+    );
+    if s.unconfigured_peers > 0 {
+        let _ = writeln!(o, "Unconfigured peers: {}", s.unconfigured_peers);
+    }
+    let _ = writeln!(o, "{:<20} {:>10} {:>10}", "Table", "Tot Paths", "Act Paths");
+    for t in &s.tables {
+        let _ = writeln!(
+            o,
+            "{:<20} {:>10} {:>10}",
+            t.table, t.total_paths, t.active_paths
+        );
+    }
+    let _ = writeln!(
+        o,
+        "{:<24} {:>10} {:>10} {:>10} {:>6} {:>6} {:>12} State|#Active/Received/Accepted",
+        "Peer", "AS", "InPkt", "OutPkt", "OutQ", "Flaps", "Last Up/Dwn"
+    );
+    for n in &s.neighbors {
+        let _ = writeln!(
+            o,
+            "{:<24} {:>10} {:>10} {:>10} {:>6} {:>6} {:>12} {}",
+            n.address.to_string(),
+            n.asn,
+            n.in_messages,
+            n.out_messages,
+            n.out_queue,
+            n.flaps,
+            duration(n.last_change_secs),
+            short_state(&n.state)
+        );
+        for t in &n.tables {
+            let _ = writeln!(
+                o,
+                "  {}: {}/{}/{}",
+                t.table, t.active, t.received, t.accepted
+            );
+        }
+    }
+    o
+}
+
+pub fn neighbors(list: &[NeighborDetail]) -> String {
+    let mut o = String::new();
+    for n in list {
+        let s = &n.summary;
+        let _ = writeln!(
+            o,
+            "Peer: {} AS {}  Local: {}",
+            s.address,
+            s.asn,
+            n.local_address
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+        let _ = writeln!(
+            o,
+            "  Group: {}  Type: {}{}{}  State: {}  Flaps: {}",
+            s.group,
+            n.peer_type,
+            if n.route_reflector_client {
+                "  Route reflector client"
+            } else {
+                ""
+            },
+            if n.dynamic { "  (dynamic)" } else { "" },
+            s.state,
+            s.flaps
+        );
+        let _ = writeln!(
+            o,
+            "  Peer ID: {}  Holdtime: {}  Keepalive: {}  Last Up/Dwn: {}",
+            n.router_id.as_deref().unwrap_or("-"),
+            n.hold_time,
+            n.keepalive,
+            duration(s.last_change_secs)
+        );
+        let _ = writeln!(o, "  NLRI for this session: {}", n.families.join(" "));
+        if !n.peer_capabilities.is_empty() {
+            let _ = writeln!(o, "  Peer capabilities: {}", n.peer_capabilities.join(", "));
+        }
+        let _ = writeln!(
+            o,
+            "  Messages: in {}  out {}  queued {}",
+            s.in_messages, s.out_messages, s.out_queue
+        );
+        if n.treat_as_withdraw > 0 {
+            let _ = writeln!(
+                o,
+                "  UPDATEs treated as withdraw (RFC 7606): {}",
+                n.treat_as_withdraw
+            );
+        }
+        if let Some(e) = &n.last_error {
+            let _ = writeln!(o, "  Last error: {e}");
+        }
+        for t in &s.tables {
+            let _ = writeln!(
+                o,
+                "  Table {}: Active {}  Received {}  Accepted {}",
+                t.table, t.active, t.received, t.accepted
+            );
+        }
+        o.push('\n');
+    }
+    o
+}
+
+pub fn routes(list: &[RouteEntry]) -> String {
+    let mut o = String::new();
+    let mut current = String::new();
+    for r in list {
+        if r.family != current {
+            current = r.family.clone();
+            let n = list.iter().filter(|x| x.family == current).count();
+            let _ = writeln!(o, "{current}: {n} paths");
+        }
+        let mark = if r.best {
+            "*"
+        } else if r.eligible {
+            " "
+        } else {
+            "x"
+        };
+        let _ = writeln!(o, "{mark} {}", r.nlri);
+        let _ = writeln!(
+            o,
+            "    from {}  next-hop {}  as-path {}  local-pref {}  origin {}{}",
+            r.from,
+            r.next_hop,
+            r.as_path,
+            r.local_pref
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.origin,
+            r.med.map(|m| format!("  med {m}")).unwrap_or_default()
+        );
+        if !r.extended_communities.is_empty() || !r.communities.is_empty() {
+            let all: Vec<&str> = r
+                .communities
+                .iter()
+                .chain(r.extended_communities.iter())
+                .map(String::as_str)
+                .collect();
+            let _ = writeln!(o, "    communities {}", all.join(" "));
+        }
+        if r.originator_id.is_some() || !r.cluster_list.is_empty() {
+            let _ = writeln!(
+                o,
+                "    originator {}  cluster-list {}",
+                r.originator_id.as_deref().unwrap_or("-"),
+                r.cluster_list.join(" ")
+            );
+        }
+        if !r.eligible {
+            let _ = writeln!(o, "    rejected: loop (our router id or cluster id)");
+        }
+    }
+    if list.is_empty() {
+        o.push_str("no routes\n");
+    }
+    o
+}
+
+pub fn reloaded(r: &ReloadReport) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    format!(
+        "configuration reloaded: added {}  removed {}  changed {}  unchanged {}\n",
+        list(&r.added),
+        list(&r.removed),
+        list(&r.changed),
+        r.unchanged
+    )
+}
