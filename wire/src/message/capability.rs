@@ -100,7 +100,10 @@ impl Capability {
     /// its definition is returned as `Err` naming the problem; the OPEN
     /// handler answers it with an OPEN Message Error.
     pub fn decode(code: u8, value: &[u8]) -> Result<Capability, String> {
-        let family_at = |b: &[u8]| Family::new(u16::from_be_bytes([b[0], b[1]]), b[3]);
+        // Multiprotocol: AFI (2), reserved (1), SAFI (1).
+        let mp_family = |b: &[u8]| Family::new(u16::from_be_bytes([b[0], b[1]]), b[3]);
+        // Graceful restart and ADD-PATH: AFI (2), SAFI (1), then one octet.
+        let family_at = |b: &[u8]| Family::new(u16::from_be_bytes([b[0], b[1]]), b[2]);
         let bad_len = |name: &str| {
             Err(format!(
                 "{name} capability of length {} is malformed",
@@ -113,7 +116,7 @@ impl Capability {
                     return bad_len("multiprotocol");
                 }
                 Capability::Multiprotocol {
-                    family: family_at(value),
+                    family: mp_family(value),
                 }
             }
             code::ROUTE_REFRESH if value.is_empty() => Capability::RouteRefresh,
