@@ -89,7 +89,9 @@ pub fn decode_stream(bytes: &[u8], ctx: &DecodeContext) -> Decoded {
                         let _ = writeln!(text, "  capability {c}");
                     }
                 }
-                let mut v = json!({"index": index, "length": len, "message": m});
+                let message = serde_json::to_value(&m)
+                    .unwrap_or_else(|e| json!({"unprintable": e.to_string()}));
+                let mut v = json!({"index": index, "length": len, "message": message});
                 if let Message::Update(u) = &m {
                     if let Some(action) = u.error_action() {
                         v["disposition"] = json!(action);

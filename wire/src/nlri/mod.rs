@@ -128,12 +128,26 @@ impl fmt::Debug for Nlri {
 
 /// An NLRI with its ADD-PATH path identifier, when the family uses one on
 /// this session.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct NlriEntry {
-    #[serde(rename = "path-id", skip_serializing_if = "Option::is_none")]
     pub path_id: Option<u32>,
-    #[serde(flatten)]
     pub nlri: Nlri,
+}
+
+impl serde::Serialize for NlriEntry {
+    /// The NLRI alone, or `{"path-id": N, "nlri": …}` with ADD-PATH.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self.path_id {
+            None => self.nlri.serialize(s),
+            Some(id) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("path-id", &id)?;
+                m.serialize_entry("nlri", &self.nlri)?;
+                m.end()
+            }
+        }
+    }
 }
 
 impl NlriEntry {
