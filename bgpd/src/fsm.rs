@@ -186,7 +186,7 @@ impl Fsm {
         actions
     }
 
-    fn to_idle(&mut self, actions: &mut Vec<Action>) {
+    fn enter_idle(&mut self, actions: &mut Vec<Action>) {
         actions.push(Action::StopConnectRetryTimer);
         actions.push(Action::StartHoldTimer(0));
         actions.push(Action::StartKeepaliveTimer(0));
@@ -198,7 +198,7 @@ impl Fsm {
     fn notify_and_idle(&mut self, n: Notification, actions: &mut Vec<Action>) {
         actions.push(Action::RecordError(format!("sent {n}")));
         actions.push(Action::SendNotification(n));
-        self.to_idle(actions);
+        self.enter_idle(actions);
     }
 
     fn fsm_error(&mut self, actions: &mut Vec<Action>) {
@@ -230,7 +230,7 @@ impl Fsm {
 
             // ---- stops, from any other state ----
             (Connect | Active, Event::ManualStop | Event::AutomaticStop(_)) => {
-                self.to_idle(actions);
+                self.enter_idle(actions);
                 self.connect_retry_counter = 0;
             }
             (OpenSent | OpenConfirm | Established, Event::ManualStop) => {
@@ -267,16 +267,16 @@ impl Fsm {
                 self.state = Connect;
             }
             (Active, Event::TcpConnectionFails) => {
-                self.to_idle(actions);
+                self.enter_idle(actions);
             }
             (Connect | Active, Event::MessageError(e)) => {
                 actions.push(Action::RecordError(e.to_string()));
-                self.to_idle(actions);
+                self.enter_idle(actions);
             }
             (Connect | Active, _) => {
                 // Any other event (a message before OPEN was sent, a
                 // stray timer): FSM error, back to Idle without NOTIFICATION.
-                self.to_idle(actions);
+                self.enter_idle(actions);
             }
 
             // ---- OpenSent ----
@@ -351,11 +351,11 @@ impl Fsm {
             }
             (OpenConfirm | Established, Event::TcpConnectionFails) => {
                 actions.push(Action::RecordError("connection closed by peer".into()));
-                self.to_idle(actions);
+                self.enter_idle(actions);
             }
             (OpenSent | OpenConfirm | Established, Event::NotifMsg(n)) => {
                 actions.push(Action::RecordError(format!("received {n}")));
-                self.to_idle(actions);
+                self.enter_idle(actions);
             }
             (OpenSent | OpenConfirm | Established, _) => self.fsm_error(actions),
         }

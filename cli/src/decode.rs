@@ -40,7 +40,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     if digits.is_empty() {
         return Err("no hex digits in the input".into());
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     hex::decode(&digits).map_err(|e| e.to_string())

@@ -70,7 +70,7 @@ impl serde::Serialize for Community {
 /// Reads the attribute value. RFC 7606 §7.8: a length that is not a
 /// multiple of 4 is malformed (the caller applies treat-as-withdraw).
 pub fn decode_communities(value: &[u8]) -> Result<Vec<Community>, String> {
-    if value.len() % 4 != 0 {
+    if !value.len().is_multiple_of(4) {
         return Err(format!("length {} is not a multiple of 4", value.len()));
     }
     Ok(value

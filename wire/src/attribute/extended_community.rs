@@ -375,7 +375,7 @@ impl serde::Serialize for ExtendedCommunity {
 /// Reads the attribute value. RFC 7606 §7.14: a length that is not a
 /// multiple of 8 is malformed (treat-as-withdraw, applied by the caller).
 pub fn decode_extended_communities(value: &[u8]) -> Result<Vec<ExtendedCommunity>, String> {
-    if value.len() % 8 != 0 {
+    if !value.len().is_multiple_of(8) {
         return Err(format!("length {} is not a multiple of 8", value.len()));
     }
     Ok(value

@@ -61,7 +61,7 @@ impl serde::Serialize for LargeCommunity {
 /// Reads the attribute value. RFC 8092 §6: a length that is not a
 /// multiple of 12 is malformed (treat-as-withdraw, applied by the caller).
 pub fn decode_large_communities(value: &[u8]) -> Result<Vec<LargeCommunity>, String> {
-    if value.len() % 12 != 0 {
+    if !value.len().is_multiple_of(12) {
         return Err(format!("length {} is not a multiple of 12", value.len()));
     }
     let word = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);

@@ -338,7 +338,7 @@ pub fn decode_attributes(
         // RFC 7606 §4: fewer octets than an attribute header, or a length
         // that overruns the field, is treat-as-withdraw; the Total Path
         // Attribute Length still locates the NLRI.
-        let ext = input.len() >= 1 && input[0] & attr_flags::EXTENDED_LENGTH != 0;
+        let ext = !input.is_empty() && input[0] & attr_flags::EXTENDED_LENGTH != 0;
         let header_len = if ext { 4 } else { 3 };
         if input.len() < header_len {
             out.flag(
@@ -516,7 +516,7 @@ fn decode_value(
             a.originator_id = Some(ipv4(value));
         }
         attr::CLUSTER_LIST => {
-            if value.len() % 4 != 0 {
+            if !value.len().is_multiple_of(4) {
                 return Err(format!("length {} is not a multiple of 4", value.len()));
             }
             a.cluster_list = value.chunks_exact(4).map(ipv4).collect();

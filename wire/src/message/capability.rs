@@ -122,7 +122,7 @@ impl Capability {
             code::ROUTE_REFRESH if value.is_empty() => Capability::RouteRefresh,
             code::ROUTE_REFRESH => return bad_len("route refresh"),
             code::EXTENDED_NEXT_HOP => {
-                if value.len() % 6 != 0 {
+                if !value.len().is_multiple_of(6) {
                     return bad_len("extended next hop");
                 }
                 let entries = value
@@ -139,7 +139,7 @@ impl Capability {
             code::EXTENDED_MESSAGE if value.is_empty() => Capability::ExtendedMessage,
             code::EXTENDED_MESSAGE => return bad_len("extended message"),
             code::GRACEFUL_RESTART => {
-                if value.len() < 2 || (value.len() - 2) % 4 != 0 {
+                if value.len() < 2 || !(value.len() - 2).is_multiple_of(4) {
                     return bad_len("graceful restart");
                 }
                 let head = u16::from_be_bytes([value[0], value[1]]);
@@ -167,7 +167,7 @@ impl Capability {
                 }
             }
             code::ADD_PATH => {
-                if value.len() % 4 != 0 {
+                if !value.len().is_multiple_of(4) {
                     return bad_len("ADD-PATH");
                 }
                 let mut families = Vec::with_capacity(value.len() / 4);
