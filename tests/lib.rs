@@ -286,3 +286,224 @@ pub fn ip_of(cidr: &str) -> IpAddr {
         .and_then(|a| a.parse().ok())
         .expect("address")
 }
+
+/// A Ferry `bgpd` running in a namespace, with its control socket.
+pub struct Ferry {
+    pub proc: Proc,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Ferry {
+    /// Writes `config` (with `control-socket` added) and starts bgpd.
+    pub fn start(ns: &Netns, dir: &Path, name: &str, config: &str) -> Ferry {
+        let socket = dir.join(format!("{name}.sock"));
+        let path = dir.join(format!("{name}.toml"));
+        fs::write(
+            &path,
+            format!("control-socket = \"{}\"\n{config}", socket.display()),
+        )
+        .unwrap();
+        let proc = Proc::spawn(
+            name,
+            ns,
+            bin("bgpd").to_str().unwrap(),
+            &["--config", path.to_str().unwrap(), "--log", "info"],
+            &dir.join(format!("{name}.log")),
+        );
+        let f = Ferry {
+            proc,
+            socket,
+            config: path,
+        };
+        eventually(
+            &format!("{name} control socket"),
+            Duration::from_secs(10),
+            || {
+                if f.socket.exists() {
+                    Ok(())
+                } else {
+                    Err(f.proc.log_text())
+                }
+            },
+        );
+        f
+    }
+
+    /// Rewrites the configuration file (control socket kept).
+    pub fn rewrite(&self, config: &str) {
+        fs::write(
+            &self.config,
+            format!("control-socket = \"{}\"\n{config}", self.socket.display()),
+        )
+        .unwrap();
+    }
+
+    /// `bgpctl -s SOCKET --json ARGS…`, parsed.
+    pub fn ctl(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let mut full = vec!["-s", self.socket.to_str().unwrap(), "--json"];
+        full.extend_from_slice(args);
+        let out = output(bin("bgpctl").to_str().unwrap(), &full);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    }
+
+    /// The summary's neighbors, by address: (state, flaps, last-change-secs).
+    pub fn sessions(&self) -> Vec<(String, String, u64, u64)> {
+        let s = self.ctl(&["show", "summary"]).unwrap_or_default();
+        s["neighbors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|n| {
+                        (
+                            n["address"].as_str().unwrap_or("").to_string(),
+                            n["state"].as_str().unwrap_or("").to_string(),
+                            n["flaps"].as_u64().unwrap_or(0),
+                            n["last-change-secs"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until `addrs` are all Established.
+    pub fn wait_established(&self, addrs: &[&str]) {
+        eventually("sessions Established", Duration::from_secs(60), || {
+            let s = self.sessions();
+            let up = |a: &&str| s.iter().any(|(x, st, _, _)| x == a && st == "Established");
+            if addrs.iter().all(up) {
+                Ok(())
+            } else {
+                Err(format!("{s:?}\n{}", self.proc.log_text()))
+            }
+        });
+    }
+
+    /// `show route` as JSON, with extra arguments.
+    pub fn routes(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let mut full = vec!["show", "route"];
+        full.extend_from_slice(args);
+        self.ctl(&full)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// A GoBGP daemon in a namespace, peering with `neighbors`.
+pub struct GoBgp<'a> {
+    pub ns: &'a Netns,
+    pub proc: Proc,
+}
+
+impl<'a> GoBgp<'a> {
+    pub fn start(ns: &'a Netns, dir: &Path, router_id: &str, neighbors: &[&str]) -> GoBgp<'a> {
+        let mut conf =
+            format!("[global.config]\n  as = 64512\n  router-id = \"{router_id}\"\n  port = -1\n");
+        for n in neighbors {
+            conf.push_str(&format!(
+                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{n}\"\n    peer-as = 64512\n  [neighbors.timers.config]\n    connect-retry = 1\n"
+            ));
+            for f in ["l2vpn-evpn", "l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast"] {
+                conf.push_str(&format!(
+                    "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
+                ));
+            }
+        }
+        let path = dir.join(format!("gobgp-{router_id}.toml"));
+        fs::write(&path, conf).unwrap();
+        let proc = Proc::spawn(
+            "gobgpd",
+            ns,
+            "gobgpd",
+            &[
+                "-f",
+                path.to_str().unwrap(),
+                "--api-hosts",
+                "127.0.0.1:50051",
+                "-l",
+                "warn",
+            ],
+            &dir.join(format!("gobgp-{router_id}.log")),
+        );
+        GoBgp { ns, proc }
+    }
+
+    /// Runs `gobgp ARGS…` in the namespace.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let mut full = vec!["gobgp"];
+        full.extend_from_slice(args);
+        let out = self.ns.exec(&full);
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+
+    /// `gobgp global rib -a FAMILY -j`.
+    pub fn rib(&self, family: &str) -> String {
+        self.cli(&["global", "rib", "-a", family, "-j"])
+    }
+
+    pub fn wait_established(&self) {
+        eventually("GoBGP session Established", Duration::from_secs(60), || {
+            let out = self.cli(&["neighbor"]);
+            if out.contains("Establ") {
+                Ok(())
+            } else {
+                Err(out)
+            }
+        });
+    }
+}
+
+/// FRR's bgpd without zebra in a namespace.
+pub struct Frr<'a> {
+    pub ns: &'a Netns,
+    dir: PathBuf,
+}
+
+impl<'a> Frr<'a> {
+    pub fn start(ns: &'a Netns, dir: &Path, name: &str, conf: &str) -> Frr<'a> {
+        let dir = dir.join(name);
+        fs::create_dir_all(&dir).unwrap();
+        let conf_path = dir.join("bgpd.conf");
+        fs::write(&conf_path, conf).unwrap();
+        ns.exec_ok(&[
+            "/usr/lib/frr/bgpd",
+            "-Z",
+            "-n",
+            "-S",
+            "-f",
+            conf_path.to_str().unwrap(),
+            "-i",
+            dir.join("bgpd.pid").to_str().unwrap(),
+            "--vty_socket",
+            dir.to_str().unwrap(),
+            "-d",
+        ]);
+        Frr { ns, dir }
+    }
+
+    pub fn vtysh(&self, cmd: &str) -> String {
+        let out = output(
+            "vtysh",
+            &["--vty_socket", self.dir.to_str().unwrap(), "-c", cmd],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Frr<'_> {
+    fn drop(&mut self) {
+        if let Ok(pid) = fs::read_to_string(self.dir.join("bgpd.pid")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                // SAFETY: kill(2) on the PID of the bgpd this test started.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
