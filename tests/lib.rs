@@ -507,3 +507,113 @@ impl Drop for Frr<'_> {
         }
     }
 }
+
+/// Runs `f` on a thread that entered the network namespace `ns`, so that
+/// the sockets it opens live there.
+pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/var/run/netns/{}", ns.name);
+    thread::spawn(move || {
+        let file = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns(2) on a namespace file we opened, for this thread only.
+        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+/// A minimal BGP speaker for tests: OPEN, KEEPALIVE, then raw messages.
+pub mod raw {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    use bytes::{Bytes, BytesMut};
+    use ferry_wire::message::Capability;
+    use ferry_wire::{frame_length, DecodeContext, EncodeContext, Family, Message, Open};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    /// An Established session.
+    pub struct Session {
+        pub stream: TcpStream,
+        buf: BytesMut,
+    }
+
+    /// Connects from `local` to `peer`:179 as AS 64512 with the seed's
+    /// families and completes the OPEN exchange.
+    pub async fn connect(
+        local: Ipv4Addr,
+        peer: Ipv4Addr,
+        router_id: Ipv4Addr,
+    ) -> std::io::Result<Session> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(IpAddr::V4(local), 0))?;
+        let stream = socket
+            .connect(SocketAddr::new(IpAddr::V4(peer), 179))
+            .await?;
+        let mut s = Session {
+            stream,
+            buf: BytesMut::new(),
+        };
+        let caps = vec![
+            Capability::Multiprotocol {
+                family: Family::EVPN,
+            },
+            Capability::Multiprotocol {
+                family: Family::VPNV4,
+            },
+            Capability::FourOctetAs { asn: 64512 },
+        ];
+        s.send(&Message::Open(Open::new(64512, 90, router_id, caps)))
+            .await?;
+        loop {
+            match s.recv(Duration::from_secs(10)).await? {
+                Message::Open(_) => s.send(&Message::Keepalive).await?,
+                Message::Keepalive => return Ok(s),
+                Message::Notification(n) => return Err(std::io::Error::other(n.to_string())),
+                _ => {}
+            }
+        }
+    }
+
+    impl Session {
+        pub async fn send(&mut self, m: &Message) -> std::io::Result<()> {
+            let b = m
+                .to_bytes(&EncodeContext::default())
+                .map_err(std::io::Error::other)?;
+            self.stream.write_all(&b).await
+        }
+
+        pub async fn send_raw(&mut self, b: &[u8]) -> std::io::Result<()> {
+            self.stream.write_all(b).await
+        }
+
+        /// The next message, decoded.
+        pub async fn recv(&mut self, timeout: Duration) -> std::io::Result<Message> {
+            let raw = self.recv_raw(timeout).await?;
+            Message::decode(&raw, &DecodeContext::default()).map_err(std::io::Error::other)
+        }
+
+        /// The next whole message, undecoded.
+        pub async fn recv_raw(&mut self, timeout: Duration) -> std::io::Result<Bytes> {
+            tokio::time::timeout(timeout, async {
+                loop {
+                    if let Some(len) =
+                        frame_length(&self.buf, 65535).map_err(std::io::Error::other)?
+                    {
+                        return Ok(self.buf.split_to(len).freeze());
+                    }
+                    if self.stream.read_buf(&mut self.buf).await? == 0 {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "closed",
+                        ));
+                    }
+                }
+            })
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no message"))?
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The route reflector daemon's life: many dynamic clients, reload without
+//! disturbing other sessions, a rejected configuration, and a clean
+//! shutdown with Cease.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ferry_tests::raw;
+use ferry_tests::{eventually, in_netns, output, require_root, run, Ferry, GoBgp, Lan, Netns};
+use ferry_wire::iana::notification::{cease, CEASE};
+use ferry_wire::nlri::evpn::{Esi, EvpnRoute, IpPrefixRoute};
+use ferry_wire::{
+    ExtendedCommunity, Family, Label, Message, MpReachNlri, NextHop, Nlri, NlriEntry, Origin,
+    PathAttributes, Update,
+};
+
+const RR: &str = r#"
+router-id = "10.10.25.42"
+local-as = 64512
+cluster-id = "10.10.25.42"
+[[group]]
+name = "workers"
+local-address = "10.10.25.42"
+route-reflector-client = true
+allow = ["10.10.0.0/16"]
+"#;
+
+fn type5_update(prefix: &str, vtep: Ipv4Addr) -> Update {
+    Update {
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(Default::default()),
+            local_pref: Some(100),
+            extended_communities: vec![
+                "target:11:11".parse::<ExtendedCommunity>().unwrap(),
+                "encap:vxlan".parse().unwrap(),
+            ],
+            ..Default::default()
+        },
+        mp_reach: Some(MpReachNlri {
+            family: Family::EVPN,
+            next_hop: NextHop::Ipv4(vtep),
+            nlri: vec![NlriEntry::new(Nlri::Evpn(EvpnRoute::IpPrefix(
+                IpPrefixRoute {
+                    rd: format!("{vtep}:1").parse().unwrap(),
+                    esi: Esi::ZERO,
+                    ethernet_tag: 0,
+                    prefix: prefix.parse().unwrap(),
+                    gateway: "0.0.0.0".parse().unwrap(),
+                    label: Label::vni(10002),
+                },
+            )))],
+            undecoded: Vec::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// 200 worker nodes connect from the allow range; all come up, and a route
+/// from one of them reaches the 199 others.
+#[test]
+fn two_hundred_dynamic_clients() {
+    if !require_root("two_hundred_dynamic_clients") {
+        return;
+    }
+    const N: u8 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("frr");
+    let cl_ns = Netns::new("fcl");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.1.1/16");
+    let batch = dir.path().join("addrs");
+    let lines: String = (2..=N)
+        .map(|i| format!("addr add 10.10.1.{i}/16 dev eth0\n"))
+        .collect();
+    std::fs::write(&batch, lines).unwrap();
+    cl_ns.exec_ok(&["ip", "-batch", batch.to_str().unwrap()]);
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+
+    let socket = rr.socket.clone();
+    let bgpctl = ferry_tests::bin("bgpctl");
+    let summary = move || -> serde_json::Value {
+        let out = std::process::Command::new(&bgpctl)
+            .args(["-s", socket.to_str().unwrap(), "--json", "show", "summary"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (received, s) = in_netns(&cl_ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut tasks = Vec::new();
+            for i in 1..=N {
+                tasks.push(tokio::spawn(async move {
+                    let addr = Ipv4Addr::new(10, 10, 1, i);
+                    raw::connect(addr, Ipv4Addr::new(10, 10, 25, 42), addr).await
+                }));
+            }
+            let mut sessions = Vec::new();
+            for t in tasks {
+                sessions.push(t.await.unwrap().expect("session up"));
+            }
+            // Worker 1 announces alpine-cluster-1's prefix.
+            let u = type5_update("1.1.1.0/30", Ipv4Addr::new(10, 10, 1, 1));
+            sessions[0].send(&Message::Update(u)).await.unwrap();
+            let mut got = 0;
+            for s in sessions.iter_mut().skip(1) {
+                loop {
+                    match s.recv(Duration::from_secs(20)).await {
+                        Ok(Message::Update(u))
+                            if u.announced()
+                                .any(|e| e.nlri.to_string().contains("1.1.1.0/30")) =>
+                        {
+                            assert_eq!(
+                                u.attributes.originator_id,
+                                Some(Ipv4Addr::new(10, 10, 1, 1))
+                            );
+                            got += 1;
+                            break;
+                        }
+                        Ok(_) => continue,
+                        Err(e) => panic!("waiting for the reflected route: {e}"),
+                    }
+                }
+            }
+            // Read the reflector's summary while every session is up.
+            (got, summary())
+        })
+    });
+    assert_eq!(received, N as usize - 1);
+    assert_eq!(s["peers"], N as u64, "{s}");
+    assert_eq!(s["down-peers"], 0);
+    drop(rr);
+    assert_eq!(s["unconfigured-peers"], N as u64);
+}
+
+fn static_config(neighbors: &[&str], hold: u16) -> String {
+    let list: Vec<String> = neighbors.iter().map(|n| format!("\"{n}\"")).collect();
+    format!(
+        "router-id = \"10.10.25.42\"\nlocal-as = 64512\ncluster-id = \"10.10.25.42\"\n[[group]]\nname = \"workers\"\nlocal-address = \"10.10.25.42\"\nroute-reflector-client = true\nhold-time = {hold}\nneighbors = [{}]\n",
+        list.join(", ")
+    )
+}
+
+fn session<'a>(
+    s: &'a [(String, String, u64, u64)],
+    addr: &str,
+) -> Option<&'a (String, String, u64, u64)> {
+    s.iter().find(|x| x.0 == addr)
+}
+
+/// `bgpctl reload` and SIGHUP: added neighbours come up, removed ones are
+/// closed, changed ones reset, the others are not touched; an invalid file
+/// is refused and the running configuration keeps working.
+#[test]
+fn reload_touches_only_what_changed() {
+    if !require_root("reload_touches_only_what_changed") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("frr");
+    let a_ns = Netns::new("fa");
+    let b_ns = Netns::new("fb");
+    let c_ns = Netns::new("fc");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&a_ns, "eth0", "10.10.0.1/16");
+    lan.attach(&b_ns, "eth0", "10.10.0.2/16");
+    lan.attach(&c_ns, "eth0", "10.10.0.3/16");
+    let rr = Ferry::start(
+        &rr_ns,
+        dir.path(),
+        "rr",
+        &static_config(&["10.10.0.1", "10.10.0.2"], 90),
+    );
+    let a = GoBgp::start(&a_ns, dir.path(), "10.10.0.1", &["10.10.25.42"]);
+    let b = GoBgp::start(&b_ns, dir.path(), "10.10.0.2", &["10.10.25.42"]);
+    let c = GoBgp::start(&c_ns, dir.path(), "10.10.0.3", &["10.10.25.42"]);
+    rr.wait_established(&["10.10.0.1", "10.10.0.2"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = rr.sessions();
+    let a_up_for = session(&before, "10.10.0.1").unwrap().3;
+
+    // Remove B, add C, keep A.
+    rr.rewrite(&static_config(&["10.10.0.1", "10.10.0.3"], 90));
+    let report = rr.ctl(&["reload"]).unwrap();
+    assert_eq!(
+        report["added"],
+        serde_json::json!(["10.10.0.3"]),
+        "{report}"
+    );
+    assert_eq!(
+        report["removed"],
+        serde_json::json!(["10.10.0.2"]),
+        "{report}"
+    );
+    assert_eq!(report["unchanged"], 1);
+    rr.wait_established(&["10.10.0.1", "10.10.0.3"]);
+    eventually(
+        "B's session closed by the reflector",
+        Duration::from_secs(10),
+        || {
+            let n = b.cli(&["neighbor"]);
+            if n.contains("Establ") {
+                Err(n)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    let after = rr.sessions();
+    assert!(session(&after, "10.10.0.2").is_none(), "{after:?}");
+    let a_after = session(&after, "10.10.0.1").unwrap();
+    assert_eq!(
+        (a_after.1.as_str(), a_after.2),
+        ("Established", 0),
+        "A flapped: {after:?}"
+    );
+    assert!(
+        a_after.3 >= a_up_for,
+        "A's session was reset: {before:?} -> {after:?}"
+    );
+    assert!(a.cli(&["neighbor"]).contains("Establ"));
+
+    // SIGHUP with a changed hold time: both remaining sessions reset once.
+    rr.rewrite(&static_config(&["10.10.0.1", "10.10.0.3"], 30));
+    rr.proc.signal(libc::SIGHUP);
+    eventually(
+        "sessions reset with the new hold time",
+        Duration::from_secs(30),
+        || {
+            let d = rr
+                .ctl(&["show", "neighbor", "10.10.0.3"])
+                .map_err(|e| e.to_string())?;
+            if d[0]["hold-time"] == 30 && d[0]["state"] == "Established" {
+                Ok(())
+            } else {
+                Err(d.to_string())
+            }
+        },
+    );
+
+    // An invalid file is refused with file, key and value; nothing changes.
+    std::fs::write(&rr.config, "router-id = \"10.10.25.42\"\nlocal-as = 64512\n[[group]]\nname = \"workers\"\nneighbors = [\"10.10.0.300\"]\n").unwrap();
+    let out = output(
+        ferry_tests::bin("bgpctl").to_str().unwrap(),
+        &["-s", rr.socket.to_str().unwrap(), "reload"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rr.toml")
+            && err.contains("group[0].neighbors[0]")
+            && err.contains("10.10.0.300"),
+        "{err}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    rr.wait_established(&["10.10.0.1", "10.10.0.3"]);
+    drop((a, b, c));
+}
+
+/// SIGTERM: every peer gets Cease / Administrative Shutdown, bgpd exits 0
+/// and removes its control socket.
+#[test]
+fn sigterm_sends_cease_and_exits_cleanly() {
+    if !require_root("sigterm_sends_cease_and_exits_cleanly") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("frr");
+    let cl_ns = Netns::new("fcl");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
+    let mut rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+    let pid = rr.proc.pid();
+    let notification = in_netns(&cl_ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let me = Ipv4Addr::new(10, 10, 93, 12);
+            let mut s = raw::connect(me, Ipv4Addr::new(10, 10, 25, 42), me)
+                .await
+                .unwrap();
+            // SAFETY: SIGTERM to the bgpd this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            loop {
+                match s.recv(Duration::from_secs(10)).await.unwrap() {
+                    Message::Notification(n) => return n,
+                    _ => continue,
+                }
+            }
+        })
+    });
+    assert_eq!(
+        (notification.code, notification.subcode),
+        (CEASE, cease::ADMINISTRATIVE_SHUTDOWN)
+    );
+    let status = rr.proc.wait(Duration::from_secs(10)).expect("bgpd exits");
+    assert!(status.success(), "{status:?}\n{}", rr.proc.log_text());
+    assert!(!rr.socket.exists());
+    assert!(rr.proc.log_text().contains("session Established"));
+    let _ = run("true", &[]);
+}
+
+/// A malformed UPDATE gets the RFC's answer on a live session: an
+/// undefined ORIGIN is treat-as-withdraw (the session stays, the route is
+/// gone, `show neighbor` shows the error); a bad marker resets with 1/1.
+#[test]
+fn malformed_updates_get_the_rfc_answer() {
+    if !require_root("malformed_updates_get_the_rfc_answer") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("frr");
+    let cl_ns = Netns::new("fcl");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
+    lan.attach(&cl_ns, "eth1", "10.10.93.13/16");
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+    let socket = rr.socket.clone();
+    let bgpctl = ferry_tests::bin("bgpctl");
+    let neighbor = {
+        let socket = rr.socket.clone();
+        let bgpctl = ferry_tests::bin("bgpctl");
+        move || -> serde_json::Value {
+            let out = std::process::Command::new(&bgpctl)
+                .args([
+                    "-s",
+                    socket.to_str().unwrap(),
+                    "--json",
+                    "show",
+                    "neighbor",
+                    "10.10.93.12",
+                ])
+                .output()
+                .unwrap();
+            serde_json::from_slice(&out.stdout).unwrap_or_default()
+        }
+    };
+    let (paths_before, paths_after, code, n) = in_netns(&cl_ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let me = Ipv4Addr::new(10, 10, 93, 12);
+            let rr = Ipv4Addr::new(10, 10, 25, 42);
+            let mut s = raw::connect(me, rr, me).await.unwrap();
+            let good = Message::Update(type5_update("1.1.1.0/30", me))
+                .to_bytes(&Default::default())
+                .unwrap();
+            s.send_raw(&good).await.unwrap();
+            let count = || {
+                let out = std::process::Command::new(&bgpctl)
+                    .args([
+                        "-s",
+                        socket.to_str().unwrap(),
+                        "--json",
+                        "show",
+                        "route",
+                        "--family",
+                        "evpn",
+                    ])
+                    .output()
+                    .unwrap();
+                serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                    .unwrap()
+                    .as_array()
+                    .unwrap()
+                    .len()
+            };
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let before = count();
+            // The same UPDATE with ORIGIN value 7 (RFC 7606 §7.1).
+            let mut bad = good.to_vec();
+            let at = bad
+                .windows(4)
+                .position(|w| w == [0x40, 1, 1, 0])
+                .expect("ORIGIN attribute");
+            bad[at + 3] = 7;
+            s.send_raw(&bad).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let after = count();
+            // The session is still up: a KEEPALIVE round trip works.
+            s.send(&Message::Keepalive).await.unwrap();
+            // A second session, then a bad marker on it.
+            let me2 = Ipv4Addr::new(10, 10, 93, 13);
+            let mut s2 = raw::connect(me2, rr, me2).await.unwrap();
+            let mut marker = Message::Keepalive
+                .to_bytes(&Default::default())
+                .unwrap()
+                .to_vec();
+            marker[0] = 0;
+            s2.send_raw(&marker).await.unwrap();
+            let code = loop {
+                match s2.recv(Duration::from_secs(10)).await.unwrap() {
+                    Message::Notification(n) => break (n.code, n.subcode),
+                    _ => continue,
+                }
+            };
+            let n = neighbor();
+            (before, after, code, n)
+        })
+    });
+    assert_eq!((paths_before, paths_after), (1, 0));
+    assert_eq!(code, (1, 1));
+    assert_eq!(n[0]["state"], "Established", "{n}");
+    assert_eq!(n[0]["treat-as-withdraw"], 1, "{n}");
+    assert!(
+        n[0]["last-error"].as_str().unwrap_or("").contains("ORIGIN"),
+        "{n}"
+    );
+}
