@@ -126,9 +126,21 @@ impl Core {
             CoreEvent::RouteRefresh { addr, refresh } => {
                 if let Some(&id) = self.ids.get(&addr) {
                     use ferry_wire::message::RefreshSubtype;
-                    if refresh.subtype == RefreshSubtype::Request {
-                        let out = self.rib.route_refresh(id, refresh.family);
-                        self.dispatch(out);
+                    match refresh.subtype {
+                        RefreshSubtype::Request => {
+                            let out = self.rib.route_refresh(id, refresh.family);
+                            self.dispatch(out);
+                        }
+                        // RFC 7313 §4: the peer re-sends its routes between
+                        // BoRR and EoRR; what it did not re-send is gone.
+                        RefreshSubtype::BeginningOfRefresh => {
+                            self.rib.mark_stale(id, refresh.family)
+                        }
+                        RefreshSubtype::EndOfRefresh => {
+                            let out = self.rib.purge_stale(id, refresh.family);
+                            self.dispatch(out);
+                        }
+                        RefreshSubtype::Reserved(_) => {}
                     }
                 }
             }

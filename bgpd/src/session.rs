@@ -510,6 +510,7 @@ impl Session {
                     local_address,
                     families: n.families,
                     encode: n.encode_context(),
+                    enhanced_refresh: n.enhanced_route_refresh,
                 };
                 let writer = WriterHandle {
                     tx: conn.writer.data.clone(),

@@ -394,7 +394,9 @@ impl Rib {
     }
 
     /// Answers a ROUTE-REFRESH (RFC 2918 §4): the whole Adj-RIB-Out of
-    /// `family` again, closed by End-of-RIB.
+    /// `family` again — between Beginning- and End-of-Route-Refresh when
+    /// enhanced route refresh was negotiated (RFC 7313 §4), else closed by
+    /// End-of-RIB.
     pub fn route_refresh(&mut self, id: PeerId, family: Family) -> Outcome {
         let Some(p) = self.peer(id) else {
             return Outcome::default();
@@ -403,12 +405,60 @@ impl Rib {
             return Outcome::default();
         }
         let ctx = p.info.encode;
+        let enhanced = p.info.enhanced_refresh;
         let mut export = self.table_for(id, &[family]);
-        export.messages.push(adj_out::end_of_rib(family, &ctx));
+        if enhanced {
+            let marker = |subtype| {
+                ferry_wire::Message::RouteRefresh(ferry_wire::RouteRefresh { family, subtype })
+                    .to_bytes(&ctx)
+                    .expect("ROUTE-REFRESH fits")
+            };
+            export.messages.insert(
+                0,
+                marker(ferry_wire::message::RefreshSubtype::BeginningOfRefresh),
+            );
+            export
+                .messages
+                .push(marker(ferry_wire::message::RefreshSubtype::EndOfRefresh));
+        } else {
+            export.messages.push(adj_out::end_of_rib(family, &ctx));
+        }
         Outcome {
             exports: vec![export],
             changes: Vec::new(),
         }
+    }
+
+    /// RFC 7313 §4 (and RFC 4724 §4.2): marks every path of `family` from
+    /// `id` stale, to be refreshed before [`Rib::purge_stale`].
+    pub fn mark_stale(&mut self, id: PeerId, family: Family) {
+        for (k, e) in self.table.iter_mut() {
+            if k.family() == family {
+                for p in e.paths.iter_mut().filter(|p| p.peer() == id) {
+                    p.set_stale(true);
+                }
+            }
+        }
+    }
+
+    /// Withdraws the paths of `family` from `id` that are still stale.
+    pub fn purge_stale(&mut self, id: PeerId, family: Family) -> Outcome {
+        let stale: Vec<(RouteKey, u32)> = self
+            .table
+            .iter()
+            .filter(|(k, _)| k.family() == family)
+            .flat_map(|(k, e)| {
+                e.paths
+                    .iter()
+                    .filter(|p| p.peer() == id && p.is_stale())
+                    .map(move |p| (k.clone(), p.path_id))
+            })
+            .collect();
+        let mut changes = ChangeSet::default();
+        for (k, path_id) in stale {
+            self.remove(&k, id, path_id, &mut changes);
+        }
+        self.finish(changes)
     }
 
     /// Applies an UPDATE received from peer `id`. NLRI of families not
@@ -742,5 +792,6 @@ pub fn ibgp_peer(
         local_address: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         families,
         encode: EncodeContext::default(),
+        enhanced_refresh: false,
     }
 }

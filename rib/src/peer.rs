@@ -39,6 +39,8 @@ pub struct PeerInfo {
     pub families: FamilySet,
     /// How to write messages for this session.
     pub encode: EncodeContext,
+    /// Both sides announced enhanced route refresh (RFC 7313).
+    pub enhanced_refresh: bool,
 }
 
 /// Per-family route counts of one peer, as `show bgp summary` prints

@@ -303,3 +303,72 @@ fn families_not_negotiated_are_ignored() {
     assert!(out.changes.is_empty());
     assert_eq!(rib.table_counts(Family::VPNV4).paths, 0);
 }
+
+#[test]
+fn enhanced_route_refresh_wraps_the_table_in_borr_and_eorr() {
+    let mut rib = rib();
+    up(&mut rib, 1, Role::Client, 1);
+    let addr = Ipv4Addr::new(10, 10, 0, 2);
+    let mut info = ibgp_peer(Role::Client, 64512, addr, IpAddr::V4(addr), vpn_families());
+    info.enhanced_refresh = true;
+    rib.peer_up(2, info);
+    rib.receive(
+        1,
+        &announce(
+            vec![vpn("10.8.0.0/24", 100)],
+            Ipv4Addr::new(10, 10, 0, 1),
+            100,
+        ),
+    );
+    let out = rib.route_refresh(2, Family::VPNV4);
+    let msgs: Vec<Message> = out.exports[0]
+        .messages
+        .iter()
+        .map(|m| Message::decode(m, &DecodeContext::default()).unwrap())
+        .collect();
+    use ferry_wire::message::RefreshSubtype;
+    assert!(
+        matches!(msgs.first(), Some(Message::RouteRefresh(r)) if r.subtype == RefreshSubtype::BeginningOfRefresh)
+    );
+    assert!(
+        matches!(msgs.last(), Some(Message::RouteRefresh(r)) if r.subtype == RefreshSubtype::EndOfRefresh)
+    );
+    assert_eq!(msgs.len(), 3);
+}
+
+#[test]
+fn stale_paths_not_refreshed_are_withdrawn() {
+    let mut rib = rib();
+    up(&mut rib, 1, Role::Client, 1);
+    up(&mut rib, 2, Role::Client, 2);
+    let nh = Ipv4Addr::new(10, 10, 0, 1);
+    rib.receive(
+        1,
+        &announce(
+            vec![vpn("10.9.0.0/24", 100), vpn("10.9.1.0/24", 100)],
+            nh,
+            100,
+        ),
+    );
+    rib.mark_stale(1, Family::VPNV4);
+    let again = rib.receive(1, &announce(vec![vpn("10.9.0.0/24", 100)], nh, 100));
+    assert!(
+        sent_to(&again, 2).is_empty(),
+        "an unchanged path is not re-sent"
+    );
+    let out = rib.purge_stale(1, Family::VPNV4);
+    assert_eq!(
+        withdrawn(&sent_to(&out, 2)),
+        vec![vpn("10.9.1.0/24", 100)]
+            .into_iter()
+            .map(|n| match n {
+                Nlri::Vpn(v) => Nlri::Vpn(VpnPrefix {
+                    labels: LabelStack::single(Label::WITHDRAWN),
+                    ..v
+                }),
+                o => o,
+            })
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(rib.table_counts(Family::VPNV4).paths, 1);
+}
