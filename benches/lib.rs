@@ -74,3 +74,49 @@ pub fn update(family: Family, nlri: Vec<Nlri>) -> Update {
         ..Default::default()
     }
 }
+
+/// A route reflector RIB with `clients` client sessions registered
+/// (peer ids 1..=clients), routes sent by peer 1.
+pub fn reflector(clients: u32) -> ferry_rib::Rib {
+    use ferry_rib::peer::Role;
+    let mut rib = ferry_rib::Rib::new(ferry_rib::SpeakerConfig {
+        local_as: 64512,
+        router_id: Ipv4Addr::new(10, 10, 25, 42),
+        cluster_id: Some(Ipv4Addr::new(10, 10, 25, 42)),
+    });
+    let families = [Family::EVPN, Family::VPNV4, Family::VPNV6]
+        .into_iter()
+        .collect();
+    for i in 1..=clients {
+        let addr = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 10, 0, 0)) + i);
+        rib.peer_up(
+            i,
+            ferry_rib::ibgp_peer(Role::Client, 64512, addr, IpAddr::V4(addr), families),
+        );
+    }
+    rib
+}
+
+/// `n` routes of `make` over `vrfs` VRFs, packed 400 to an UPDATE, as one
+/// injector would send them.
+pub fn updates(family: Family, n: u32, vrfs: u32, make: fn(u32, u32) -> Nlri) -> Vec<Update> {
+    let mut out = Vec::new();
+    let per_vrf = n / vrfs;
+    for vrf in 0..vrfs {
+        let mut chunk = Vec::new();
+        for i in 0..per_vrf {
+            chunk.push(make(vrf * per_vrf + i, vrf));
+            if chunk.len() == 400 {
+                let mut u = update(family, std::mem::take(&mut chunk));
+                u.attributes = worker_attributes(vrf);
+                out.push(u);
+            }
+        }
+        if !chunk.is_empty() {
+            let mut u = update(family, chunk);
+            u.attributes = worker_attributes(vrf);
+            out.push(u);
+        }
+    }
+    out
+}
