@@ -383,6 +383,16 @@ impl Ferry {
         });
     }
 
+    /// Sends one raw control request (a JSON object) and returns the answer.
+    pub fn request(&self, request: serde_json::Value) -> serde_json::Value {
+        use std::io::{BufRead, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(&self.socket).expect("control socket");
+        writeln!(s, "{request}").unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(&s).read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
     /// `show route` as JSON, with extra arguments.
     pub fn routes(&self, args: &[&str]) -> Vec<serde_json::Value> {
         let mut full = vec!["show", "route"];

@@ -23,6 +23,7 @@ use crate::control::proto::{
     RouteQuery, Summary, TableSummary,
 };
 use crate::fsm::State;
+use crate::origination::Originator;
 use crate::peer_status::{PeerStatus, PeerTable};
 use crate::session::WriterHandle;
 
@@ -69,6 +70,7 @@ pub struct Core {
     next_id: PeerId,
     peers: PeerTable,
     config: SharedConfig,
+    originator: Originator,
 }
 
 impl Core {
@@ -80,6 +82,7 @@ impl Core {
             writers: HashMap::new(),
             free_ids: Vec::new(),
             next_id: LOCAL + 1,
+            originator: Originator::new(&current(&config)),
             peers,
             config,
         }
@@ -145,8 +148,54 @@ impl Core {
                 }
             }
             CoreEvent::Control { request, reply } => {
-                let _ = reply.send(self.answer(&request));
+                let answer = match &request {
+                    Request::Attach { vrf, prefix } => self.attach(vrf, prefix, true),
+                    Request::Detach { vrf, prefix } => self.attach(vrf, prefix, false),
+                    _ => self.answer(&request),
+                };
+                let _ = reply.send(answer);
             }
+        }
+    }
+
+    /// Attaches (or detaches) a pod prefix to a VRF: originates (or
+    /// withdraws) its Type-5 route.
+    fn attach(&mut self, vrf: &str, prefix: &str, attach: bool) -> Response {
+        let Some(v) = self.originator.vrfs.get(vrf).cloned() else {
+            let known: Vec<&String> = self.originator.vrfs.keys().collect();
+            return Response::Error {
+                message: format!("unknown VRF {vrf:?} (configured: {known:?})"),
+            };
+        };
+        let net: ipnet::IpNet = match prefix.parse() {
+            Ok(n) => n,
+            Err(e) => {
+                return Response::Error {
+                    message: format!("invalid prefix {prefix:?}: {e}"),
+                }
+            }
+        };
+        let nlri = self.originator.nlri(&v, net);
+        let list = self.originator.attached.entry(vrf.to_string()).or_default();
+        let out = if attach {
+            if !list.contains(&net.trunc()) {
+                list.push(net.trunc());
+            }
+            let (attrs, next_hop) = self.originator.attributes(&v);
+            self.rib.originate(&nlri, attrs, next_hop)
+        } else {
+            list.retain(|p| *p != net.trunc());
+            self.rib.withdraw_originated(&nlri)
+        };
+        self.dispatch(out);
+        Response::Ok {
+            body: Body::Done {
+                message: format!(
+                    "{} {} in VRF {vrf} ({nlri})",
+                    if attach { "attached" } else { "detached" },
+                    net.trunc()
+                ),
+            },
         }
     }
 
@@ -201,8 +250,8 @@ impl Core {
                 },
                 Err(message) => Response::Error { message },
             },
-            Request::Reload => Response::Error {
-                message: "reload is handled by the daemon, not the RIB".into(),
+            Request::Reload | Request::Attach { .. } | Request::Detach { .. } => Response::Error {
+                message: "not a read-only request".into(),
             },
         }
     }

@@ -14,5 +14,6 @@ pub mod core;
 pub mod daemon;
 pub mod fsm;
 pub mod negotiate;
+pub mod origination;
 pub mod peer_status;
 pub mod session;

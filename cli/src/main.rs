@@ -149,6 +149,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Neighbors { neighbors } => serde_json::to_value(neighbors),
             Body::Routes { routes } => serde_json::to_value(routes),
             Body::Reloaded(r) => serde_json::to_value(r),
+            Body::Done { message } => serde_json::to_value(message),
         };
         match value.and_then(|v| serde_json::to_string_pretty(&v)) {
             Ok(text) => println!("{text}"),
@@ -163,6 +164,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Neighbors { neighbors } => show::neighbors(neighbors),
             Body::Routes { routes } => show::routes(routes),
             Body::Reloaded(r) => show::reloaded(r),
+            Body::Done { message } => format!("{message}\n"),
         };
         print!("{text}");
     }

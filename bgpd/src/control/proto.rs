@@ -23,6 +23,11 @@ pub enum Request {
     Routes(RouteQuery),
     /// `bgpctl reload`: re-read the configuration file.
     Reload,
+    /// Attach a pod prefix to a VRF: the worker originates it as an EVPN
+    /// Type-5 route (used by the `ferry` CNI plugin).
+    Attach { vrf: String, prefix: String },
+    /// Detach a pod prefix: its route is withdrawn.
+    Detach { vrf: String, prefix: String },
 }
 
 /// Which routes `show route` lists.
@@ -60,9 +65,17 @@ pub enum Response {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Body {
     Summary(Summary),
-    Neighbors { neighbors: Vec<NeighborDetail> },
-    Routes { routes: Vec<RouteEntry> },
+    Neighbors {
+        neighbors: Vec<NeighborDetail>,
+    },
+    Routes {
+        routes: Vec<RouteEntry>,
+    },
     Reloaded(ReloadReport),
+    /// An attach or detach was done.
+    Done {
+        message: String,
+    },
 }
 
 /// `show summary`, modelled on Junos `show bgp summary`.
