@@ -294,16 +294,23 @@ pub struct Ferry {
     pub config: PathBuf,
 }
 
+/// The control socket and (for workers) the state directory, beside the
+/// socket, put before a test's configuration.
+fn preamble(socket: &Path, config: &str) -> String {
+    let state = socket.with_extension("state");
+    format!(
+        "control-socket = \"{}\"\nstate-dir = \"{}\"\n{config}",
+        socket.display(),
+        state.display()
+    )
+}
+
 impl Ferry {
     /// Writes `config` (with `control-socket` added) and starts bgpd.
     pub fn start(ns: &Netns, dir: &Path, name: &str, config: &str) -> Ferry {
         let socket = dir.join(format!("{name}.sock"));
         let path = dir.join(format!("{name}.toml"));
-        fs::write(
-            &path,
-            format!("control-socket = \"{}\"\n{config}", socket.display()),
-        )
-        .unwrap();
+        fs::write(&path, preamble(&socket, config)).unwrap();
         let proc = Proc::spawn(
             name,
             ns,
@@ -332,11 +339,7 @@ impl Ferry {
 
     /// Rewrites the configuration file (control socket kept).
     pub fn rewrite(&self, config: &str) {
-        fs::write(
-            &self.config,
-            format!("control-socket = \"{}\"\n{config}", self.socket.display()),
-        )
-        .unwrap();
+        fs::write(&self.config, preamble(&self.socket, config)).unwrap();
     }
 
     /// `bgpctl -s SOCKET --json ARGS…`, parsed.

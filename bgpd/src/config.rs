@@ -75,6 +75,8 @@ struct RawConfig {
     #[serde(default)]
     group: Vec<RawGroup>,
     vtep_address: Option<String>,
+    kernel_sync: Option<bool>,
+    state_dir: Option<String>,
     #[serde(default)]
     vrf: Vec<RawVrf>,
     cluster_mesh: Option<RawMesh>,
@@ -113,6 +115,7 @@ struct RawVrf {
     #[serde(default)]
     export: Vec<String>,
     rd: Option<String>,
+    table: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +162,16 @@ pub struct Vrf {
     pub import: Vec<RouteTarget>,
     pub export: Vec<RouteTarget>,
     pub rd: Option<RouteDistinguisher>,
+    /// The kernel routing table; default [`Vrf::default_table`].
+    pub table: Option<u32>,
+}
+
+impl Vrf {
+    /// The routing table of a VRF whose table is not configured: derived
+    /// from its VNI, so stable across restarts and distinct per VNI.
+    pub fn default_table(vni: u32) -> u32 {
+        1_000_000 + vni
+    }
 }
 
 /// One cluster of the cluster mesh.
@@ -192,6 +205,10 @@ pub struct Config {
     pub connect_retry: u16,
     pub groups: Vec<Group>,
     pub vtep_address: Option<IpAddr>,
+    /// Program the kernel (worker role): VRFs, imported routes, pods.
+    pub kernel_sync: bool,
+    /// Where the worker keeps what must survive a restart.
+    pub state_dir: PathBuf,
     pub vrfs: Vec<Vrf>,
     pub cluster_mesh: Option<ClusterMesh>,
 }
@@ -598,12 +615,26 @@ impl Validator<'_> {
                             .map_err(|e| self.err(k("rd"), e.to_string()))
                     })
                     .transpose()?;
+            let table = v
+                .table
+                .map(|t| self.range(&k("table"), t, 1, u32::MAX as i64))
+                .transpose()?
+                .map(|t| t as u32);
+            if let Some(t) = table {
+                if (253..=255).contains(&t) {
+                    return Err(self.err(
+                        k("table"),
+                        format!("{t} is a reserved table (default, main, local)"),
+                    ));
+                }
+            }
             vrfs.push(Vrf {
                 name,
                 vni,
                 import,
                 export,
                 rd,
+                table,
             });
         }
 
@@ -675,6 +706,8 @@ impl Validator<'_> {
             connect_retry,
             groups,
             vtep_address,
+            kernel_sync: raw.kernel_sync.unwrap_or(cluster_id.is_none()),
+            state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or("/var/lib/ferry")),
             vrfs,
             cluster_mesh,
         })

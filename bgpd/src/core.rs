@@ -13,7 +13,7 @@ use ferry_rib::path::Path;
 use ferry_rib::peer::{PeerId, PeerInfo, LOCAL};
 use ferry_rib::{prefix, Outcome, Rib, RouteKey};
 use ferry_wire::nlri::evpn::EvpnRoute;
-use ferry_wire::{Family, Nlri, RouteRefresh, Update};
+use ferry_wire::{Family, NextHop, Nlri, PathAttributes, RouteRefresh, Update};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -23,9 +23,9 @@ use crate::control::proto::{
     RouteQuery, Summary, TableSummary,
 };
 use crate::fsm::State;
-use crate::origination::Originator;
 use crate::peer_status::{PeerStatus, PeerTable};
 use crate::session::WriterHandle;
+use crate::worker::{remote_route, WorkerEvent};
 
 /// What the core task is told.
 #[derive(Debug)]
@@ -46,10 +46,20 @@ pub enum CoreEvent {
         addr: IpAddr,
         refresh: RouteRefresh,
     },
-    /// A read-only control request.
+    /// A control request (read-only, or for the worker).
     Control {
         request: Request,
         reply: oneshot::Sender<Response>,
+    },
+    /// The worker originates a pod prefix.
+    Originate {
+        nlri: Nlri,
+        attrs: Box<PathAttributes>,
+        next_hop: NextHop,
+    },
+    /// The worker withdraws a pod prefix.
+    WithdrawOriginated {
+        nlri: Nlri,
     },
 }
 
@@ -70,7 +80,8 @@ pub struct Core {
     next_id: PeerId,
     peers: PeerTable,
     config: SharedConfig,
-    originator: Originator,
+    /// The worker task, when this bgpd programs the kernel.
+    worker: Option<mpsc::UnboundedSender<WorkerEvent>>,
 }
 
 impl Core {
@@ -82,10 +93,16 @@ impl Core {
             writers: HashMap::new(),
             free_ids: Vec::new(),
             next_id: LOCAL + 1,
-            originator: Originator::new(&current(&config)),
             peers,
             config,
+            worker: None,
         }
+    }
+
+    /// Sends best Type-5 paths and End-of-RIB to a worker task.
+    pub fn with_worker(mut self, worker: mpsc::UnboundedSender<WorkerEvent>) -> Core {
+        self.worker = Some(worker);
+        self
     }
 
     /// Runs until every sender is gone.
@@ -124,7 +141,24 @@ impl Core {
                 if let Some(&id) = self.ids.get(&addr) {
                     let out = self.rib.receive(id, &update);
                     self.dispatch(out);
+                    if update.end_of_rib_family() == Some(Family::EVPN) {
+                        if let Some(w) = &self.worker {
+                            let _ = w.send(WorkerEvent::EndOfRib);
+                        }
+                    }
                 }
+            }
+            CoreEvent::Originate {
+                nlri,
+                attrs,
+                next_hop,
+            } => {
+                let out = self.rib.originate(&nlri, *attrs, next_hop);
+                self.dispatch(out);
+            }
+            CoreEvent::WithdrawOriginated { nlri } => {
+                let out = self.rib.withdraw_originated(&nlri);
+                self.dispatch(out);
             }
             CoreEvent::RouteRefresh { addr, refresh } => {
                 if let Some(&id) = self.ids.get(&addr) {
@@ -147,54 +181,32 @@ impl Core {
                     }
                 }
             }
-            CoreEvent::Control { request, reply } => {
-                let answer = match &request {
-                    Request::Attach { vrf, prefix } => self.attach(vrf, prefix, true),
-                    Request::Detach { vrf, prefix } => self.attach(vrf, prefix, false),
-                    _ => self.answer(&request),
-                };
-                let _ = reply.send(answer);
-            }
-        }
-    }
-
-    /// Attaches (or detaches) a pod prefix to a VRF: originates (or
-    /// withdraws) its Type-5 route.
-    fn attach(&mut self, vrf: &str, prefix: &str, attach: bool) -> Response {
-        let Some(v) = self.originator.vrfs.get(vrf).cloned() else {
-            let known: Vec<&String> = self.originator.vrfs.keys().collect();
-            return Response::Error {
-                message: format!("unknown VRF {vrf:?} (configured: {known:?})"),
-            };
-        };
-        let net: ipnet::IpNet = match prefix.parse() {
-            Ok(n) => n,
-            Err(e) => {
-                return Response::Error {
-                    message: format!("invalid prefix {prefix:?}: {e}"),
+            CoreEvent::Control { request, reply } => match request {
+                Request::Attach { .. }
+                | Request::Detach { .. }
+                | Request::AttachPod(_)
+                | Request::DetachPod { .. }
+                | Request::CheckPod { .. }
+                | Request::Vrfs { .. }
+                | Request::VrfRoutes { .. } => match &self.worker {
+                    Some(w) => {
+                        if let Err(e) = w.send(WorkerEvent::Control { request, reply }) {
+                            if let WorkerEvent::Control { reply, .. } = e.0 {
+                                let _ = reply.send(Response::Error {
+                                    message: "the worker task has stopped".into(),
+                                });
+                            }
+                        }
+                    }
+                    None => {
+                        let _ = reply.send(Response::Error {
+                            message: "this bgpd does not program the kernel (kernel-sync is off: a route reflector)".into(),
+                        });
+                    }
+                },
+                _ => {
+                    let _ = reply.send(self.answer(&request));
                 }
-            }
-        };
-        let nlri = self.originator.nlri(&v, net);
-        let list = self.originator.attached.entry(vrf.to_string()).or_default();
-        let out = if attach {
-            if !list.contains(&net.trunc()) {
-                list.push(net.trunc());
-            }
-            let (attrs, next_hop) = self.originator.attributes(&v);
-            self.rib.originate(&nlri, attrs, next_hop)
-        } else {
-            list.retain(|p| *p != net.trunc());
-            self.rib.withdraw_originated(&nlri)
-        };
-        self.dispatch(out);
-        Response::Ok {
-            body: Body::Done {
-                message: format!(
-                    "{} {} in VRF {vrf} ({nlri})",
-                    if attach { "attached" } else { "detached" },
-                    net.trunc()
-                ),
             },
         }
     }
@@ -210,6 +222,29 @@ impl Core {
     }
 
     fn dispatch(&mut self, out: Outcome) {
+        if let Some(w) = &self.worker {
+            let remote: Vec<_> = out
+                .changes
+                .iter()
+                .filter_map(|c| match &c.key {
+                    Nlri::Evpn(EvpnRoute::IpPrefix(r)) => {
+                        let route = c.new.as_ref().filter(|p| p.peer() != LOCAL).and_then(|p| {
+                            remote_route(
+                                r.prefix,
+                                p.attrs.next_hop.addr(),
+                                p.attrs.extra.label().map_or(0, |l| l.as_vni()),
+                                &p.attrs.path.extended_communities,
+                            )
+                        });
+                        Some(((r.rd, r.prefix), route))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !remote.is_empty() {
+                let _ = w.send(WorkerEvent::Remote(remote));
+            }
+        }
         for Export { peers, messages } in out.exports {
             for p in peers {
                 if let Some(w) = self.writers.get(&p) {
@@ -250,7 +285,7 @@ impl Core {
                 },
                 Err(message) => Response::Error { message },
             },
-            Request::Reload | Request::Attach { .. } | Request::Detach { .. } => Response::Error {
+            _ => Response::Error {
                 message: "not a read-only request".into(),
             },
         }

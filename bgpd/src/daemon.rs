@@ -38,6 +38,8 @@ pub enum DaemonError {
     },
     #[error("signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("kernel sync: {0}")]
+    Worker(String),
 }
 
 type Handles = Arc<DashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>>>;
@@ -267,7 +269,16 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         router_id: cfg.router_id,
         cluster_id: cfg.cluster_id,
     });
-    tokio::spawn(Core::new(rib, peers.clone(), config.clone()).run(core_rx));
+    let mut core = Core::new(rib, peers.clone(), config.clone());
+    if cfg.kernel_sync {
+        let worker = crate::worker::Worker::start(&cfg, core_tx.clone())
+            .await
+            .map_err(DaemonError::Worker)?;
+        let (worker_tx, worker_rx) = mpsc::unbounded_channel();
+        core = core.with_worker(worker_tx.clone());
+        tokio::spawn(worker.run(worker_rx, worker_tx));
+    }
+    tokio::spawn(core.run(core_rx));
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
     tokio::spawn(control::serve(control_listener, core_tx.clone(), reload_tx));

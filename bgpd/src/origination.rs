@@ -3,7 +3,6 @@
 //! route targets, encapsulation VXLAN (RFC 9012), this node's router MAC
 //! (RFC 9135) and VNI, and this node's VTEP address as next hop.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ferry_wire::attribute::AsPath;
@@ -14,13 +13,22 @@ use ferry_wire::{
 use ipnet::IpNet;
 
 use crate::config::{Config, Vrf};
+use crate::fib::plan::VrfSpec;
 
-/// A VRF as the worker uses it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkerVrf {
-    pub config: Vrf,
-    /// The configured RD, or router-id:index (index from 1, in order).
-    pub rd: RouteDistinguisher,
+/// The kernel and BGP view of a configured VRF: the configured RD, or
+/// router-id:`index`; the configured table, or one derived from the VNI.
+pub fn vrf_spec(cfg: &Config, vrf: &Vrf, index: u16) -> VrfSpec {
+    VrfSpec {
+        name: vrf.name.clone(),
+        vni: vrf.vni,
+        table: vrf.table.unwrap_or_else(|| Vrf::default_table(vrf.vni)),
+        import: vrf.import.clone(),
+        export: vrf.export.clone(),
+        rd: vrf.rd.unwrap_or(RouteDistinguisher::Ipv4 {
+            addr: cfg.router_id,
+            assigned: index,
+        }),
+    }
 }
 
 /// The router MAC of a node: a locally administered address derived from
@@ -35,9 +43,6 @@ pub fn router_mac(router_id: Ipv4Addr) -> MacAddress {
 pub struct Originator {
     pub vtep: IpAddr,
     pub router_mac: MacAddress,
-    pub vrfs: BTreeMap<String, WorkerVrf>,
-    /// Attached prefixes, per VRF.
-    pub attached: BTreeMap<String, Vec<IpNet>>,
 }
 
 impl Originator {
@@ -46,34 +51,14 @@ impl Originator {
             .vtep_address
             .or_else(|| cfg.groups.iter().find_map(|g| g.local_address))
             .unwrap_or(IpAddr::V4(cfg.router_id));
-        let vrfs = cfg
-            .vrfs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let rd = v.rd.unwrap_or(RouteDistinguisher::Ipv4 {
-                    addr: cfg.router_id,
-                    assigned: (i + 1) as u16,
-                });
-                (
-                    v.name.clone(),
-                    WorkerVrf {
-                        config: v.clone(),
-                        rd,
-                    },
-                )
-            })
-            .collect();
         Originator {
             vtep,
             router_mac: router_mac(cfg.router_id),
-            vrfs,
-            attached: BTreeMap::new(),
         }
     }
 
     /// The Type-5 NLRI of `prefix` in `vrf`.
-    pub fn nlri(&self, vrf: &WorkerVrf, prefix: IpNet) -> Nlri {
+    pub fn nlri(&self, vrf: &VrfSpec, prefix: IpNet) -> Nlri {
         let gateway = match prefix {
             IpNet::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpNet::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
@@ -84,14 +69,13 @@ impl Originator {
             ethernet_tag: 0,
             prefix: prefix.trunc(),
             gateway,
-            label: Label::vni(vrf.config.vni),
+            label: Label::vni(vrf.vni),
         }))
     }
 
     /// The attributes of the VRF's routes.
-    pub fn attributes(&self, vrf: &WorkerVrf) -> (PathAttributes, NextHop) {
+    pub fn attributes(&self, vrf: &VrfSpec) -> (PathAttributes, NextHop) {
         let mut ext: Vec<ExtendedCommunity> = vrf
-            .config
             .export
             .iter()
             .map(|rt| ExtendedCommunity::route_target(*rt))

@@ -58,6 +58,12 @@ enum Show {
     /// Routes in the RIB.
     #[command(alias = "routes")]
     Route(RouteArgs),
+    /// VRFs of a worker: VNI, table, route targets, kernel devices, pods.
+    #[command(alias = "vrfs")]
+    Vrf {
+        /// One VRF by name.
+        name: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -81,6 +87,8 @@ enum RouteWhich {
     ReceivedFrom { peer: std::net::IpAddr },
     /// Routes advertised to a peer (its Adj-RIB-Out).
     AdvertisedTo { peer: std::net::IpAddr },
+    /// A worker's VRF table: the routes the RIB wants and what the kernel holds.
+    Table { vrf: String },
 }
 
 #[derive(Args)]
@@ -117,11 +125,16 @@ fn run_show(socket: &std::path::Path, show: Show, json: bool) -> ExitCode {
     let request = match show {
         Show::Summary => Request::Summary,
         Show::Neighbor { address } => Request::Neighbors { address },
+        Show::Vrf { name } => Request::Vrfs { name },
+        Show::Route(RouteArgs {
+            which: Some(RouteWhich::Table { vrf }),
+            ..
+        }) => Request::VrfRoutes { vrf },
         Show::Route(r) => {
             let (received_from, advertised_to) = match r.which {
                 Some(RouteWhich::ReceivedFrom { peer }) => (Some(peer), None),
                 Some(RouteWhich::AdvertisedTo { peer }) => (None, Some(peer)),
-                None => (None, None),
+                Some(RouteWhich::Table { .. }) | None => (None, None),
             };
             Request::Routes(RouteQuery {
                 family: r.family,
@@ -150,6 +163,13 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Routes { routes } => serde_json::to_value(routes),
             Body::Reloaded(r) => serde_json::to_value(r),
             Body::Done { message } => serde_json::to_value(message),
+            Body::Vrfs { vrfs } => serde_json::to_value(vrfs),
+            Body::VrfRoutes {
+                vrf,
+                table,
+                rib,
+                kernel,
+            } => Ok(serde_json::json!({"vrf": vrf, "table": table, "rib": rib, "kernel": kernel})),
         };
         match value.and_then(|v| serde_json::to_string_pretty(&v)) {
             Ok(text) => println!("{text}"),
@@ -165,6 +185,13 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Routes { routes } => show::routes(routes),
             Body::Reloaded(r) => show::reloaded(r),
             Body::Done { message } => format!("{message}\n"),
+            Body::Vrfs { vrfs } => show::vrfs(vrfs),
+            Body::VrfRoutes {
+                vrf,
+                table,
+                rib,
+                kernel,
+            } => show::vrf_routes(vrf, *table, rib, kernel),
         };
         print!("{text}");
     }

@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use ferry_bgpd::control::proto::{NeighborDetail, ReloadReport, RouteEntry, Summary};
+use ferry_bgpd::control::proto::{
+    NeighborDetail, ReloadReport, RouteEntry, Summary, VrfInfo, VrfKernelRoute, VrfRibRoute,
+};
 
 /// `1d 02:03:04`, `02:03:04` or seconds below a minute, as Junos prints
 /// Last Up/Dwn.
@@ -219,4 +221,88 @@ pub fn reloaded(r: &ReloadReport) -> String {
         list(&r.changed),
         r.unchanged
     )
+}
+
+/// `show vrf`.
+pub fn vrfs(vrfs: &[VrfInfo]) -> String {
+    let mut o = String::new();
+    if vrfs.is_empty() {
+        o.push_str("No VRF.\n");
+        return o;
+    }
+    for v in vrfs {
+        let _ = writeln!(
+            o,
+            "VRF {}  VNI {}  table {}  RD {}  ({})",
+            v.name, v.vni, v.table, v.rd, v.source
+        );
+        let _ = writeln!(
+            o,
+            "  Import: {}  Export: {}",
+            v.import.join(" "),
+            v.export.join(" ")
+        );
+        let _ = writeln!(
+            o,
+            "  Kernel: {}{}  bridge {}  vxlan {}",
+            v.backend,
+            v.vrf_device
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default(),
+            v.bridge,
+            v.vxlan
+        );
+        let _ = writeln!(
+            o,
+            "  Imported routes: {}  installed: {}",
+            v.imported, v.installed
+        );
+        if v.pods.is_empty() {
+            let _ = writeln!(o, "  Pods: none");
+        } else {
+            let _ = writeln!(o, "  Pods: {}", v.pods.join(", "));
+        }
+        if let Some(e) = &v.error {
+            let _ = writeln!(o, "  Error: {e}");
+        }
+    }
+    o
+}
+
+/// `show route table VRF`.
+pub fn vrf_routes(vrf: &str, table: u32, rib: &[VrfRibRoute], kernel: &[VrfKernelRoute]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "VRF {vrf} (kernel table {table})");
+    let _ = writeln!(o, "\nRIB view: {} routes", rib.len());
+    let _ = writeln!(
+        o,
+        "  {:<26} {:<6} {:<9} Next hops",
+        "Prefix", "From", "Kernel"
+    );
+    for r in rib {
+        let _ = writeln!(
+            o,
+            "  {:<26} {:<6} {:<9} {}{}",
+            r.prefix,
+            r.source,
+            if r.installed { "yes" } else { "no" },
+            r.nexthops.join(", "),
+            r.reason
+                .as_ref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(o, "\nKernel view: {} routes", kernel.len());
+    for k in kernel {
+        let _ = writeln!(
+            o,
+            "  {:<26} {:<11} {}",
+            k.prefix,
+            k.kind,
+            k.nexthops.join(", ")
+        );
+    }
+    o
 }

@@ -28,6 +28,95 @@ pub enum Request {
     Attach { vrf: String, prefix: String },
     /// Detach a pod prefix: its route is withdrawn.
     Detach { vrf: String, prefix: String },
+    /// The `ferry` CNI plugin's ADD: put a pod's host link into a VRF
+    /// (created on demand) and originate the pod's prefixes.
+    AttachPod(PodAttach),
+    /// The CNI DEL: undo an attachment; one that is not there is fine.
+    DetachPod {
+        container_id: String,
+        ifname: String,
+    },
+    /// The CNI CHECK: is the attachment there, kernel state included?
+    CheckPod {
+        container_id: String,
+        ifname: String,
+    },
+    /// `bgpctl show vrf [NAME]`
+    Vrfs {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// `bgpctl show route table VRF`: RIB view and kernel view.
+    VrfRoutes { vrf: String },
+}
+
+/// A pod attachment asked by the CNI plugin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PodAttach {
+    pub container_id: String,
+    /// The interface name inside the pod (`CNI_IFNAME`).
+    pub ifname: String,
+    pub vrf: String,
+    pub vni: u32,
+    /// Import and export route target; needed when the VRF is new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_target: Option<String>,
+    /// The host side of the pod's veth pair.
+    pub host_ifname: String,
+    pub mac: ferry_wire::MacAddress,
+    /// The pod's addresses with prefix length (`1.1.1.2/30`).
+    pub addresses: Vec<ipnet::IpNet>,
+}
+
+/// One VRF of `show vrf`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct VrfInfo {
+    pub name: String,
+    pub vni: u32,
+    pub table: u32,
+    pub rd: String,
+    pub import: Vec<String>,
+    pub export: Vec<String>,
+    /// `config` or `cni` (created on demand by the CNI plugin).
+    pub source: String,
+    /// `vrf-device` or `rule-table`.
+    pub backend: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrf_device: Option<String>,
+    pub bridge: String,
+    pub vxlan: String,
+    pub pods: Vec<String>,
+    /// Type-5 routes the VRF imports, and how many are in the kernel.
+    pub imported: usize,
+    pub installed: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One route of a VRF as the RIB wants it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct VrfRibRoute {
+    pub prefix: String,
+    /// `local` (a pod of this node) or `evpn`.
+    pub source: String,
+    /// `via VTEP (router MAC)` per next hop, or the pod's host link.
+    pub nexthops: Vec<String>,
+    pub installed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One route of a VRF table as the kernel holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct VrfKernelRoute {
+    pub prefix: String,
+    /// `unicast`, `unreachable`.
+    pub kind: String,
+    pub nexthops: Vec<String>,
 }
 
 /// Which routes `show route` lists.
@@ -75,6 +164,15 @@ pub enum Body {
     /// An attach or detach was done.
     Done {
         message: String,
+    },
+    Vrfs {
+        vrfs: Vec<VrfInfo>,
+    },
+    VrfRoutes {
+        vrf: String,
+        table: u32,
+        rib: Vec<VrfRibRoute>,
+        kernel: Vec<VrfKernelRoute>,
     },
 }
 

@@ -1,0 +1,425 @@
+//! The network configuration the runtime gives on standard input: the
+//! seed's NetworkAttachmentDefinition config (platter's keys in `args`),
+//! and the pod's `cni-args` as Multus delivers them (`args.cni`; a
+//! top-level `cni-args` is accepted too).
+//!
+//! ```json
+//! { "cniVersion": "0.4.0", "name": "blue-net", "type": "ferry",
+//!   "args": { "applyGroups": "evpn-type5", "vxlanVNI": "10002",
+//!             "vrfName": "blue", "vrfTarget": "11:11",
+//!             "cni": { "mac": "aa:bb:cc:dd:01:01", "dataplane": "linux",
+//!                      "ipConfig": { "ipv4": { "address": "1.1.1.2/30",
+//!                                              "gateway": "1.1.1.1",
+//!                                              "routes": ["1.1.0.0/16"] } } } },
+//!   "kubeConfig": "/etc/kubernetes/kubelet.conf",
+//!   "bgpdSocket": "/run/ferry/bgpd.sock" }
+//! ```
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ferry_wire::attribute::extended_community::RouteTarget;
+use ferry_wire::MacAddress;
+use ipnet::IpNet;
+use serde_json::Value;
+
+/// The versions of the CNI specification this plugin speaks.
+pub const SUPPORTED_VERSIONS: [&str; 4] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0"];
+
+pub const DEFAULT_SOCKET: &str = "/run/ferry/bgpd.sock";
+
+/// A CNI error: code and message (spec §"Error").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CniError {
+    pub code: u32,
+    pub msg: String,
+    pub details: String,
+}
+
+impl CniError {
+    pub const INCOMPATIBLE_VERSION: u32 = 1;
+    pub const INVALID_CONFIG: u32 = 4;
+    pub const INVALID_ENV: u32 = 7;
+    pub const TRY_AGAIN: u32 = 11;
+    /// Plugin-specific: the kernel refused something.
+    pub const KERNEL: u32 = 100;
+    /// Plugin-specific: bgpd refused the attachment.
+    pub const BGPD: u32 = 101;
+
+    pub fn new(code: u32, msg: impl Into<String>) -> CniError {
+        CniError {
+            code,
+            msg: msg.into(),
+            details: String::new(),
+        }
+    }
+
+    pub fn config(msg: impl Into<String>) -> CniError {
+        CniError::new(Self::INVALID_CONFIG, msg)
+    }
+}
+
+/// One address family of `ipConfig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpConfig {
+    /// The pod's address with its prefix length.
+    pub address: IpNet,
+    pub gateway: Option<IpAddr>,
+    pub routes: Vec<IpNet>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetConf {
+    pub cni_version: String,
+    pub name: String,
+    pub vrf_name: String,
+    pub vni: u32,
+    pub vrf_target: RouteTarget,
+    pub apply_groups: Option<String>,
+    pub bgpd_socket: PathBuf,
+    pub mac: Option<MacAddress>,
+    pub ipv4: Option<IpConfig>,
+    pub ipv6: Option<IpConfig>,
+}
+
+fn str_field<'a>(v: &'a Value, key: &str, path: &str) -> Result<Option<&'a str>, CniError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(CniError::config(format!(
+            "{path}{key}: {other} is not a string"
+        ))),
+    }
+}
+
+/// Reads only what every command needs: the version.
+pub fn version_of(v: &Value) -> Result<String, CniError> {
+    let version = str_field(v, "cniVersion", "")?
+        .ok_or_else(|| CniError::config("cniVersion: missing"))?
+        .to_string();
+    if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+        return Err(CniError::new(
+            CniError::INCOMPATIBLE_VERSION,
+            format!(
+                "cniVersion {version:?} is not supported (supported: {})",
+                SUPPORTED_VERSIONS.join(", ")
+            ),
+        ));
+    }
+    Ok(version)
+}
+
+/// Parses and validates the configuration of ADD (and CHECK).
+pub fn parse(text: &str) -> Result<NetConf, CniError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| CniError::config(format!("network configuration is not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(CniError::config(
+            "network configuration is not a JSON object",
+        ));
+    }
+    let cni_version = version_of(&v)?;
+    let name = str_field(&v, "name", "")?
+        .ok_or_else(|| CniError::config("name: missing"))?
+        .to_string();
+    let args = v
+        .get("args")
+        .filter(|a| a.is_object())
+        .ok_or_else(|| CniError::config("args: missing (vrfName, vxlanVNI, vrfTarget)"))?;
+    let vrf_name = str_field(args, "vrfName", "args.")?
+        .ok_or_else(|| CniError::config("args.vrfName: missing"))?
+        .to_string();
+    if vrf_name.is_empty()
+        || vrf_name.len() > 12
+        || !vrf_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(CniError::config(format!(
+            "args.vrfName: {vrf_name:?}: use 1 to 12 letters, digits, '-' or '_'"
+        )));
+    }
+    let vni = match args.get("vxlanVNI") {
+        None | Some(Value::Null) => return Err(CniError::config("args.vxlanVNI: missing")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| CniError::config(format!("args.vxlanVNI: {s:?} is not a number")))?,
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| CniError::config(format!("args.vxlanVNI: {n} is not an integer")))?,
+        Some(other) => {
+            return Err(CniError::config(format!(
+                "args.vxlanVNI: {other} is not a number"
+            )))
+        }
+    };
+    if !(1..=0xff_ffff).contains(&vni) {
+        return Err(CniError::config(format!(
+            "args.vxlanVNI: {vni} is outside 1..=16777215"
+        )));
+    }
+    let target = str_field(args, "vrfTarget", "args.")?
+        .ok_or_else(|| CniError::config("args.vrfTarget: missing"))?;
+    let vrf_target: RouteTarget = target
+        .parse()
+        .map_err(|e| CniError::config(format!("args.vrfTarget: {target:?}: {e}")))?;
+    let apply_groups = str_field(args, "applyGroups", "args.")?.map(str::to_string);
+    let bgpd_socket = PathBuf::from(str_field(&v, "bgpdSocket", "")?.unwrap_or(DEFAULT_SOCKET));
+    str_field(&v, "kubeConfig", "")?;
+
+    let (pod, path) = match (args.get("cni"), v.get("cni-args")) {
+        (Some(p), _) => (p, "args.cni."),
+        (None, Some(p)) => (p, "cni-args."),
+        (None, None) => {
+            return Err(CniError::config(
+                "args.cni: missing: the pod's cni-args (mac, dataplane, ipConfig)",
+            ))
+        }
+    };
+    if !pod.is_object() {
+        return Err(CniError::config(format!("{path}: not an object")));
+    }
+    if let Some(dp) = str_field(pod, "dataplane", path)? {
+        if dp != "linux" {
+            return Err(CniError::config(format!(
+                "{path}dataplane: {dp:?}: ferry forwards with the Linux kernel only (use \"linux\")"
+            )));
+        }
+    }
+    let mac = str_field(pod, "mac", path)?
+        .map(|m| {
+            let mac: MacAddress = m
+                .parse()
+                .map_err(|_| CniError::config(format!("{path}mac: {m:?} is not a MAC address")))?;
+            if mac.0[0] & 1 == 1 || mac.0 == [0; 6] {
+                return Err(CniError::config(format!(
+                    "{path}mac: {m:?} is not a unicast address"
+                )));
+            }
+            Ok(mac)
+        })
+        .transpose()?;
+    let ip_config = pod
+        .get("ipConfig")
+        .ok_or_else(|| CniError::config(format!("{path}ipConfig: missing")))?;
+    let ipv4 = family(ip_config, "ipv4", &format!("{path}ipConfig."), false)?;
+    let ipv6 = family(ip_config, "ipv6", &format!("{path}ipConfig."), true)?;
+    if ipv4.is_none() && ipv6.is_none() {
+        return Err(CniError::config(format!(
+            "{path}ipConfig: neither ipv4 nor ipv6 given"
+        )));
+    }
+    Ok(NetConf {
+        cni_version,
+        name,
+        vrf_name,
+        vni: vni as u32,
+        vrf_target,
+        apply_groups,
+        bgpd_socket,
+        mac,
+        ipv4,
+        ipv6,
+    })
+}
+
+fn family(
+    ip_config: &Value,
+    key: &str,
+    path: &str,
+    v6: bool,
+) -> Result<Option<IpConfig>, CniError> {
+    let Some(f) = ip_config.get(key).filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let path = format!("{path}{key}.");
+    let address = str_field(f, "address", &path)?
+        .ok_or_else(|| CniError::config(format!("{path}address: missing")))?;
+    let addr: IpNet = address.parse().map_err(|_| {
+        CniError::config(format!(
+            "{path}address: {address:?} is not an address with prefix length (1.1.1.2/30)"
+        ))
+    })?;
+    if addr.addr().is_ipv6() != v6 {
+        return Err(CniError::config(format!(
+            "{path}address: {address:?} is not an {key} address"
+        )));
+    }
+    if addr.addr() == addr.network() && addr.prefix_len() < addr.max_prefix_len() - 1 {
+        return Err(CniError::config(format!(
+            "{path}address: {address:?} is the network address of its subnet"
+        )));
+    }
+    let gateway = str_field(f, "gateway", &path)?
+        .map(|g| {
+            let gw: IpAddr = g
+                .parse()
+                .map_err(|_| CniError::config(format!("{path}gateway: {g:?} is not an address")))?;
+            if !addr.contains(&gw) || gw == addr.addr() {
+                return Err(CniError::config(format!(
+                    "{path}gateway: {g} is not another address of {address}"
+                )));
+            }
+            Ok(gw)
+        })
+        .transpose()?;
+    let mut routes = Vec::new();
+    match f.get("routes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, r) in list.iter().enumerate() {
+                let text = r.as_str().ok_or_else(|| {
+                    CniError::config(format!("{path}routes[{i}]: {r} is not a string"))
+                })?;
+                let net: IpNet = text.parse().map_err(|_| {
+                    CniError::config(format!("{path}routes[{i}]: {text:?} is not a CIDR prefix"))
+                })?;
+                if net.addr().is_ipv6() != v6 {
+                    return Err(CniError::config(format!(
+                        "{path}routes[{i}]: {text:?} is not an {key} prefix"
+                    )));
+                }
+                routes.push(net.trunc());
+            }
+        }
+        Some(other) => {
+            return Err(CniError::config(format!(
+                "{path}routes: {other} is not a list"
+            )))
+        }
+    }
+    if !routes.is_empty() && gateway.is_none() {
+        return Err(CniError::config(format!(
+            "{path}gateway: missing: routes need a gateway"
+        )));
+    }
+    Ok(Some(IpConfig {
+        address: addr,
+        gateway,
+        routes,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"{
+        "cniVersion":"0.4.0", "name": "blue-net", "type": "ferry",
+        "args": { "applyGroups":"evpn-type5", "vxlanVNI":"10002", "vrfName": "blue", "vrfTarget": "11:11",
+          "cni": { "mac":"aa:bb:cc:dd:01:01", "dataplane":"linux",
+            "ipConfig":{
+              "ipv4":{ "address":"1.1.1.2/30", "gateway":"1.1.1.1", "routes":[ "1.1.0.0/16","1.2.0.0/16" ] },
+              "ipv6":{ "address":"abcd::1.1.1.2/126", "gateway":"abcd::1.1.1.1", "routes":[ "abcd::1.1.0.0/112" ] } } } },
+        "kubeConfig":"/etc/kubernetes/kubelet.conf" }"#;
+
+    #[test]
+    fn the_seed_configuration_parses() {
+        let c = parse(SEED).unwrap();
+        assert_eq!(c.vrf_name, "blue");
+        assert_eq!(c.vni, 10002);
+        assert_eq!(c.vrf_target.to_string(), "11:11");
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:01:01");
+        let v4 = c.ipv4.unwrap();
+        assert_eq!(v4.address.to_string(), "1.1.1.2/30");
+        assert_eq!(v4.routes.len(), 2);
+        assert_eq!(c.ipv6.unwrap().routes[0].to_string(), "abcd::101:0/112");
+        assert_eq!(c.bgpd_socket, PathBuf::from(DEFAULT_SOCKET));
+    }
+
+    fn with(from: &str, to: &str) -> Result<NetConf, CniError> {
+        assert!(SEED.contains(from), "{from}");
+        parse(&SEED.replace(from, to))
+    }
+
+    #[test]
+    fn bad_input_names_the_key_and_value() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "\"vxlanVNI\":\"10002\"",
+                "\"vxlanVNI\":\"16777216\"",
+                &["args.vxlanVNI", "16777216"],
+            ),
+            (
+                "\"vxlanVNI\":\"10002\"",
+                "\"vxlanVNI\":\"ten\"",
+                &["args.vxlanVNI", "ten"],
+            ),
+            ("\"vxlanVNI\":\"10002\",", "", &["args.vxlanVNI", "missing"]),
+            (
+                "\"vrfTarget\": \"11:11\"",
+                "\"vrfTarget\": \"11\"",
+                &["args.vrfTarget", "\"11\""],
+            ),
+            (
+                "\"1.1.1.2/30\"",
+                "\"1.1.1.300/30\"",
+                &["ipConfig.ipv4.address", "1.1.1.300/30"],
+            ),
+            (
+                "\"1.1.1.2/30\"",
+                "\"1.1.1.2\"",
+                &["ipConfig.ipv4.address", "prefix length"],
+            ),
+            (
+                "\"gateway\":\"1.1.1.1\"",
+                "\"gateway\":\"1.1.2.1\"",
+                &["ipConfig.ipv4.gateway", "1.1.2.1"],
+            ),
+            (
+                "\"1.2.0.0/16\"",
+                "\"1.2.0.0/33\"",
+                &["ipConfig.ipv4.routes[1]", "1.2.0.0/33"],
+            ),
+            (
+                "\"dataplane\":\"linux\"",
+                "\"dataplane\":\"dpdk\"",
+                &["args.cni.dataplane", "dpdk"],
+            ),
+            (
+                "\"mac\":\"aa:bb:cc:dd:01:01\"",
+                "\"mac\":\"aa:bb:cc\"",
+                &["args.cni.mac", "aa:bb:cc"],
+            ),
+            (
+                "\"mac\":\"aa:bb:cc:dd:01:01\"",
+                "\"mac\":\"01:bb:cc:dd:01:01\"",
+                &["args.cni.mac", "unicast"],
+            ),
+            (
+                "\"vrfName\": \"blue\"",
+                "\"vrfName\": \"a-very-long-vrf-name\"",
+                &["args.vrfName"],
+            ),
+            (
+                "\"abcd::1.1.1.2/126\"",
+                "\"1.1.1.6/30\"",
+                &["ipConfig.ipv6.address", "not an ipv6"],
+            ),
+        ];
+        for (from, to, words) in cases {
+            let e = with(from, to).expect_err(to);
+            assert_eq!(e.code, CniError::INVALID_CONFIG);
+            for w in *words {
+                assert!(e.msg.contains(w), "{:?} lacks {w:?}", e.msg);
+            }
+        }
+        let e = with("\"cniVersion\":\"0.4.0\"", "\"cniVersion\":\"0.2.0\"").unwrap_err();
+        assert_eq!(e.code, CniError::INCOMPATIBLE_VERSION);
+        assert!(parse("{").unwrap_err().msg.contains("not JSON"));
+    }
+
+    #[test]
+    fn a_top_level_cni_args_and_a_numeric_vni_are_accepted() {
+        let text = r#"{"cniVersion":"1.0.0","name":"red","type":"ferry",
+            "args":{"vxlanVNI":20002,"vrfName":"red","vrfTarget":"22:22"},
+            "bgpdSocket":"/tmp/x.sock",
+            "cni-args":{"ipConfig":{"ipv4":{"address":"1.1.1.2/30"}}}}"#;
+        let c = parse(text).unwrap();
+        assert_eq!(c.vni, 20002);
+        assert!(c.mac.is_none());
+        assert_eq!(c.bgpd_socket, PathBuf::from("/tmp/x.sock"));
+    }
+}

@@ -1,0 +1,496 @@
+//! The worker role end to end: a Ferry route reflector, two Ferry workers
+//! and pods attached by running the `ferry` CNI plugin exactly as a
+//! runtime does (environment and standard input). Pods of one VRF on
+//! different nodes reach each other over VXLAN, forwarded by the kernel;
+//! VRFs are isolated; deleting a pod withdraws its route; a worker bgpd
+//! killed and restarted reconciles its kernel state.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_tests::{bin, eventually, require_root, Ferry, Lan, Netns};
+
+const RR: &str = "10.10.25.42";
+const N1: &str = "10.10.93.12";
+const N2: &str = "10.10.29.243";
+
+fn rr_config() -> String {
+    format!(
+        r#"
+router-id = "{RR}"
+local-as = 64512
+cluster-id = "{RR}"
+[[group]]
+name = "workers"
+local-address = "{RR}"
+route-reflector-client = true
+allow = ["10.10.0.0/16"]
+families = ["evpn"]
+"#
+    )
+}
+
+fn worker_config(addr: &str) -> String {
+    format!(
+        r#"
+router-id = "{addr}"
+local-as = 64512
+[[group]]
+name = "reflectors"
+local-address = "{addr}"
+neighbors = ["{RR}"]
+families = ["evpn"]
+"#
+    )
+}
+
+/// The seed's NetworkAttachmentDefinition config with `"type": "ferry"`
+/// and the pod's cni-args as Multus passes them (`args.cni`).
+fn netconf(vrf: &str, vni: u32, rt: &str, socket: &str, mac: &str, v4: &str, v6: &str) -> String {
+    let gw4 = gateway(v4);
+    let gw6 = gateway(v6);
+    format!(
+        r#"{{"cniVersion":"0.4.0","name":"{vrf}-net","type":"ferry",
+  "args":{{"applyGroups":"evpn-type5","vxlanVNI":"{vni}","vrfName":"{vrf}","vrfTarget":"{rt}",
+    "cni":{{"mac":"{mac}","dataplane":"linux",
+      "ipConfig":{{"ipv4":{{"address":"{v4}","gateway":"{gw4}","routes":["1.0.0.0/8"]}},
+                  "ipv6":{{"address":"{v6}","gateway":"{gw6}","routes":["abcd::/64"]}}}}}}}},
+  "kubeConfig":"/etc/kubernetes/kubelet.conf","bgpdSocket":"{socket}"}}"#
+    )
+}
+
+/// The first address of the pod's subnet (`1.1.1.2/30` → `1.1.1.1`).
+fn gateway(cidr: &str) -> String {
+    let net: ipnet::IpNet = cidr.parse().unwrap();
+    match net.network() {
+        std::net::IpAddr::V4(a) => std::net::Ipv4Addr::from(u32::from(a) + 1).to_string(),
+        std::net::IpAddr::V6(a) => std::net::Ipv6Addr::from(u128::from(a) + 1).to_string(),
+    }
+}
+
+/// Runs the plugin in `node` as a runtime does.
+fn cni(
+    node: &Netns,
+    command: &str,
+    container: &str,
+    pod: &Netns,
+    conf: &str,
+) -> (bool, serde_json::Value) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &node.name])
+        .arg(bin("ferry"))
+        .env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", container)
+        .env("CNI_NETNS", format!("/var/run/netns/{}", pod.name))
+        .env("CNI_IFNAME", "net1")
+        .env("CNI_PATH", "/opt/cni/bin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let value = if text.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"))
+    };
+    (out.status.success(), value)
+}
+
+fn pings(from: &Netns, to: &str) -> bool {
+    let mut args = vec!["ping", "-c", "1", "-W", "1"];
+    if to.contains(':') {
+        args.insert(1, "-6");
+    }
+    args.push(to);
+    from.exec(&args).status.success()
+}
+
+fn kernel_table(node: &Netns, table: u32, v6: bool) -> String {
+    let fam = if v6 { "-6" } else { "-4" };
+    node.exec_ok(&["ip", fam, "route", "show", "table", &table.to_string()])
+}
+
+struct Site {
+    lan: Lan,
+    rr: Ferry,
+    n1: Ferry,
+    n2: Ferry,
+    nodes: Vec<Netns>,
+    dir: tempfile::TempDir,
+}
+
+fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let nodes: Vec<Netns> = (0..3).map(|_| Netns::new("fk")).collect();
+    lan.attach(&nodes[0], "eth0", &format!("{RR}/16"));
+    lan.attach(&nodes[1], "eth0", &format!("{N1}/16"));
+    lan.attach(&nodes[2], "eth0", &format!("{N2}/16"));
+    let rr = Ferry::start(&nodes[0], dir.path(), "rr", &rr_config());
+    let n1 = Ferry::start(&nodes[1], dir.path(), "n1", &worker_config(N1));
+    let n2 = Ferry::start(&nodes[2], dir.path(), "n2", &worker_config(N2));
+    n1.wait_established(&[RR]);
+    n2.wait_established(&[RR]);
+    Site {
+        lan,
+        rr,
+        n1,
+        n2,
+        nodes,
+        dir,
+    }
+}
+
+#[test]
+fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
+    if !require_root("pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated") {
+        return;
+    }
+    let s = site();
+    let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
+    let sock1 = s.n1.socket.to_str().unwrap().to_string();
+    let sock2 = s.n2.socket.to_str().unwrap().to_string();
+    // alpine-cluster-1 and a peer on the other node, in VRF blue.
+    let p1 = Netns::new("fp");
+    let p2 = Netns::new("fp");
+    let c1 = netconf(
+        "blue",
+        10002,
+        "11:11",
+        &sock1,
+        "aa:bb:cc:dd:01:01",
+        "1.1.1.2/30",
+        "abcd::1.1.1.2/126",
+    );
+    let c2 = netconf(
+        "blue",
+        10002,
+        "11:11",
+        &sock2,
+        "aa:bb:cc:dd:02:02",
+        "1.2.2.2/30",
+        "abcd::1.2.2.2/126",
+    );
+    let (ok, res) = cni(n1ns, "ADD", "pod-one", &p1, &c1);
+    assert!(ok, "{res}");
+    assert_eq!(res["cniVersion"], "0.4.0");
+    assert_eq!(res["ips"][0]["address"], "1.1.1.2/30");
+    assert_eq!(res["ips"][0]["version"], "4");
+    assert_eq!(res["interfaces"][1]["mac"], "aa:bb:cc:dd:01:01");
+    let (ok, res) = cni(n2ns, "ADD", "pod-two", &p2, &c2);
+    assert!(ok, "{res}");
+    // The pod's own side is what the cni-args say.
+    let link = p1.exec_ok(&["ip", "-o", "link", "show", "net1"]);
+    assert!(link.contains("aa:bb:cc:dd:01:01"), "{link}");
+    let routes = p1.exec_ok(&["ip", "route"]);
+    assert!(
+        routes.contains("1.0.0.0/8 via 1.1.1.1 dev net1"),
+        "{routes}"
+    );
+
+    eventually(
+        "blue pods ping across nodes",
+        Duration::from_secs(20),
+        || {
+            if pings(&p1, "1.2.2.2") {
+                Ok(())
+            } else {
+                Err(kernel_table(n1ns, 1_010_002, false))
+            }
+        },
+    );
+    assert!(pings(&p2, "1.1.1.2"));
+    eventually("blue pods ping over IPv6", Duration::from_secs(10), || {
+        if pings(&p1, "abcd::1.2.2.2") {
+            Ok(())
+        } else {
+            Err(kernel_table(n1ns, 1_010_002, true))
+        }
+    });
+    // The kernel state of the imported route, as the issue describes it.
+    let t = kernel_table(n1ns, 1_010_002, false);
+    assert!(
+        t.contains("1.2.2.0/30 via 10.10.29.243 dev br-10002 proto 199 onlink"),
+        "{t}"
+    );
+    let neigh = n1ns.exec_ok(&["ip", "neigh", "show", "dev", "br-10002"]);
+    assert!(
+        neigh.contains("10.10.29.243 lladdr 02:00:0a:0a:1d:f3 PERMANENT"),
+        "{neigh}"
+    );
+    let fdb = n1ns.exec_ok(&["bridge", "fdb", "show", "dev", "vx-10002"]);
+    assert!(
+        fdb.contains("02:00:0a:0a:1d:f3 dst 10.10.29.243 self permanent"),
+        "{fdb}"
+    );
+    let vx = n1ns.exec_ok(&["ip", "-d", "link", "show", "vx-10002"]);
+    assert!(
+        vx.contains("vxlan id 10002 local 10.10.93.12")
+            && vx.contains("dstport 4789")
+            && vx.contains("nolearning"),
+        "{vx}"
+    );
+    let br = n1ns.exec_ok(&["ip", "link", "show", "br-10002"]);
+    assert!(br.contains("02:00:0a:0a:5d:0c"), "{br}");
+
+    // `bgpctl show vrf` and `show route table`.
+    let vrfs = s.n1.ctl(&["show", "vrf"]).unwrap();
+    assert_eq!(vrfs[0]["name"], "blue");
+    assert_eq!(vrfs[0]["source"], "cni");
+    assert_eq!(vrfs[0]["backend"], "rule-table");
+    assert_eq!(vrfs[0]["installed"], 2);
+    let table = s.n1.ctl(&["show", "route", "table", "blue"]).unwrap();
+    let kernel: Vec<&str> = table["kernel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["prefix"].as_str().unwrap())
+        .collect();
+    for p in [
+        "1.1.1.0/30",
+        "1.2.2.0/30",
+        "abcd::101:100/126",
+        "abcd::102:200/126",
+    ] {
+        assert!(kernel.contains(&p), "{p} not in {kernel:?}");
+    }
+
+    // VRF red on the same nodes, with blue's pod address on node 1.
+    let p3 = Netns::new("fp");
+    let p4 = Netns::new("fp");
+    let c3 = netconf(
+        "red",
+        20002,
+        "22:22",
+        &sock1,
+        "aa:bb:cc:dd:03:03",
+        "1.1.1.2/30",
+        "abcd::1.1.1.2/126",
+    );
+    let c4 = netconf(
+        "red",
+        20002,
+        "22:22",
+        &sock2,
+        "aa:bb:cc:dd:04:04",
+        "1.3.3.2/30",
+        "abcd::1.3.3.2/126",
+    );
+    let (ok, res) = cni(n1ns, "ADD", "pod-three", &p3, &c3);
+    assert!(ok, "{res}");
+    let (ok, res) = cni(n2ns, "ADD", "pod-four", &p4, &c4);
+    assert!(ok, "{res}");
+    eventually(
+        "red pods ping across nodes",
+        Duration::from_secs(20),
+        || {
+            if pings(&p3, "1.3.3.2") {
+                Ok(())
+            } else {
+                Err(kernel_table(n1ns, 1_020_002, false))
+            }
+        },
+    );
+    assert!(pings(&p4, "1.1.1.2"), "red reaches its own 1.1.1.2");
+    assert!(
+        pings(&p1, "1.2.2.2"),
+        "blue still works with the same address in red"
+    );
+    assert!(pings(&p4, "abcd::1.1.1.2"));
+    // Red reaches no address of blue: pods, nor gateways.
+    for addr in ["1.2.2.2", "1.2.2.1", "abcd::1.2.2.2", "abcd::1.2.2.1"] {
+        assert!(!pings(&p3, addr), "red pod reached blue's {addr}");
+    }
+    for addr in ["1.3.3.2", "1.3.3.1"] {
+        assert!(!pings(&p1, addr), "blue pod reached red's {addr}");
+    }
+
+    // A conflicting request is refused and leaves nothing behind.
+    let p5 = Netns::new("fp");
+    let bad = netconf(
+        "blue",
+        30003,
+        "11:11",
+        &sock1,
+        "aa:bb:cc:dd:05:05",
+        "1.5.5.2/30",
+        "abcd::1.5.5.2/126",
+    );
+    let links_before = n1ns.exec_ok(&["ip", "-o", "link"]).lines().count();
+    let (ok, res) = cni(n1ns, "ADD", "pod-five", &p5, &bad);
+    assert!(!ok);
+    let msg = res["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("blue") && msg.contains("10002") && msg.contains("30003"),
+        "{msg}"
+    );
+    assert_eq!(
+        n1ns.exec_ok(&["ip", "-o", "link"]).lines().count(),
+        links_before
+    );
+    assert!(!p5.exec_ok(&["ip", "-o", "link"]).contains("net1"));
+
+    // CHECK passes for an attached pod.
+    let (ok, res) = cni(n1ns, "CHECK", "pod-one", &p1, &c1);
+    assert!(ok, "{res}");
+
+    // Deleting pod two withdraws its route from node 1's kernel.
+    let start = Instant::now();
+    let (ok, res) = cni(n2ns, "DEL", "pod-two", &p2, &c2);
+    assert!(ok, "{res}");
+    eventually(
+        "pod two's route gone from node 1",
+        Duration::from_secs(10),
+        || {
+            let t = kernel_table(n1ns, 1_010_002, false);
+            if t.contains("1.2.2.0/30") {
+                Err(t)
+            } else {
+                Ok(())
+            }
+        },
+    );
+    eprintln!(
+        "route withdrawn from the remote kernel {} ms after CNI DEL",
+        start.elapsed().as_millis()
+    );
+    assert!(!p2.exec_ok(&["ip", "-o", "link"]).contains("net1"));
+    let rules = n2ns.exec_ok(&["ip", "rule"]);
+    assert_eq!(
+        rules.matches("lookup 1010002").count(),
+        1,
+        "only br-10002's rule is left: {rules}"
+    );
+    // DEL again is fine.
+    let (ok, res) = cni(n2ns, "DEL", "pod-two", &p2, &c2);
+    assert!(ok, "{res}");
+    drop((s.lan, s.rr, s.dir));
+}
+
+#[test]
+fn a_restarted_worker_reconciles_and_keeps_forwarding() {
+    if !require_root("a_restarted_worker_reconciles_and_keeps_forwarding") {
+        return;
+    }
+    let mut s = site();
+    let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
+    let sock1 = s.n1.socket.to_str().unwrap().to_string();
+    let sock2 = s.n2.socket.to_str().unwrap().to_string();
+    let p1 = Netns::new("fp");
+    let p2 = Netns::new("fp");
+    let c1 = netconf(
+        "blue",
+        10002,
+        "11:11",
+        &sock1,
+        "aa:bb:cc:dd:01:01",
+        "1.1.1.2/30",
+        "abcd::1.1.1.2/126",
+    );
+    let c2 = netconf(
+        "blue",
+        10002,
+        "11:11",
+        &sock2,
+        "aa:bb:cc:dd:02:02",
+        "1.2.2.2/30",
+        "abcd::1.2.2.2/126",
+    );
+    assert!(cni(n1ns, "ADD", "pod-one", &p1, &c1).0);
+    assert!(cni(n2ns, "ADD", "pod-two", &p2, &c2).0);
+    eventually("pods ping", Duration::from_secs(20), || {
+        if pings(&p1, "1.2.2.2") {
+            Ok(())
+        } else {
+            Err(kernel_table(n1ns, 1_010_002, false))
+        }
+    });
+    let before = (
+        kernel_table(n1ns, 1_010_002, false),
+        kernel_table(n1ns, 1_010_002, true),
+        n1ns.exec_ok(&["ip", "neigh", "show", "dev", "br-10002"]),
+        n1ns.exec_ok(&["bridge", "fdb", "show", "dev", "vx-10002"]),
+        n1ns.exec_ok(&["ip", "rule"]),
+    );
+    // Something stale that Ferry owns: a device of a VRF that is gone.
+    n1ns.exec_ok(&["ip", "link", "add", "br-777", "type", "bridge"]);
+    // Something Ferry does not own, in the VRF's table: left alone.
+    n1ns.exec_ok(&[
+        "ip",
+        "route",
+        "add",
+        "9.9.9.0/24",
+        "dev",
+        "lo",
+        "table",
+        "1010002",
+    ]);
+
+    // Pings from node 2's pod while node 1's bgpd is killed and restarted.
+    let ping = Command::new("ip")
+        .args([
+            "netns", "exec", &p2.name, "ping", "-i", "0.1", "-c", "100", "-W", "1", "1.1.1.2",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    s.n1.proc.signal(libc::SIGKILL);
+    s.n1.proc.wait(Duration::from_secs(5));
+    let _ = std::fs::remove_file(&s.n1.socket);
+    let n1 = Ferry::start(n1ns, s.dir.path(), "n1", &worker_config(N1));
+    n1.wait_established(&[RR]);
+    let out = ping.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let summary = text
+        .lines()
+        .find(|l| l.contains("packet loss"))
+        .unwrap_or("")
+        .to_string();
+    eprintln!("pings during the worker restart: {summary}");
+    assert!(summary.contains("received"), "{text}");
+
+    eventually(
+        "the same kernel state after the restart",
+        Duration::from_secs(20),
+        || {
+            let after = (
+                kernel_table(n1ns, 1_010_002, false).replace("9.9.9.0/24 dev lo scope link \n", ""),
+                kernel_table(n1ns, 1_010_002, true),
+                n1ns.exec_ok(&["ip", "neigh", "show", "dev", "br-10002"]),
+                n1ns.exec_ok(&["bridge", "fdb", "show", "dev", "vx-10002"]),
+                n1ns.exec_ok(&["ip", "rule"]),
+            );
+            if after == before {
+                Ok(())
+            } else {
+                Err(format!("before {before:?}\nafter {after:?}"))
+            }
+        },
+    );
+    assert!(
+        n1ns.exec(&["ip", "link", "show", "br-777"])
+            .stdout
+            .is_empty(),
+        "stale device removed"
+    );
+    assert!(
+        kernel_table(n1ns, 1_010_002, false).contains("9.9.9.0/24 dev lo"),
+        "foreign route kept"
+    );
+    assert!(pings(&p1, "1.2.2.2"));
+    assert!(pings(&p2, "1.1.1.2"));
+    let vrfs = n1.ctl(&["show", "vrf", "blue"]).unwrap();
+    assert_eq!(vrfs[0]["pods"], serde_json::json!(["pod-one/net1"]));
+    s.n1 = n1;
+}
