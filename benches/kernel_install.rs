@@ -25,7 +25,10 @@ const TABLE: u32 = 1_010_002;
 const VTEPS: u32 = 100;
 
 fn sh(args: &[&str]) {
-    let st = Command::new(args[0]).args(&args[1..]).status().expect(args[0]);
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect(args[0]);
     assert!(st.success(), "{args:?}");
 }
 
@@ -118,8 +121,31 @@ fn count_routes(table: u32) -> usize {
 
 fn ip_batch_run(routes: u32) -> Duration {
     enter("ferry-bench-b");
-    sh(&["ip", "link", "add", "br-10002", "address", "02:00:0a:00:00:00", "type", "bridge"]);
-    sh(&["ip", "link", "add", "vx-10002", "type", "vxlan", "id", "10002", "local", "10.0.0.1", "dstport", "4789", "nolearning"]);
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        "br-10002",
+        "address",
+        "02:00:0a:00:00:00",
+        "type",
+        "bridge",
+    ]);
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        "vx-10002",
+        "type",
+        "vxlan",
+        "id",
+        "10002",
+        "local",
+        "10.0.0.1",
+        "dstport",
+        "4789",
+        "nolearning",
+    ]);
     sh(&["ip", "link", "set", "vx-10002", "master", "br-10002", "up"]);
     sh(&["ip", "link", "set", "br-10002", "up"]);
     let mut neigh = String::new();
@@ -204,7 +230,10 @@ fn main() {
         rate(ipb.0),
         ipb.1
     );
-    println!("ratio ferry / ip -batch: {:.2}", rate(ferry.0) / rate(ipb.0));
+    println!(
+        "ratio ferry / ip -batch: {:.2}",
+        rate(ferry.0) / rate(ipb.0)
+    );
     if cni_pods > 0 {
         cni_latency(cni_pods);
     }
