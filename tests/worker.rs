@@ -247,7 +247,10 @@ fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
     let vrfs = s.n1.ctl(&["show", "vrf"]).unwrap();
     assert_eq!(vrfs[0]["name"], "blue");
     assert_eq!(vrfs[0]["source"], "cni");
-    assert_eq!(vrfs[0]["backend"], "rule-table");
+    let backend = vrfs[0]["backend"].as_str().unwrap().to_string();
+    if let Ok(want) = std::env::var("FERRY_EXPECT_BACKEND") {
+        assert_eq!(backend, want);
+    }
     assert_eq!(vrfs[0]["installed"], 2);
     let table = s.n1.ctl(&["show", "route", "table", "blue"]).unwrap();
     let kernel: Vec<&str> = table["kernel"]
@@ -366,11 +369,17 @@ fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
     );
     assert!(!p2.exec_ok(&["ip", "-o", "link"]).contains("net1"));
     let rules = n2ns.exec_ok(&["ip", "rule"]);
-    assert_eq!(
-        rules.matches("lookup 1010002").count(),
-        1,
-        "only br-10002's rule is left: {rules}"
-    );
+    if backend == "rule-table" {
+        assert_eq!(
+            rules.matches("lookup 1010002").count(),
+            1,
+            "only br-10002's rule is left: {rules}"
+        );
+    } else {
+        assert!(!rules.contains("proto 199"), "{rules}");
+        let vrf = n2ns.exec_ok(&["ip", "-d", "link", "show", "vrf-blue"]);
+        assert!(vrf.contains("vrf table 1010002"), "{vrf}");
+    }
     // DEL again is fine.
     let (ok, res) = cni(n2ns, "DEL", "pod-two", &p2, &c2);
     assert!(ok, "{res}");
@@ -493,4 +502,61 @@ fn a_restarted_worker_reconciles_and_keeps_forwarding() {
     let vrfs = n1.ctl(&["show", "vrf", "blue"]).unwrap();
     assert_eq!(vrfs[0]["pods"], serde_json::json!(["pod-one/net1"]));
     s.n1 = n1;
+}
+
+/// The VRF-device backend, on a kernel that has VRF devices: this test
+/// boots Debian's kernel under QEMU with virtme-ng (the host's files seen
+/// from the guest) and runs the end-to-end test above inside it.
+#[test]
+fn vrf_device_backend_in_a_virtual_machine() {
+    if !require_root("vrf_device_backend_in_a_virtual_machine") {
+        return;
+    }
+    let vng = std::path::Path::new("/opt/vng/bin/vng");
+    let kernel = std::fs::read_dir("/boot").ok().and_then(|d| {
+        d.filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with("vmlinuz-") && n.ends_with("-amd64") && !n.contains("cloud")
+                })
+            })
+            .max()
+    });
+    let (true, Some(kernel)) = (vng.exists(), kernel) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("virtme-ng (/opt/vng) or a Debian kernel in /boot is missing: tests/run installs them");
+        }
+        eprintln!("vrf_device_backend_in_a_virtual_machine: skipped (no virtme-ng or Debian kernel; tests/run installs them)");
+        return;
+    };
+    let me = std::env::current_exe().unwrap();
+    let script = format!(
+        "modprobe vrf && FERRY_EXPECT_BACKEND=vrf-device {} --exact pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated --test-threads 1 2>&1",
+        me.display()
+    );
+    let out = Command::new(vng)
+        .args([
+            "--run",
+            kernel.to_str().unwrap(),
+            "--disable-kvm",
+            "--memory",
+            "2G",
+            "--cpus",
+            "2",
+            "--exec",
+            &script,
+        ])
+        .env(
+            "PATH",
+            format!("/opt/vng/bin:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
 }
