@@ -112,3 +112,62 @@ fn the_control_socket_is_private_and_show_commands_explain_mistakes() {
     let e = rr.ctl(&["show", "route", "--rd", "1:2:3"]).unwrap_err();
     assert!(e.contains("1:2:3"), "{e}");
 }
+
+fn ferry_cni(env: &[(&str, &str)], stdin: &str) -> (Option<i32>, serde_json::Value) {
+    use std::io::Write;
+    let mut c = std::process::Command::new(bin("ferry"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), v)
+}
+
+#[test]
+fn the_cni_plugin_answers_version_and_reports_errors_as_the_spec_says() {
+    let (code, v) = ferry_cni(&[("CNI_COMMAND", "VERSION")], "");
+    assert_eq!(code, Some(0));
+    assert_eq!(v["cniVersion"], "1.0.0");
+    let versions: Vec<&str> = v["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        versions.contains(&"0.4.0") && versions.contains(&"1.0.0"),
+        "{v}"
+    );
+
+    // ADD without the container's environment: error code 7, in the
+    // configuration's version.
+    let conf = r#"{"cniVersion":"0.4.0","name":"blue-net","type":"ferry","args":{"vxlanVNI":"10002","vrfName":"blue","vrfTarget":"11:11"}}"#;
+    let (code, v) = ferry_cni(&[("CNI_COMMAND", "ADD")], conf);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["code"], 7, "{v}");
+    assert_eq!(v["cniVersion"], "0.4.0");
+    assert!(
+        v["msg"].as_str().unwrap().contains("CNI_CONTAINERID"),
+        "{v}"
+    );
+
+    // A configuration error names the key: code 4.
+    let env = [
+        ("CNI_COMMAND", "ADD"),
+        ("CNI_CONTAINERID", "c1"),
+        ("CNI_NETNS", "/nonexistent"),
+        ("CNI_IFNAME", "net1"),
+    ];
+    let (code, v) = ferry_cni(&env, &conf.replace("10002", "99999999"));
+    assert_eq!(code, Some(1));
+    assert_eq!(v["code"], 4, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("args.vxlanVNI"), "{v}");
+    let (_, v) = ferry_cni(&[("CNI_COMMAND", "FROB")], conf);
+    assert!(v["msg"].as_str().unwrap().contains("FROB"), "{v}");
+}
