@@ -213,6 +213,31 @@ pub struct Config {
     pub cluster_mesh: Option<ClusterMesh>,
 }
 
+/// The group the cluster mesh's sessions belong to.
+pub const MESH_GROUP: &str = "cluster-mesh";
+
+/// The addresses of a route reflector named in the cluster mesh: an
+/// address, or a DNS name resolved now (on each load and reload). A name
+/// that does not resolve yields nothing: its cluster may not exist yet.
+fn resolve_host(name: &str) -> Vec<IpAddr> {
+    if let Ok(a) = name.parse::<IpAddr>() {
+        return vec![a];
+    }
+    use std::net::ToSocketAddrs;
+    match (name, 179).to_socket_addrs() {
+        Ok(it) => {
+            let mut v: Vec<IpAddr> = it.map(|sa| sa.ip()).collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+        Err(e) => {
+            tracing::warn!(name, error = %e, "cluster mesh: route reflector name does not resolve");
+            Vec::new()
+        }
+    }
+}
+
 /// A neighbour with its group's settings resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NeighborConfig {
@@ -693,6 +718,50 @@ impl Validator<'_> {
                 })
             }
         };
+        if let Some(mesh) = &cluster_mesh {
+            if groups.iter().any(|g| g.name == MESH_GROUP) {
+                return Err(self.err(
+                    "group",
+                    format!("{MESH_GROUP:?} is the name of the cluster mesh's group; rename yours"),
+                ));
+            }
+            let local_address = mesh
+                .local_address
+                .or_else(|| groups.iter().find_map(|g| g.local_address));
+            let mut neighbors: Vec<IpAddr> = Vec::new();
+            for c in mesh
+                .clusters
+                .iter()
+                .filter(|c| c.name != mesh.local_cluster)
+            {
+                for r in &c.route_reflectors {
+                    for a in resolve_host(r) {
+                        let taken = groups.iter().any(|g| g.neighbors.contains(&a));
+                        let own = Some(a) == local_address || a == IpAddr::V4(router_id);
+                        let same_family = local_address.is_none_or(|l| l.is_ipv4() == a.is_ipv4());
+                        if !taken && !own && same_family && !neighbors.contains(&a) {
+                            neighbors.push(a);
+                        }
+                    }
+                }
+            }
+            groups.push(Group {
+                name: MESH_GROUP.to_string(),
+                peer_type: PeerType::Internal,
+                peer_as: local_as,
+                local_address,
+                families: vec![Family::VPNV4, Family::VPNV6, Family::EVPN],
+                route_reflector_client: false,
+                allow: Vec::new(),
+                neighbors,
+                hold_time,
+                connect_retry,
+                passive: false,
+                peer_port: 179,
+                authentication_key: None,
+                ttl_security: None,
+            });
+        }
 
         Ok(Config {
             origin: self.file.to_string(),
@@ -853,6 +922,41 @@ neighbors = ["10.20.63.45"]
 
     fn err(text: &str) -> String {
         from_str(text, "test.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_cluster_mesh_peers_with_every_other_clusters_reflectors() {
+        let base = SEED.replace("neighbors = [\"10.20.63.45\"]", "neighbors = []");
+        let mesh = |clusters: &str| {
+            format!("{base}[cluster-mesh]\nlocal-cluster = \"us-west-1\"\n{clusters}")
+        };
+        let two = mesh(
+            "[[cluster-mesh.clusters]]\nname = \"us-west-1\"\nroute-reflectors = [\"10.10.25.42\"]\n\
+             [[cluster-mesh.clusters]]\nname = \"us-west-2\"\nroute-reflectors = [\"10.20.63.45\", \"localhost\"]\n",
+        );
+        let c = from_str(&two, "mesh.toml").unwrap();
+        let g = c.groups.iter().find(|g| g.name == MESH_GROUP).unwrap();
+        assert_eq!(g.local_address, Some("10.10.25.42".parse().unwrap()));
+        assert!(g.neighbors.contains(&"10.20.63.45".parse().unwrap()));
+        assert!(
+            g.neighbors.contains(&"127.0.0.1".parse().unwrap()),
+            "{:?}",
+            g.neighbors
+        );
+        assert!(!g.neighbors.contains(&"10.10.25.42".parse().unwrap()));
+        assert_eq!(g.families, vec![Family::VPNV4, Family::VPNV6, Family::EVPN]);
+        // A third cluster is one entry; a reload adds its reflector only.
+        let three = format!(
+            "{two}[[cluster-mesh.clusters]]\nname = \"eu-west-1\"\nroute-reflectors = [\"10.30.0.10\"]\n"
+        );
+        let c3 = from_str(&three, "mesh.toml").unwrap();
+        let plan = diff(&c, &c3);
+        assert_eq!(plan.added.len(), 1);
+        assert_eq!(
+            plan.added[0].address,
+            "10.30.0.10".parse::<IpAddr>().unwrap()
+        );
+        assert!(plan.removed.is_empty() && plan.changed.is_empty());
     }
 
     #[test]
