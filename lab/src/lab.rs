@@ -1,0 +1,498 @@
+//! The lab on this machine: network namespaces for VPC routers, nodes and
+//! pods, veth links, bgpd daemons, and the state that lets `down` remove
+//! everything even after a crash halfway through `up`.
+//!
+//! ```text
+//!  ns <lab>-<cluster>-vpc:  br0 (VPC router, first address of the VPC) ── p<N> ── peering ── other VPC router
+//!        │ veth per node
+//!  ns <lab>-<cluster>-master / -worker<i>:  eth0 (node address), bgpd
+//!        │ veth made by the ferry CNI plugin
+//!  ns <lab>-pod-<pod>:  net1
+//! ```
+//!
+//! Every namespace is written into the state file before it is created;
+//! every daemon's PID right after it is started.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::topology::{gateway_of, Cluster, Pod, Topology};
+
+/// What the lab has made.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct State {
+    #[serde(default)]
+    pub topology: Option<Topology>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Node name → bgpd PID.
+    #[serde(default)]
+    pub daemons: BTreeMap<String, u32>,
+}
+
+/// A node of the lab.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Node {
+    /// `us-west-1-master`, `us-west-1-worker1`, …
+    pub name: String,
+    pub cluster: String,
+    pub master: bool,
+    pub address: IpAddr,
+    /// The interface name of its link in the VPC namespace.
+    pub port: String,
+}
+
+pub struct Lab {
+    /// Prefix of every namespace (`fl`).
+    pub prefix: String,
+    pub dir: PathBuf,
+    pub bin_dir: PathBuf,
+    pub state: State,
+}
+
+pub fn ip(args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+            stdout: Vec::new(),
+            stderr: format!("ip: {e}").into_bytes(),
+        })
+}
+
+fn ip_ok(args: &[&str]) -> Result<String, String> {
+    let out = ip(args);
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+pub fn nodes(t: &Topology) -> Vec<Node> {
+    let mut out = Vec::new();
+    for c in &t.clusters {
+        out.push(Node {
+            name: format!("{}-master", c.name),
+            cluster: c.name.clone(),
+            master: true,
+            address: c.master,
+            port: "node-m".into(),
+        });
+        for (i, w) in c.workers.iter().enumerate() {
+            out.push(Node {
+                name: format!("{}-worker{}", c.name, i + 1),
+                cluster: c.name.clone(),
+                master: false,
+                address: *w,
+                port: format!("node-w{}", i + 1),
+            });
+        }
+    }
+    out
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("bgpd"))
+        .unwrap_or(false)
+}
+
+impl Lab {
+    pub fn open(prefix: &str, dir: &Path, bin_dir: &Path) -> Result<Lab, String> {
+        let state_path = dir.join("state.json");
+        let state = match std::fs::read_to_string(&state_path) {
+            Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}: {e}", state_path.display()))?,
+            Err(_) => State::default(),
+        };
+        Ok(Lab {
+            prefix: prefix.to_string(),
+            dir: dir.to_path_buf(),
+            bin_dir: bin_dir.to_path_buf(),
+            state,
+        })
+    }
+
+    pub fn save(&self) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        let p = self.dir.join("state.json");
+        let tmp = self.dir.join("state.json.tmp");
+        let text = serde_json::to_vec_pretty(&self.state).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &p).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    pub fn vpc_ns(&self, cluster: &str) -> String {
+        format!("{}-{cluster}-vpc", self.prefix)
+    }
+
+    pub fn node_ns(&self, node: &str) -> String {
+        format!("{}-{node}", self.prefix)
+    }
+
+    pub fn pod_ns(&self, pod: &str) -> String {
+        format!("{}-pod-{pod}", self.prefix)
+    }
+
+    pub fn socket(&self, node: &str) -> PathBuf {
+        self.dir.join(format!("{node}.sock"))
+    }
+
+    /// The namespace of a node or pod name.
+    pub fn namespace_of(&self, name: &str) -> Option<String> {
+        let t = self.state.topology.as_ref()?;
+        if nodes(t).iter().any(|n| n.name == name) {
+            return Some(self.node_ns(name));
+        }
+        if t.pod(name).is_some() {
+            return Some(self.pod_ns(name));
+        }
+        if t.cluster(name.trim_end_matches("-vpc")).is_some() && name.ends_with("-vpc") {
+            return Some(self.vpc_ns(name.trim_end_matches("-vpc")));
+        }
+        None
+    }
+
+    fn ns_exists(name: &str) -> bool {
+        Path::new("/var/run/netns").join(name).exists()
+    }
+
+    /// Creates a namespace (recorded first, so that `down` finds it).
+    fn ensure_ns(&mut self, name: &str) -> Result<bool, String> {
+        if !self.state.namespaces.iter().any(|n| n == name) {
+            self.state.namespaces.push(name.to_string());
+            self.save()?;
+        }
+        if Self::ns_exists(name) {
+            return Ok(false);
+        }
+        ip_ok(&["netns", "add", name])?;
+        ip_ok(&["-n", name, "link", "set", "lo", "up"])?;
+        Ok(true)
+    }
+
+    fn has_link(ns: &str, dev: &str) -> bool {
+        ip(&["-n", ns, "link", "show", dev]).status.success()
+    }
+
+    /// A cluster's VPC: a namespace with the VPC router's bridge.
+    pub fn ensure_vpc(&mut self, c: &Cluster) -> Result<(), String> {
+        let ns = self.vpc_ns(&c.name);
+        self.ensure_ns(&ns)?;
+        if !Self::has_link(&ns, "br0") {
+            ip_ok(&["-n", &ns, "link", "add", "br0", "type", "bridge"])?;
+            let gw = format!("{}/{}", gateway_of(&c.vpc), c.vpc.prefix_len());
+            ip_ok(&["-n", &ns, "addr", "add", &gw, "dev", "br0"])?;
+            ip_ok(&["-n", &ns, "link", "set", "br0", "up"])?;
+        }
+        sysctl(&ns, "net.ipv4.ip_forward=1")
+    }
+
+    /// A node: its namespace, its link into the VPC, its default route.
+    pub fn ensure_node(&mut self, n: &Node, c: &Cluster) -> Result<(), String> {
+        let ns = self.node_ns(&n.name);
+        let vpc = self.vpc_ns(&c.name);
+        self.ensure_ns(&ns)?;
+        if !Self::has_link(&ns, "eth0") {
+            if Self::has_link(&vpc, &n.port) {
+                ip_ok(&["-n", &vpc, "link", "del", &n.port])?;
+            }
+            ip_ok(&["link", "add", "name", &n.port, "netns", &vpc, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+            ip_ok(&["-n", &vpc, "link", "set", "dev", &n.port, "master", "br0", "up"])?;
+            ip_ok(&["-n", &ns, "addr", "add", &format!("{}/{}", n.address, c.vpc.prefix_len()), "dev", "eth0"])?;
+            ip_ok(&["-n", &ns, "link", "set", "eth0", "up"])?;
+            ip_ok(&["-n", &ns, "route", "add", "default", "via", &gateway_of(&c.vpc).to_string()])?;
+        }
+        Ok(())
+    }
+
+    /// VPC peering: a link between the two VPC routers that routes only
+    /// the two VPC CIDRs, no NAT.
+    pub fn ensure_peering(&mut self, index: usize, a: &Cluster, b: &Cluster) -> Result<(), String> {
+        let (na, nb) = (self.vpc_ns(&a.name), self.vpc_ns(&b.name));
+        let dev = format!("p{index}");
+        if !Self::has_link(&na, &dev) {
+            ip_ok(&["link", "add", "name", &dev, "netns", &na, "type", "veth", "peer", "name", &dev, "netns", &nb])?;
+            let (la, lb) = peering_addresses(index);
+            ip_ok(&["-n", &na, "addr", "add", &format!("{la}/30"), "dev", &dev])?;
+            ip_ok(&["-n", &nb, "addr", "add", &format!("{lb}/30"), "dev", &dev])?;
+            ip_ok(&["-n", &na, "link", "set", &dev, "up"])?;
+            ip_ok(&["-n", &nb, "link", "set", &dev, "up"])?;
+            ip_ok(&["-n", &na, "route", "replace", &b.vpc.to_string(), "via", &lb])?;
+            ip_ok(&["-n", &nb, "route", "replace", &a.vpc.to_string(), "via", &la])?;
+        }
+        Ok(())
+    }
+
+    pub fn set_peering(&self, index: usize, a: &Cluster, b: &Cluster, up: bool) -> Result<(), String> {
+        let dev = format!("p{index}");
+        let state = if up { "up" } else { "down" };
+        ip_ok(&["-n", &self.vpc_ns(&a.name), "link", "set", &dev, state])?;
+        ip_ok(&["-n", &self.vpc_ns(&b.name), "link", "set", &dev, state])?;
+        if up {
+            let (la, lb) = peering_addresses(index);
+            ip_ok(&["-n", &self.vpc_ns(&a.name), "route", "replace", &b.vpc.to_string(), "via", &lb])?;
+            ip_ok(&["-n", &self.vpc_ns(&b.name), "route", "replace", &a.vpc.to_string(), "via", &la])?;
+        }
+        Ok(())
+    }
+
+    /// The bgpd configuration of a node.
+    pub fn bgpd_config(&self, t: &Topology, n: &Node) -> String {
+        let c = t.cluster(&n.cluster).expect("node's cluster");
+        let mut s = format!(
+            "# Written by ferry-lab.\nrouter-id = \"{a}\"\nlocal-as = 64512\ncontrol-socket = \"{sock}\"\nstate-dir = \"{state}\"\nhold-time = 30\n",
+            a = n.address,
+            sock = self.socket(&n.name).display(),
+            state = self.dir.join(format!("{}.state", n.name)).display(),
+        );
+        if n.master {
+            s.push_str(&format!(
+                "cluster-id = \"{a}\"\n\n[[group]]\nname = \"workers\"\ntype = \"internal\"\nlocal-address = \"{a}\"\nfamilies = [\"inet-vpn\", \"inet6-vpn\", \"evpn\"]\nroute-reflector-client = true\nallow = [\"{vpc}\"]\n\n[cluster-mesh]\nlocal-cluster = \"{cl}\"\nlocal-address = \"{a}\"\n",
+                a = n.address,
+                vpc = c.vpc,
+                cl = c.name
+            ));
+            for other in &t.clusters {
+                s.push_str(&format!(
+                    "\n[[cluster-mesh.clusters]]\nname = \"{}\"\nroute-reflectors = [\"{}\"]\n",
+                    other.name, other.master
+                ));
+            }
+        } else {
+            s.push_str(&format!(
+                "vtep-address = \"{a}\"\n\n[[group]]\nname = \"reflectors\"\ntype = \"internal\"\nlocal-address = \"{a}\"\nfamilies = [\"evpn\"]\nneighbors = [\"{rr}\"]\n",
+                a = n.address,
+                rr = c.master
+            ));
+        }
+        s
+    }
+
+    pub fn daemon_running(&self, node: &str) -> bool {
+        self.state.daemons.get(node).is_some_and(|p| pid_alive(*p))
+    }
+
+    /// Starts a node's bgpd (or reloads it when its configuration changed).
+    /// Returns what it did.
+    pub fn ensure_daemon(&mut self, t: &Topology, n: &Node) -> Result<&'static str, String> {
+        let conf_path = self.dir.join(format!("{}.toml", n.name));
+        let conf = self.bgpd_config(t, n);
+        let old = std::fs::read_to_string(&conf_path).ok();
+        if old.as_deref() != Some(conf.as_str()) {
+            std::fs::write(&conf_path, &conf).map_err(|e| format!("{}: {e}", conf_path.display()))?;
+        }
+        if self.daemon_running(&n.name) {
+            if old.as_deref() != Some(conf.as_str()) {
+                self.bgpctl(&n.name, &["reload"])?;
+                return Ok("reloaded");
+            }
+            return Ok("running");
+        }
+        self.start_daemon(n)?;
+        Ok("started")
+    }
+
+    pub fn start_daemon(&mut self, n: &Node) -> Result<(), String> {
+        let conf_path = self.dir.join(format!("{}.toml", n.name));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{}.log", n.name)))
+            .map_err(|e| e.to_string())?;
+        let sock = self.socket(&n.name);
+        let _ = std::fs::remove_file(&sock);
+        let bgpd = self.bin_dir.join("bgpd");
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new("ip")
+                .args(["netns", "exec", &self.node_ns(&n.name)])
+                .arg(&bgpd)
+                .args(["--config", conf_path.to_str().unwrap_or_default(), "--log", "info"])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(|e| e.to_string())?)
+                .stderr(log)
+                .process_group(0)
+                .spawn()
+                .map_err(|e| format!("starting {}: {e}", bgpd.display()))?
+        };
+        self.state.daemons.insert(n.name.clone(), child.id());
+        self.save()?;
+        let start = Instant::now();
+        while !sock.exists() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!(
+                    "bgpd of {} did not open its control socket; see {}",
+                    n.name,
+                    self.dir.join(format!("{}.log", n.name)).display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Stops a node's bgpd (SIGTERM, or SIGKILL with `kill`).
+    pub fn stop_daemon(&mut self, node: &str, kill: bool) {
+        if let Some(pid) = self.state.daemons.remove(node) {
+            if pid_alive(pid) {
+                let sig = if kill { libc::SIGKILL } else { libc::SIGTERM };
+                // SAFETY: kill(2) on the PID of a bgpd this lab started.
+                unsafe {
+                    libc::kill(pid as i32, sig);
+                }
+                let start = Instant::now();
+                while pid_alive(pid) && start.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if pid_alive(pid) {
+                    // SAFETY: as above.
+                    unsafe {
+                        libc::kill(pid as i32, libc::SIGKILL);
+                    }
+                }
+            }
+            let _ = self.save();
+        }
+    }
+
+    /// `bgpctl -s SOCKET ARGS…` for a node.
+    pub fn bgpctl(&self, node: &str, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(self.bin_dir.join("bgpctl"))
+            .arg("-s")
+            .arg(self.socket(node))
+            .args(args)
+            .output()
+            .map_err(|e| format!("bgpctl: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    /// A pod: its namespace and its attachment by the ferry CNI plugin,
+    /// called as a runtime would.
+    pub fn ensure_pod(&mut self, t: &Topology, p: &Pod) -> Result<bool, String> {
+        let ns = self.pod_ns(&p.name);
+        self.ensure_ns(&ns)?;
+        if Self::has_link(&ns, "net1") {
+            return Ok(false);
+        }
+        let c = t.cluster(&p.cluster).expect("pod's cluster");
+        let node = format!("{}-worker{}", c.name, p.worker + 1);
+        let nad = t.nad(&p.nad).expect("pod's NAD");
+        let mut ip_config = serde_json::Map::new();
+        for (key, cfg) in [("ipv4", &p.ipv4), ("ipv6", &p.ipv6)] {
+            if let Some(cfg) = cfg {
+                let mut v = serde_json::json!({"address": cfg.address.to_string(),
+                    "routes": cfg.routes.iter().map(|r| r.to_string()).collect::<Vec<_>>()});
+                if let Some(g) = cfg.gateway {
+                    v["gateway"] = serde_json::json!(g.to_string());
+                }
+                ip_config.insert(key.to_string(), v);
+            }
+        }
+        let mut cni_args = serde_json::json!({"dataplane": "linux", "ipConfig": ip_config});
+        if let Some(m) = &p.mac {
+            cni_args["mac"] = serde_json::json!(m);
+        }
+        let conf = serde_json::json!({
+            "cniVersion": "0.4.0",
+            "name": nad.name,
+            "type": "ferry",
+            "args": {"applyGroups": "evpn-type5", "vxlanVNI": nad.vni.to_string(),
+                     "vrfName": nad.vrf, "vrfTarget": nad.route_target, "cni": cni_args},
+            "kubeConfig": "/etc/kubernetes/kubelet.conf",
+            "bgpdSocket": self.socket(&node),
+        });
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.node_ns(&node)])
+            .arg(self.bin_dir.join("ferry"))
+            .env("CNI_COMMAND", "ADD")
+            .env("CNI_CONTAINERID", format!("{}-{}", self.prefix, p.name))
+            .env("CNI_NETNS", format!("/var/run/netns/{ns}"))
+            .env("CNI_IFNAME", "net1")
+            .env("CNI_PATH", &self.bin_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("running the ferry CNI plugin: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(conf.to_string().as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "CNI ADD of {}: {}",
+                p.name,
+                String::from_utf8_lossy(&out.stdout).trim()
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Removes every daemon and namespace the lab made, and its state.
+    pub fn down(&mut self) -> Vec<String> {
+        let mut done = Vec::new();
+        let nodes: Vec<String> = self.state.daemons.keys().cloned().collect();
+        for n in nodes {
+            self.stop_daemon(&n, false);
+            done.push(format!("stopped bgpd of {n}"));
+        }
+        for ns in self.state.namespaces.iter().rev() {
+            if Self::ns_exists(ns) {
+                // Anything still running inside was started by the lab.
+                if let Ok(pids) = ip_ok(&["netns", "pids", ns]) {
+                    for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                        // SAFETY: kill(2) of a process in the lab's namespace.
+                        unsafe {
+                            libc::kill(pid, libc::SIGKILL);
+                        }
+                    }
+                }
+                let _ = ip(&["netns", "del", ns]);
+                done.push(format!("deleted namespace {ns}"));
+            }
+        }
+        self.state = State::default();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        done
+    }
+}
+
+pub fn peering_addresses(index: usize) -> (String, String) {
+    let i = index % 64;
+    (
+        format!("169.254.{}.{}", 100 + index / 64, i * 4 + 1),
+        format!("169.254.{}.{}", 100 + index / 64, i * 4 + 2),
+    )
+}
+
+fn sysctl(ns: &str, kv: &str) -> Result<(), String> {
+    ip_ok(&["netns", "exec", ns, "sysctl", "-q", "-w", kv]).map(|_| ())
+}
+
+/// Pings once from a namespace.
+pub fn ping(ns: &str, to: IpAddr) -> bool {
+    let fam = if to.is_ipv6() { "-6" } else { "-4" };
+    ip(&["netns", "exec", ns, "ping", fam, "-c", "1", "-W", "1", &to.to_string()])
+        .status
+        .success()
+}
