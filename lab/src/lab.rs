@@ -115,7 +115,9 @@ impl Lab {
     pub fn open(prefix: &str, dir: &Path, bin_dir: &Path) -> Result<Lab, String> {
         let state_path = dir.join("state.json");
         let state = match std::fs::read_to_string(&state_path) {
-            Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}: {e}", state_path.display()))?,
+            Ok(t) => {
+                serde_json::from_str(&t).map_err(|e| format!("{}: {e}", state_path.display()))?
+            }
             Err(_) => State::default(),
         };
         Ok(Lab {
@@ -210,11 +212,32 @@ impl Lab {
             if Self::has_link(&vpc, &n.port) {
                 ip_ok(&["-n", &vpc, "link", "del", &n.port])?;
             }
-            ip_ok(&["link", "add", "name", &n.port, "netns", &vpc, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
-            ip_ok(&["-n", &vpc, "link", "set", "dev", &n.port, "master", "br0", "up"])?;
-            ip_ok(&["-n", &ns, "addr", "add", &format!("{}/{}", n.address, c.vpc.prefix_len()), "dev", "eth0"])?;
+            ip_ok(&[
+                "link", "add", "name", &n.port, "netns", &vpc, "type", "veth", "peer", "name",
+                "eth0", "netns", &ns,
+            ])?;
+            ip_ok(&[
+                "-n", &vpc, "link", "set", "dev", &n.port, "master", "br0", "up",
+            ])?;
+            ip_ok(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/{}", n.address, c.vpc.prefix_len()),
+                "dev",
+                "eth0",
+            ])?;
             ip_ok(&["-n", &ns, "link", "set", "eth0", "up"])?;
-            ip_ok(&["-n", &ns, "route", "add", "default", "via", &gateway_of(&c.vpc).to_string()])?;
+            ip_ok(&[
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &gateway_of(&c.vpc).to_string(),
+            ])?;
         }
         Ok(())
     }
@@ -225,27 +248,68 @@ impl Lab {
         let (na, nb) = (self.vpc_ns(&a.name), self.vpc_ns(&b.name));
         let dev = format!("p{index}");
         if !Self::has_link(&na, &dev) {
-            ip_ok(&["link", "add", "name", &dev, "netns", &na, "type", "veth", "peer", "name", &dev, "netns", &nb])?;
+            ip_ok(&[
+                "link", "add", "name", &dev, "netns", &na, "type", "veth", "peer", "name", &dev,
+                "netns", &nb,
+            ])?;
             let (la, lb) = peering_addresses(index);
             ip_ok(&["-n", &na, "addr", "add", &format!("{la}/30"), "dev", &dev])?;
             ip_ok(&["-n", &nb, "addr", "add", &format!("{lb}/30"), "dev", &dev])?;
             ip_ok(&["-n", &na, "link", "set", &dev, "up"])?;
             ip_ok(&["-n", &nb, "link", "set", &dev, "up"])?;
-            ip_ok(&["-n", &na, "route", "replace", &b.vpc.to_string(), "via", &lb])?;
-            ip_ok(&["-n", &nb, "route", "replace", &a.vpc.to_string(), "via", &la])?;
+            ip_ok(&[
+                "-n",
+                &na,
+                "route",
+                "replace",
+                &b.vpc.to_string(),
+                "via",
+                &lb,
+            ])?;
+            ip_ok(&[
+                "-n",
+                &nb,
+                "route",
+                "replace",
+                &a.vpc.to_string(),
+                "via",
+                &la,
+            ])?;
         }
         Ok(())
     }
 
-    pub fn set_peering(&self, index: usize, a: &Cluster, b: &Cluster, up: bool) -> Result<(), String> {
+    pub fn set_peering(
+        &self,
+        index: usize,
+        a: &Cluster,
+        b: &Cluster,
+        up: bool,
+    ) -> Result<(), String> {
         let dev = format!("p{index}");
         let state = if up { "up" } else { "down" };
         ip_ok(&["-n", &self.vpc_ns(&a.name), "link", "set", &dev, state])?;
         ip_ok(&["-n", &self.vpc_ns(&b.name), "link", "set", &dev, state])?;
         if up {
             let (la, lb) = peering_addresses(index);
-            ip_ok(&["-n", &self.vpc_ns(&a.name), "route", "replace", &b.vpc.to_string(), "via", &lb])?;
-            ip_ok(&["-n", &self.vpc_ns(&b.name), "route", "replace", &a.vpc.to_string(), "via", &la])?;
+            ip_ok(&[
+                "-n",
+                &self.vpc_ns(&a.name),
+                "route",
+                "replace",
+                &b.vpc.to_string(),
+                "via",
+                &lb,
+            ])?;
+            ip_ok(&[
+                "-n",
+                &self.vpc_ns(&b.name),
+                "route",
+                "replace",
+                &a.vpc.to_string(),
+                "via",
+                &la,
+            ])?;
         }
         Ok(())
     }
@@ -293,7 +357,8 @@ impl Lab {
         let conf = self.bgpd_config(t, n);
         let old = std::fs::read_to_string(&conf_path).ok();
         if old.as_deref() != Some(conf.as_str()) {
-            std::fs::write(&conf_path, &conf).map_err(|e| format!("{}: {e}", conf_path.display()))?;
+            std::fs::write(&conf_path, &conf)
+                .map_err(|e| format!("{}: {e}", conf_path.display()))?;
         }
         if self.daemon_running(&n.name) {
             if old.as_deref() != Some(conf.as_str()) {
@@ -321,7 +386,12 @@ impl Lab {
             Command::new("ip")
                 .args(["netns", "exec", &self.node_ns(&n.name)])
                 .arg(&bgpd)
-                .args(["--config", conf_path.to_str().unwrap_or_default(), "--log", "info"])
+                .args([
+                    "--config",
+                    conf_path.to_str().unwrap_or_default(),
+                    "--log",
+                    "info",
+                ])
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().map_err(|e| e.to_string())?)
                 .stderr(log)
@@ -460,7 +530,10 @@ impl Lab {
             if Self::ns_exists(ns) {
                 // Anything still running inside was started by the lab.
                 if let Ok(pids) = ip_ok(&["netns", "pids", ns]) {
-                    for pid in pids.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                    for pid in pids
+                        .split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok())
+                    {
                         // SAFETY: kill(2) of a process in the lab's namespace.
                         unsafe {
                             libc::kill(pid, libc::SIGKILL);
@@ -492,7 +565,18 @@ fn sysctl(ns: &str, kv: &str) -> Result<(), String> {
 /// Pings once from a namespace.
 pub fn ping(ns: &str, to: IpAddr) -> bool {
     let fam = if to.is_ipv6() { "-6" } else { "-4" };
-    ip(&["netns", "exec", ns, "ping", fam, "-c", "1", "-W", "1", &to.to_string()])
-        .status
-        .success()
+    ip(&[
+        "netns",
+        "exec",
+        ns,
+        "ping",
+        fam,
+        "-c",
+        "1",
+        "-W",
+        "1",
+        &to.to_string(),
+    ])
+    .status
+    .success()
 }

@@ -15,7 +15,11 @@ use lab::{nodes, ping, Lab};
 use topology::{gateway_of, Topology};
 
 #[derive(Parser)]
-#[command(name = "ferry-lab", version, about = "The seed's multi-cluster topology on one machine")]
+#[command(
+    name = "ferry-lab",
+    version,
+    about = "The seed's multi-cluster topology on one machine"
+)]
 struct Cli {
     /// Prefix of the lab's namespaces (several labs can run side by side).
     #[arg(long, global = true, default_value = "fl")]
@@ -124,7 +128,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let t = match file {
                 Some(f) => {
-                    let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                    let text =
+                        std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
                     topology::parse(&text, &f.display().to_string())?
                 }
                 None => Topology::seed(),
@@ -134,16 +139,30 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Verify => {
             preflight()?;
-            let t = lab.state.topology.clone().ok_or("no lab is up (ferry-lab up)")?;
-            Ok(if verify(&lab, &t) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            let t = lab
+                .state
+                .topology
+                .clone()
+                .ok_or("no lab is up (ferry-lab up)")?;
+            Ok(if verify(&lab, &t) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Cmd::Status => {
-            let t = lab.state.topology.clone().ok_or("no lab is up (ferry-lab up)")?;
+            let t = lab
+                .state
+                .topology
+                .clone()
+                .ok_or("no lab is up (ferry-lab up)")?;
             status(&lab, &t, cli.json);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Exec { target, command } => {
-            let ns = lab.namespace_of(&target).ok_or_else(|| format!("no node or pod {target:?}"))?;
+            let ns = lab
+                .namespace_of(&target)
+                .ok_or_else(|| format!("no node or pod {target:?}"))?;
             let st = Command::new("ip")
                 .args(["netns", "exec", &ns])
                 .args(&command)
@@ -162,7 +181,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Restart { node, kill } => {
             preflight()?;
-            let t = lab.state.topology.clone().ok_or("no lab is up (ferry-lab up)")?;
+            let t = lab
+                .state
+                .topology
+                .clone()
+                .ok_or("no lab is up (ferry-lab up)")?;
             let n = nodes(&t)
                 .into_iter()
                 .find(|n| n.name == node)
@@ -170,26 +193,43 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let start = Instant::now();
             lab.stop_daemon(&n.name, kill);
             lab.start_daemon(&n)?;
-            println!("restarted bgpd of {} in {} ms", n.name, start.elapsed().as_millis());
+            println!(
+                "restarted bgpd of {} in {} ms",
+                n.name,
+                start.elapsed().as_millis()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Peering { a, b, state } => {
             preflight()?;
-            let t = lab.state.topology.clone().ok_or("no lab is up (ferry-lab up)")?;
+            let t = lab
+                .state
+                .topology
+                .clone()
+                .ok_or("no lab is up (ferry-lab up)")?;
             let index = t
                 .peerings
                 .iter()
                 .position(|(x, y)| (x == &a && y == &b) || (x == &b && y == &a))
                 .ok_or_else(|| format!("no peering between {a} and {b}"))?;
             let (ca, cb) = (&t.peerings[index].0, &t.peerings[index].1);
-            lab.set_peering(index, t.cluster(ca).expect("a"), t.cluster(cb).expect("b"), state == "up")?;
+            lab.set_peering(
+                index,
+                t.cluster(ca).expect("a"),
+                t.cluster(cb).expect("b"),
+                state == "up",
+            )?;
             println!("peering {ca} <-> {cb}: {state}");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down => {
             preflight()?;
             let done = lab.down();
-            println!("removed {} objects; nothing of lab {:?} is left", done.len(), cli.name);
+            println!(
+                "removed {} objects; nothing of lab {:?} is left",
+                done.len(),
+                cli.name
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -208,7 +248,11 @@ fn step<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, Strin
 
 fn up(lab: &mut Lab, t: &Topology) -> Result<(), String> {
     let start = Instant::now();
-    println!("ferry-lab up: topology {:?} ({} clusters)", t.name, t.clusters.len());
+    println!(
+        "ferry-lab up: topology {:?} ({} clusters)",
+        t.name,
+        t.clusters.len()
+    );
     lab.state.topology = Some(t.clone());
     lab.save()?;
     for c in &t.clusters {
@@ -216,35 +260,52 @@ fn up(lab: &mut Lab, t: &Topology) -> Result<(), String> {
     }
     for (i, (a, b)) in t.peerings.iter().enumerate() {
         let (ca, cb) = (t.cluster(a).expect("a"), t.cluster(b).expect("b"));
-        step(&format!("VPC peering {a} <-> {b}"), || lab.ensure_peering(i, ca, cb))?;
+        step(&format!("VPC peering {a} <-> {b}"), || {
+            lab.ensure_peering(i, ca, cb)
+        })?;
     }
     let all = nodes(t);
     for n in &all {
         let c = t.cluster(&n.cluster).expect("cluster");
-        step(&format!("node {} ({})", n.name, n.address), || lab.ensure_node(n, c))?;
+        step(&format!("node {} ({})", n.name, n.address), || {
+            lab.ensure_node(n, c)
+        })?;
     }
     // Reflectors first, so that workers find them.
-    for n in all.iter().filter(|n| n.master).chain(all.iter().filter(|n| !n.master)) {
+    for n in all
+        .iter()
+        .filter(|n| n.master)
+        .chain(all.iter().filter(|n| !n.master))
+    {
         let what = step(&format!("bgpd on {}", n.name), || lab.ensure_daemon(t, n))?;
         if what != "started" {
             println!("    ({what})");
         }
     }
     step("route reflector sessions Established", || {
-        wait(Duration::from_secs(60), || sessions_down(lab, t).map(|d| d.is_empty()))
+        wait(Duration::from_secs(60), || {
+            sessions_down(lab, t).map(|d| d.is_empty())
+        })
     })?;
     for p in &t.pods {
-        step(&format!("pod {} (CNI ADD, {})", p.name, p.nad), || lab.ensure_pod(t, p))?;
+        step(&format!("pod {} (CNI ADD, {})", p.name, p.nad), || {
+            lab.ensure_pod(t, p)
+        })?;
     }
     step("pods reach each other", || {
         wait(Duration::from_secs(60), || {
             Ok(t.checks.reach.iter().all(|(a, b)| {
                 let (pa, pb) = (t.pod(a).expect("a"), t.pod(b).expect("b"));
-                pod_addresses(pb).first().is_none_or(|x| ping(&lab.pod_ns(&pa.name), *x))
+                pod_addresses(pb)
+                    .first()
+                    .is_none_or(|x| ping(&lab.pod_ns(&pa.name), *x))
             }))
         })
     })?;
-    println!("lab up in {:.1} s — `ferry-lab verify`, `ferry-lab status`, `ferry-lab down`", start.elapsed().as_secs_f64());
+    println!(
+        "lab up in {:.1} s — `ferry-lab verify`, `ferry-lab status`, `ferry-lab down`",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -253,7 +314,9 @@ fn wait(timeout: Duration, mut f: impl FnMut() -> Result<bool, String>) -> Resul
     loop {
         match f() {
             Ok(true) => return Ok(()),
-            Ok(false) | Err(_) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(100)),
+            Ok(false) | Err(_) if start.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
             Ok(false) => return Err(format!("not after {} s", timeout.as_secs())),
             Err(e) => return Err(e),
         }
@@ -269,7 +332,10 @@ fn sessions_down(lab: &Lab, t: &Topology) -> Result<Vec<String>, String> {
         let neighbors = v["neighbors"].as_array().cloned().unwrap_or_default();
         let workers = t.cluster(&n.cluster).map_or(0, |c| c.workers.len());
         let expected = workers + t.clusters.len() - 1;
-        let up = neighbors.iter().filter(|x| x["state"] == "Established").count();
+        let up = neighbors
+            .iter()
+            .filter(|x| x["state"] == "Established")
+            .count();
         if up < expected {
             down.push(format!("{}: {up}/{expected} Established", n.name));
         }
@@ -278,7 +344,11 @@ fn sessions_down(lab: &Lab, t: &Topology) -> Result<Vec<String>, String> {
 }
 
 fn pod_addresses(p: &topology::Pod) -> Vec<IpAddr> {
-    [&p.ipv4, &p.ipv6].into_iter().flatten().map(|c| c.address.addr()).collect()
+    [&p.ipv4, &p.ipv6]
+        .into_iter()
+        .flatten()
+        .map(|c| c.address.addr())
+        .collect()
 }
 
 fn verify(lab: &Lab, t: &Topology) -> bool {
@@ -293,10 +363,24 @@ fn verify(lab: &Lab, t: &Topology) -> bool {
                 let bad: Vec<String> = ns
                     .iter()
                     .filter(|x| x["state"] != "Established")
-                    .map(|x| format!("{} {}", x["address"].as_str().unwrap_or("?"), x["state"].as_str().unwrap_or("?")))
+                    .map(|x| {
+                        format!(
+                            "{} {}",
+                            x["address"].as_str().unwrap_or("?"),
+                            x["state"].as_str().unwrap_or("?")
+                        )
+                    })
                     .collect();
-                let expected = t.cluster(&n.cluster).map_or(0, |c| c.workers.len()) + t.clusters.len() - 1;
-                (bad.is_empty() && ns.len() >= expected, if bad.is_empty() { format!("{} Established", ns.len()) } else { bad.join(", ") })
+                let expected =
+                    t.cluster(&n.cluster).map_or(0, |c| c.workers.len()) + t.clusters.len() - 1;
+                (
+                    bad.is_empty() && ns.len() >= expected,
+                    if bad.is_empty() {
+                        format!("{} Established", ns.len())
+                    } else {
+                        bad.join(", ")
+                    },
+                )
             }
             Err(e) => (false, e),
         };
@@ -305,10 +389,17 @@ fn verify(lab: &Lab, t: &Topology) -> bool {
     for (a, b) in &t.checks.reach {
         let (pa, pb) = (t.pod(a).expect("a"), t.pod(b).expect("b"));
         for (from, to) in [(pa, pb), (pb, pa)] {
-            for (fam, mine, theirs) in [("IPv4", &from.ipv4, &to.ipv4), ("IPv6", &from.ipv6, &to.ipv6)] {
+            for (fam, mine, theirs) in [
+                ("IPv4", &from.ipv4, &to.ipv4),
+                ("IPv6", &from.ipv6, &to.ipv6),
+            ] {
                 if let (Some(_), Some(dst)) = (mine, theirs) {
                     let ok = (0..3).any(|_| ping(&lab.pod_ns(&from.name), dst.address.addr()));
-                    rows.push((format!("ping {} -> {} {fam}", from.name, to.name), ok, dst.address.addr().to_string()));
+                    rows.push((
+                        format!("ping {} -> {} {fam}", from.name, to.name),
+                        ok,
+                        dst.address.addr().to_string(),
+                    ));
                 }
             }
         }
@@ -316,7 +407,12 @@ fn verify(lab: &Lab, t: &Topology) -> bool {
     for (a, b) in &t.checks.isolated {
         let (pa, pb) = (t.pod(a).expect("a"), t.pod(b).expect("b"));
         let mut targets = pod_addresses(pb);
-        targets.extend([&pb.ipv4, &pb.ipv6].into_iter().flatten().filter_map(|c| c.gateway));
+        targets.extend(
+            [&pb.ipv4, &pb.ipv6]
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.gateway),
+        );
         let own_family: Vec<IpAddr> = targets
             .into_iter()
             .filter(|x| pod_addresses(pa).iter().any(|m| m.is_ipv4() == x.is_ipv4()))
@@ -339,7 +435,10 @@ fn verify(lab: &Lab, t: &Topology) -> bool {
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
     println!("{:<width$}  {:<6}  detail", "check", "result");
     for (what, ok, detail) in &rows {
-        println!("{what:<width$}  {:<6}  {detail}", if *ok { "PASS" } else { "FAIL" });
+        println!(
+            "{what:<width$}  {:<6}  {detail}",
+            if *ok { "PASS" } else { "FAIL" }
+        );
     }
     let failed = rows.iter().filter(|r| !r.1).count();
     println!("{} checks, {} failed", rows.len(), failed);
@@ -392,7 +491,12 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
         return;
     }
     for c in v["clusters"].as_array().into_iter().flatten() {
-        println!("┌─ cluster {}  VPC {}  router {}", c["name"].as_str().unwrap_or(""), c["vpc"].as_str().unwrap_or(""), c["router"].as_str().unwrap_or(""));
+        println!(
+            "┌─ cluster {}  VPC {}  router {}",
+            c["name"].as_str().unwrap_or(""),
+            c["vpc"].as_str().unwrap_or(""),
+            c["router"].as_str().unwrap_or("")
+        );
         for n in c["nodes"].as_array().into_iter().flatten() {
             println!(
                 "│  {:<22} {:<15} {:<16} bgpd {}",
@@ -402,16 +506,35 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
                 n["bgpd"].as_str().unwrap_or("")
             );
             for s in n["sessions"].as_array().into_iter().flatten() {
-                println!("│     ├─ session {:<15} {}", s["peer"].as_str().unwrap_or(""), s["state"].as_str().unwrap_or(""));
+                println!(
+                    "│     ├─ session {:<15} {}",
+                    s["peer"].as_str().unwrap_or(""),
+                    s["state"].as_str().unwrap_or("")
+                );
             }
             for p in n["pods"].as_array().into_iter().flatten() {
-                let addrs: Vec<&str> = p["addresses"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
-                println!("│     └─ pod {:<20} vrf {:<6} {}", p["name"].as_str().unwrap_or(""), p["vrf"].as_str().unwrap_or(""), addrs.join(" "));
+                let addrs: Vec<&str> = p["addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str())
+                    .collect();
+                println!(
+                    "│     └─ pod {:<20} vrf {:<6} {}",
+                    p["name"].as_str().unwrap_or(""),
+                    p["vrf"].as_str().unwrap_or(""),
+                    addrs.join(" ")
+                );
             }
         }
         println!("└─");
     }
     for p in &peerings {
-        println!("VPC peering {} <-> {}: {}", p["a"].as_str().unwrap_or(""), p["b"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""));
+        println!(
+            "VPC peering {} <-> {}: {}",
+            p["a"].as_str().unwrap_or(""),
+            p["b"].as_str().unwrap_or(""),
+            p["state"].as_str().unwrap_or("")
+        );
     }
 }

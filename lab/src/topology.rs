@@ -117,8 +117,17 @@ fn validate(t: &Topology) -> Result<(), String> {
     let mut names = BTreeSet::new();
     let mut addrs = BTreeSet::new();
     for (i, c) in t.clusters.iter().enumerate() {
-        if c.name.is_empty() || c.name.len() > 20 || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
-            return Err(format!("clusters[{i}].name: {:?}: use 1 to 20 letters, digits or '-'", c.name));
+        if c.name.is_empty()
+            || c.name.len() > 20
+            || !c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        {
+            return Err(format!(
+                "clusters[{i}].name: {:?}: use 1 to 20 letters, digits or '-'",
+                c.name
+            ));
         }
         if !names.insert(c.name.clone()) {
             return Err(format!("clusters[{i}].name: {:?} is used twice", c.name));
@@ -126,7 +135,9 @@ fn validate(t: &Topology) -> Result<(), String> {
         if c.workers.is_empty() {
             return Err(format!("clusters[{i}].workers: at least one worker"));
         }
-        for (what, a) in std::iter::once(("master", &c.master)).chain(c.workers.iter().map(|w| ("workers", w))) {
+        for (what, a) in
+            std::iter::once(("master", &c.master)).chain(c.workers.iter().map(|w| ("workers", w)))
+        {
             if !c.vpc.contains(a) || *a == c.vpc.network() || *a == gateway_of(&c.vpc) {
                 return Err(format!("clusters[{i}].{what}: {a} is not a host address of the VPC {} (its first address is the VPC router)", c.vpc));
             }
@@ -138,7 +149,10 @@ fn validate(t: &Topology) -> Result<(), String> {
     for (i, a) in t.clusters.iter().enumerate() {
         for b in &t.clusters[i + 1..] {
             if a.vpc.contains(&b.vpc.network()) || b.vpc.contains(&a.vpc.network()) {
-                return Err(format!("clusters: the VPCs of {} and {} overlap", a.name, b.name));
+                return Err(format!(
+                    "clusters: the VPCs of {} and {} overlap",
+                    a.name, b.name
+                ));
             }
         }
     }
@@ -156,7 +170,10 @@ fn validate(t: &Topology) -> Result<(), String> {
     for (i, n) in t.nads.iter().enumerate() {
         if let Some(v) = vrfs.insert(&n.vrf, n.vni) {
             if v != n.vni {
-                return Err(format!("nads[{i}]: VRF {} has VNI {v} in another NAD", n.vrf));
+                return Err(format!(
+                    "nads[{i}]: VRF {} has VNI {v} in another NAD",
+                    n.vrf
+                ));
             }
         }
         if !(1..=0xff_ffff).contains(&n.vni) {
@@ -165,15 +182,31 @@ fn validate(t: &Topology) -> Result<(), String> {
     }
     let mut pods = BTreeSet::new();
     for (i, p) in t.pods.iter().enumerate() {
-        if p.name.is_empty() || p.name.len() > 30 || !p.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
-            return Err(format!("pods[{i}].name: {:?}: use 1 to 30 letters, digits or '-'", p.name));
+        if p.name.is_empty()
+            || p.name.len() > 30
+            || !p
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        {
+            return Err(format!(
+                "pods[{i}].name: {:?}: use 1 to 30 letters, digits or '-'",
+                p.name
+            ));
         }
         if !pods.insert(p.name.clone()) {
             return Err(format!("pods[{i}].name: {:?} is used twice", p.name));
         }
-        let c = t.cluster(&p.cluster).ok_or_else(|| format!("pods[{i}].cluster: no cluster {:?}", p.cluster))?;
+        let c = t
+            .cluster(&p.cluster)
+            .ok_or_else(|| format!("pods[{i}].cluster: no cluster {:?}", p.cluster))?;
         if p.worker >= c.workers.len() {
-            return Err(format!("pods[{i}].worker: {} but {} has {} workers", p.worker, c.name, c.workers.len()));
+            return Err(format!(
+                "pods[{i}].worker: {} but {} has {} workers",
+                p.worker,
+                c.name,
+                c.workers.len()
+            ));
         }
         if t.nad(&p.nad).is_none() {
             return Err(format!("pods[{i}].nad: no NAD {:?}", p.nad));
@@ -221,9 +254,17 @@ mod tests {
     #[test]
     fn mistakes_name_the_field() {
         let cases = [
-            ("master: 10.10.25.42", "master: 10.30.25.42", "clusters[0].master"),
+            (
+                "master: 10.10.25.42",
+                "master: 10.30.25.42",
+                "clusters[0].master",
+            ),
             ("nad: red-net", "nad: green-net", "pods[2].nad"),
-            ("  - [us-west-1, us-west-2]", "  - [us-west-1, us-west-9]", "peerings[0]"),
+            (
+                "  - [us-west-1, us-west-2]",
+                "  - [us-west-1, us-west-9]",
+                "peerings[0]",
+            ),
             ("vpc: 10.20.0.0/16", "vpc: 10.10.128.0/17", "overlap"),
             ("name: us-west-2\n", "name: us-west-1\n", "used twice"),
             ("    vni: 20002", "    vni: 10002\n    extra: 1", "extra"),
@@ -231,7 +272,10 @@ mod tests {
         for (from, to, want) in cases {
             assert!(SEED.contains(from), "{from}");
             let e = parse(&SEED.replacen(from, to, 1), "t.yaml").unwrap_err();
-            assert!(e.contains(want) && e.starts_with("t.yaml"), "{e} lacks {want}");
+            assert!(
+                e.contains(want) && e.starts_with("t.yaml"),
+                "{e} lacks {want}"
+            );
         }
     }
 }

@@ -1,0 +1,266 @@
+//! `ferry-lab` end to end: up, verify, faults with the ping loss measured
+//! and recovery asserted, a third cluster joined with a reload, down.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_tests::{bin, bin_dir, eventually, require_root, unique};
+
+struct LabRun {
+    name: String,
+    state: tempfile::TempDir,
+}
+
+impl LabRun {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new(bin("ferry-lab"))
+            .args(["--name", &self.name, "--state-dir"])
+            .arg(self.state.path().join("lab"))
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "ferry-lab {args:?}: {text}");
+        text
+    }
+
+    fn pod_ns(&self, pod: &str) -> String {
+        format!("{}-pod-{pod}", self.name)
+    }
+
+    fn ping_ok(&self, pod: &str, to: &str) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.pod_ns(pod),
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "1",
+                to,
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Pings every 100 ms from `pod` to `to` while `fault` runs, and
+    /// afterwards until `total` pings were sent; returns (sent, received).
+    fn loss_during(&self, pod: &str, to: &str, total: u32, fault: impl FnOnce()) -> (u32, u32) {
+        let ping = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.pod_ns(pod),
+                "ping",
+                "-i",
+                "0.1",
+                "-W",
+                "1",
+                "-c",
+            ])
+            .arg(total.to_string())
+            .arg(to)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        fault();
+        let out = ping.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.contains("packets transmitted"))
+            .unwrap_or("");
+        let nums: Vec<u32> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        (
+            nums.first().copied().unwrap_or(0),
+            nums.get(1).copied().unwrap_or(0),
+        )
+    }
+
+    fn recovered(&self, what: &str) {
+        eventually(what, Duration::from_secs(60), || {
+            if self.ping_ok("alpine-cluster-1", "1.2.2.2")
+                && self.ping_ok("alpine-cluster-2", "1.1.1.2")
+            {
+                Ok(())
+            } else {
+                Err("pings fail".to_string())
+            }
+        });
+        eventually(&format!("{what}: verify"), Duration::from_secs(60), || {
+            let out = self.cmd(&["verify"]);
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+        });
+    }
+}
+
+impl Drop for LabRun {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["down"]);
+    }
+}
+
+const THIRD: &str = "
+  - name: us-east-1
+    region: us-east-1
+    vpc: 10.30.0.0/16
+    master: 10.30.1.10
+    workers: [10.30.2.20]
+";
+
+#[test]
+fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
+    if !require_root("the_lab_comes_up_survives_faults_grows_and_goes_away") {
+        return;
+    }
+    let lab = LabRun {
+        name: unique("fl"),
+        state: tempfile::tempdir().unwrap(),
+    };
+    let start = Instant::now();
+    let up = lab.ok(&["up"]);
+    eprintln!("ferry-lab up: {:.2} s\n{up}", start.elapsed().as_secs_f64());
+    assert!(up.contains("lab up in"), "{up}");
+    let verify = lab.ok(&["verify"]);
+    assert!(verify.contains("0 failed"), "{verify}");
+    assert!(
+        verify.contains("red-cluster-2 isolated from alpine-cluster-1"),
+        "{verify}"
+    );
+    // A second `up` changes nothing.
+    let again = lab.ok(&["up"]);
+    assert!(
+        !again.contains("started") && again.matches("(running)").count() == 6,
+        "{again}"
+    );
+    let status: serde_json::Value = serde_json::from_str(&lab.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["clusters"].as_array().unwrap().len(), 2);
+    assert_eq!(status["peerings"][0]["state"], "up");
+
+    let mut report = Vec::new();
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 60, || {
+        lab.ok(&["restart", "us-west-1-master"]);
+    });
+    report.push(format!(
+        "restart of the cluster 1 route reflector: {} of {sent} pings lost",
+        sent - got
+    ));
+    lab.recovered("after the route reflector restart");
+
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 60, || {
+        lab.ok(&["restart", "us-west-1-worker1", "--kill"]);
+    });
+    report.push(format!(
+        "kill and restart of a worker's bgpd: {} of {sent} pings lost",
+        sent - got
+    ));
+    lab.recovered("after the worker restart");
+
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 60, || {
+        lab.ok(&["peering", "us-west-1", "us-west-2", "down"]);
+        std::thread::sleep(Duration::from_secs(2));
+        lab.ok(&["peering", "us-west-1", "us-west-2", "up"]);
+    });
+    report.push(format!(
+        "VPC peering cut for 2 s: {} of {sent} pings lost",
+        sent - got
+    ));
+    assert!(
+        sent - got >= 15,
+        "the cut must be visible: {sent} sent, {got} received"
+    );
+    lab.recovered("after the peering is restored");
+
+    // A third cluster: one more entry in the topology, the reflectors
+    // reload their mesh, and a pod there is reached.
+    let seed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/seed.yaml"))
+            .unwrap();
+    let three = seed
+        .replace("peerings:\n", &format!("{}peerings:\n", THIRD.trim_start_matches('\n')))
+        .replace(
+            "  - [us-west-1, us-west-2]\n",
+            "  - [us-west-1, us-west-2]\n  - [us-west-1, us-east-1]\n  - [us-west-2, us-east-1]\n",
+        )
+        .replace(
+            "checks:\n",
+            "  - name: alpine-cluster-3\n    cluster: us-east-1\n    nad: blue-net\n    mac: aa:bb:cc:dd:04:04\n    ipv4: {address: 1.2.5.2/30, gateway: 1.2.5.1, routes: [1.0.0.0/8]}\nchecks:\n",
+        );
+    let file = lab.state.path().join("three.yaml");
+    std::fs::write(&file, three).unwrap();
+    let grown = lab.ok(&["up", "-f", file.to_str().unwrap()]);
+    assert!(grown.contains("reloaded"), "{grown}");
+    eventually(
+        "a pod in the third cluster",
+        Duration::from_secs(60),
+        || {
+            if lab.ping_ok("alpine-cluster-1", "1.2.5.2") {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&lab.cmd(&["status"]).stdout).into_owned())
+            }
+        },
+    );
+    lab.recovered("with three clusters");
+
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.state.path().join("lab/state.json")).unwrap(),
+    )
+    .unwrap();
+    let pids: Vec<u64> = state["daemons"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_u64())
+        .collect();
+    assert_eq!(pids.len(), 8);
+    let down = lab.ok(&["down"]);
+    assert!(down.contains("nothing of lab"), "{down}");
+    let left = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        !left.contains(&format!("{}-", lab.name)),
+        "namespaces left: {left}"
+    );
+    for pid in pids {
+        // Gone, or a zombie waiting for init to reap it: not running.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        assert!(
+            matches!(state, None | Some("Z") | Some("X")),
+            "bgpd {pid} still runs: {stat}"
+        );
+    }
+    assert!(!lab.state.path().join("lab").exists());
+    eprintln!("fault report:\n  {}", report.join("\n  "));
+}
