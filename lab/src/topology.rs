@@ -265,7 +265,7 @@ mod tests {
                 "  - [us-west-1, us-west-9]",
                 "peerings[0]",
             ),
-            ("vpc: 10.20.0.0/16", "vpc: 10.10.128.0/17", "overlap"),
+            ("vpc: 10.20.0.0/16", "vpc: 10.0.0.0/8", "overlap"),
             ("name: us-west-2\n", "name: us-west-1\n", "used twice"),
             ("    vni: 20002", "    vni: 10002\n    extra: 1", "extra"),
         ];
