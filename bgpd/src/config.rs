@@ -72,6 +72,7 @@ struct RawConfig {
     listen_port: Option<i64>,
     hold_time: Option<i64>,
     connect_retry: Option<i64>,
+    graceful_restart_time: Option<i64>,
     #[serde(default)]
     group: Vec<RawGroup>,
     vtep_address: Option<String>,
@@ -203,6 +204,8 @@ pub struct Config {
     pub listen_port: u16,
     pub hold_time: u16,
     pub connect_retry: u16,
+    /// RFC 4724 restart time announced to peers; 0 turns graceful restart off.
+    pub graceful_restart_time: u16,
     pub groups: Vec<Group>,
     pub vtep_address: Option<IpAddr>,
     /// Program the kernel (worker role): VRFs, imported routes, pods.
@@ -379,6 +382,12 @@ impl Validator<'_> {
         let hold_time = self.hold_time("hold-time", raw.hold_time.unwrap_or(90))?;
         let connect_retry =
             self.range("connect-retry", raw.connect_retry.unwrap_or(30), 1, 65535)? as u16;
+        let graceful_restart_time = self.range(
+            "graceful-restart-time",
+            raw.graceful_restart_time.unwrap_or(120),
+            0,
+            4095,
+        )? as u16;
         let listen_port =
             self.range("listen-port", raw.listen_port.unwrap_or(179), 1, 65535)? as u16;
         let listen_address = raw
@@ -773,6 +782,7 @@ impl Validator<'_> {
             listen_port,
             hold_time,
             connect_retry,
+            graceful_restart_time,
             groups,
             vtep_address,
             kernel_sync: raw.kernel_sync.unwrap_or(cluster_id.is_none()),

@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use ferry_rib::adj_out::Export;
 use ferry_rib::path::Path;
 use ferry_rib::peer::{PeerId, PeerInfo, LOCAL};
 use ferry_rib::{prefix, Outcome, Rib, RouteKey};
 use ferry_wire::nlri::evpn::EvpnRoute;
-use ferry_wire::{Family, NextHop, Nlri, PathAttributes, RouteRefresh, Update};
+use ferry_wire::{Family, FamilySet, NextHop, Nlri, PathAttributes, RouteRefresh, Update};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -23,6 +24,7 @@ use crate::control::proto::{
     RouteQuery, Summary, TableSummary,
 };
 use crate::fsm::State;
+use crate::negotiate::GracefulRestart;
 use crate::peer_status::{PeerStatus, PeerTable};
 use crate::session::WriterHandle;
 use crate::worker::{remote_route, WorkerEvent};
@@ -34,10 +36,21 @@ pub enum CoreEvent {
         addr: IpAddr,
         info: PeerInfo,
         writer: WriterHandle,
+        /// Graceful restart as negotiated on this session.
+        graceful: Option<GracefulRestart>,
     },
     Down {
         addr: IpAddr,
+        /// Keep the peer's routes, stale (RFC 4724 §4.2).
+        graceful: Option<GracefulRestart>,
     },
+    /// The restart time of a restarting peer ran out.
+    RestartTimer {
+        addr: IpAddr,
+        id: PeerId,
+    },
+    /// Check whether the selection deferral is over.
+    DeferralTick,
     Update {
         addr: IpAddr,
         update: Box<Update>,
@@ -82,6 +95,25 @@ pub struct Core {
     config: SharedConfig,
     /// The worker task, when this bgpd programs the kernel.
     worker: Option<mpsc::UnboundedSender<WorkerEvent>>,
+    /// The core's own queue, for its timers.
+    tx: Option<mpsc::Sender<CoreEvent>>,
+    /// Selection deferral after a start (RFC 4724 §4.1).
+    deferral: Option<Deferral>,
+}
+
+/// A restarting speaker holds back End-of-RIB until its peers have sent
+/// their routes again: until every Established peer sent End-of-RIB and no
+/// new peer came up for [`Deferral::QUIET`], at the latest [`Deferral::MAX`].
+struct Deferral {
+    start: Instant,
+    last_up: Instant,
+    eor: HashMap<PeerId, FamilySet>,
+}
+
+impl Deferral {
+    const MIN: Duration = Duration::from_secs(1);
+    const QUIET: Duration = Duration::from_secs(2);
+    const MAX: Duration = Duration::from_secs(60);
 }
 
 impl Core {
@@ -96,6 +128,63 @@ impl Core {
             peers,
             config,
             worker: None,
+            tx: None,
+            deferral: None,
+        }
+    }
+
+    /// Gives the core its own queue (for timers) and, with graceful
+    /// restart on, starts the selection deferral of a restarting speaker.
+    pub fn with_sender(mut self, tx: mpsc::Sender<CoreEvent>, defer: bool) -> Core {
+        if defer {
+            let now = Instant::now();
+            self.deferral = Some(Deferral {
+                start: now,
+                last_up: now,
+                eor: HashMap::new(),
+            });
+            self.rib.set_deferring(true);
+            let tick = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    if tick.send(CoreEvent::DeferralTick).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        self.tx = Some(tx);
+        self
+    }
+
+    fn deferral_check(&mut self) {
+        let Some(d) = &self.deferral else { return };
+        let now = now_instant();
+        let all_eor = self.ids.values().all(|id| {
+            let want = self
+                .rib
+                .peer(*id)
+                .map_or(FamilySet::EMPTY, |p| p.info.families);
+            let got = d.eor.get(id).copied().unwrap_or(FamilySet::EMPTY);
+            self.rib.is_restarting(*id) || want.iter().all(|f| got.contains(f))
+        });
+        let statics = current(&self.config).neighbors();
+        let statics_up = statics.iter().all(|n| self.ids.contains_key(&n.address));
+        let elapsed = now.duration_since(d.start);
+        let done = elapsed >= Deferral::MAX
+            || (elapsed >= Deferral::MIN
+                && now.duration_since(d.last_up) >= Deferral::QUIET
+                && all_eor
+                && statics_up);
+        if done {
+            self.deferral = None;
+            tracing::info!(
+                after_ms = elapsed.as_millis() as u64,
+                "selection deferral over: End-of-RIB to every peer"
+            );
+            let out = self.rib.end_deferral();
+            self.dispatch(out);
         }
     }
 
@@ -118,29 +207,88 @@ impl Core {
 
     pub fn handle(&mut self, ev: CoreEvent) {
         match ev {
-            CoreEvent::Up { addr, info, writer } => {
-                if let Some(old) = self.ids.get(&addr).copied() {
-                    self.down(old);
-                }
-                let id = self.free_ids.pop().unwrap_or_else(|| {
-                    self.next_id += 1;
-                    self.next_id - 1
-                });
+            CoreEvent::Up {
+                addr,
+                info,
+                writer,
+                graceful,
+            } => {
+                // A restarting peer comes back under its old id, its
+                // stale paths kept.
+                let restarting = self
+                    .ids
+                    .get(&addr)
+                    .copied()
+                    .filter(|id| self.rib.is_restarting(*id));
+                let id = match restarting {
+                    Some(id) => id,
+                    None => {
+                        if let Some(old) = self.ids.get(&addr).copied() {
+                            self.down(old);
+                        }
+                        self.free_ids.pop().unwrap_or_else(|| {
+                            self.next_id += 1;
+                            self.next_id - 1
+                        })
+                    }
+                };
                 self.ids.insert(addr, id);
                 self.addrs.insert(id, addr);
                 self.writers.insert(id, writer);
+                if let Some(d) = &mut self.deferral {
+                    d.last_up = now_instant();
+                    d.eor.remove(&id);
+                }
                 let out = self.rib.peer_up(id, info);
                 self.dispatch(out);
+                // RFC 4724 §4.2: families the peer no longer lists, or
+                // whose forwarding it did not preserve, lose their stale
+                // paths now.
+                let stale = self.rib.peer(id).map_or(FamilySet::EMPTY, |p| p.stale);
+                for f in stale.iter() {
+                    if !graceful.is_some_and(|g| g.preserved.contains(f)) {
+                        let out = self.rib.end_of_rib(id, f);
+                        self.dispatch(out);
+                    }
+                }
             }
-            CoreEvent::Down { addr } => {
+            CoreEvent::Down { addr, graceful } => {
                 if let Some(id) = self.ids.get(&addr).copied() {
+                    match graceful {
+                        Some(gr) if self.rib.peer(id).is_some() => {
+                            self.writers.remove(&id);
+                            let out = self.rib.peer_restarting(id, gr.families);
+                            self.dispatch(out);
+                            if let Some(tx) = self.tx.clone() {
+                                let wait = Duration::from_secs(gr.restart_time as u64);
+                                tokio::spawn(async move {
+                                    tokio::time::sleep(wait).await;
+                                    let _ = tx.send(CoreEvent::RestartTimer { addr, id }).await;
+                                });
+                            }
+                        }
+                        _ => self.down(id),
+                    }
+                }
+            }
+            CoreEvent::RestartTimer { addr, id } => {
+                if self.ids.get(&addr) == Some(&id) && self.rib.is_restarting(id) {
+                    tracing::warn!(peer = %addr, "restart time over: its stale routes are removed");
                     self.down(id);
                 }
             }
+            CoreEvent::DeferralTick => self.deferral_check(),
             CoreEvent::Update { addr, update } => {
                 if let Some(&id) = self.ids.get(&addr) {
                     let out = self.rib.receive(id, &update);
                     self.dispatch(out);
+                    if let Some(f) = update.end_of_rib_family() {
+                        let out = self.rib.end_of_rib(id, f);
+                        self.dispatch(out);
+                        if let Some(d) = &mut self.deferral {
+                            d.eor.entry(id).or_insert(FamilySet::EMPTY).insert(f);
+                        }
+                    }
                     if update.end_of_rib_family() == Some(Family::EVPN) {
                         if let Some(w) = &self.worker {
                             let _ = w.send(WorkerEvent::EndOfRib);
@@ -510,6 +658,10 @@ impl Core {
             eligible: path.is_eligible(),
         }
     }
+}
+
+fn now_instant() -> Instant {
+    Instant::now()
 }
 
 /// The prefix (or MAC/IP, or originator) of an NLRI, for the narrow column.

@@ -67,7 +67,8 @@ impl Daemon {
             hold_time: n.hold_time,
             families: families_of(n),
             peer_as: n.peer_as,
-            graceful_restart_time: None,
+            graceful_restart_time: (cfg.graceful_restart_time > 0)
+                .then_some(cfg.graceful_restart_time),
         }
     }
 
@@ -269,7 +270,8 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         router_id: cfg.router_id,
         cluster_id: cfg.cluster_id,
     });
-    let mut core = Core::new(rib, peers.clone(), config.clone());
+    let mut core = Core::new(rib, peers.clone(), config.clone())
+        .with_sender(core_tx.clone(), cfg.graceful_restart_time > 0);
     if cfg.kernel_sync {
         let worker = crate::worker::Worker::start(&cfg, core_tx.clone())
             .await

@@ -118,8 +118,12 @@ pub enum Action {
     StartKeepaliveTimer(u16),
     /// The session is up with these parameters.
     Established(Box<Negotiated>),
-    /// The session left Established.
-    SessionDown(String),
+    /// The session left Established; with `graceful`, the peer's routes
+    /// are kept as stale (RFC 4724 §4.2, RFC 8538).
+    SessionDown {
+        reason: String,
+        graceful: Option<crate::negotiate::GracefulRestart>,
+    },
     DeliverUpdate(Box<Update>),
     DeliverRouteRefresh(RouteRefresh),
     /// Record the error shown by `show neighbor`.
@@ -168,6 +172,10 @@ impl Fsm {
     /// Handles one event, returning what to do.
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
         let was = self.state;
+        let received = match &event {
+            Event::NotifMsg(n) => Some((n.code, n.subcode)),
+            _ => None,
+        };
         let mut actions = Vec::new();
         self.step(event, &mut actions);
         if was == State::Established && self.state != State::Established {
@@ -178,7 +186,24 @@ impl Fsm {
                     _ => None,
                 })
                 .unwrap_or_else(|| "session closed".to_string());
-            actions.push(Action::SessionDown(reason));
+            let sent = actions.iter().find_map(|a| match a {
+                Action::SendNotification(n) => Some((n.code, n.subcode)),
+                _ => None,
+            });
+            let graceful = self
+                .negotiated
+                .as_ref()
+                .and_then(|n| n.graceful_restart)
+                .filter(|gr| !gr.families.is_empty())
+                .filter(|gr| match received.or(sent) {
+                    // RFC 4724 §4.2: the transport failed.
+                    None => true,
+                    // RFC 8538 §4: any NOTIFICATION but Hard Reset.
+                    Some((code, subcode)) => {
+                        gr.notification && !(code == code::CEASE && subcode == cease::HARD_RESET)
+                    }
+                });
+            actions.push(Action::SessionDown { reason, graceful });
         }
         if self.state == State::Idle {
             self.negotiated = None;
@@ -239,7 +264,19 @@ impl Fsm {
                 self.connect_retry_counter = 0;
             }
             (OpenSent | OpenConfirm | Established, Event::AutomaticStop(sub)) => {
-                self.notify_and_idle(Notification::new(code::CEASE, sub, Vec::new()), actions);
+                // RFC 8538 §3: a reset meant to flush the peer's routes is
+                // a Hard Reset carrying the reason.
+                let n = if self
+                    .negotiated
+                    .as_ref()
+                    .and_then(|n| n.graceful_restart)
+                    .is_some_and(|gr| gr.notification)
+                {
+                    Notification::new(code::CEASE, cease::HARD_RESET, vec![sub])
+                } else {
+                    Notification::new(code::CEASE, sub, Vec::new())
+                };
+                self.notify_and_idle(n, actions);
             }
 
             // ---- Connect ----
@@ -461,7 +498,7 @@ mod tests {
         assert!(a
             .iter()
             .any(|a| matches!(a, Action::SendNotification(n) if n.code == 4)));
-        assert!(a.iter().any(|a| matches!(a, Action::SessionDown(_))));
+        assert!(a.iter().any(|a| matches!(a, Action::SessionDown { .. })));
         assert_eq!(f.state(), State::Idle);
     }
 

@@ -36,15 +36,42 @@ impl LocalParams {
         caps.push(Capability::FourOctetAs { asn: self.asn });
         caps.push(Capability::ExtendedMessage);
         if let Some(time) = self.graceful_restart_time {
+            // RFC 4724 with RFC 8538's N bit. Forwarding is preserved
+            // across a restart: a worker's kernel state stays, and a
+            // reflector's clients forward on their own.
             caps.push(Capability::GracefulRestart {
                 restarted: false,
-                notification: false,
+                notification: true,
                 restart_time: time,
-                families: Vec::new(),
+                families: self
+                    .families
+                    .iter()
+                    .map(
+                        |family| ferry_wire::message::capability::GracefulRestartFamily {
+                            family,
+                            forwarding_preserved: true,
+                            other_flags: 0,
+                        },
+                    )
+                    .collect(),
             });
         }
         Open::new(self.asn, self.hold_time, self.router_id, caps)
     }
+}
+
+/// Graceful restart on a session where both sides announced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GracefulRestart {
+    /// How long the peer asks us to keep its routes when it restarts.
+    pub restart_time: u16,
+    /// Both sides set the N bit: a NOTIFICATION other than Hard Reset
+    /// keeps the routes too (RFC 8538).
+    pub notification: bool,
+    /// Negotiated families the peer listed.
+    pub families: FamilySet,
+    /// Of those, the ones whose forwarding state the peer preserved (F bit).
+    pub preserved: FamilySet,
 }
 
 /// The outcome of a successful OPEN exchange.
@@ -63,6 +90,8 @@ pub struct Negotiated {
     pub add_path_receive: FamilySet,
     /// The peer's graceful restart time, if it announced the capability.
     pub peer_restart_time: Option<u16>,
+    /// Graceful restart as both sides announced it (RFC 4724 §3).
+    pub graceful_restart: Option<GracefulRestart>,
     pub peer_as: u32,
     pub peer_router_id: Ipv4Addr,
     /// The capabilities the peer announced, as text, for `show neighbor`.
@@ -120,6 +149,7 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
     // per client), so a peer never sends path identifiers (RFC 7911 §4).
     let add_path_receive = FamilySet::EMPTY;
     let mut peer_restart_time = None;
+    let mut peer_gr = None;
     let mut peer_capabilities = Vec::new();
     for cap in peer.capabilities() {
         peer_capabilities.push(cap.to_string());
@@ -132,8 +162,14 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
             Capability::ExtendedMessage => extended_message = true,
             Capability::RouteRefresh => route_refresh = true,
             Capability::EnhancedRouteRefresh => enhanced_route_refresh = true,
-            Capability::GracefulRestart { restart_time, .. } => {
-                peer_restart_time = Some(*restart_time)
+            Capability::GracefulRestart {
+                restart_time,
+                notification,
+                families,
+                ..
+            } => {
+                peer_restart_time = Some(*restart_time);
+                peer_gr = Some((*restart_time, *notification, families.clone()));
             }
             _ => {}
         }
@@ -148,7 +184,26 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
         .iter()
         .filter(|f| peer_families.contains(*f))
         .collect();
+    let graceful_restart = match (local.graceful_restart_time, peer_gr) {
+        (Some(_), Some((restart_time, notification, list))) => Some(GracefulRestart {
+            restart_time,
+            notification,
+            families: list
+                .iter()
+                .map(|f| f.family)
+                .filter(|f| families.contains(*f))
+                .collect(),
+            preserved: list
+                .iter()
+                .filter(|f| f.forwarding_preserved)
+                .map(|f| f.family)
+                .filter(|f| families.contains(*f))
+                .collect(),
+        }),
+        _ => None,
+    };
     Ok(Negotiated {
+        graceful_restart,
         hold_time,
         keepalive: hold_time / 3,
         families,

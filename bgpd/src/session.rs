@@ -516,15 +516,26 @@ impl Session {
                     tx: conn.writer.data.clone(),
                     status: self.ctx.status.clone(),
                 };
+                let graceful = n.graceful_restart;
                 let _ = self
                     .ctx
                     .core
-                    .send(CoreEvent::Up { addr, info, writer })
+                    .send(CoreEvent::Up {
+                        addr,
+                        info,
+                        writer,
+                        graceful,
+                    })
                     .await;
             }
-            Action::SessionDown(reason) => {
-                warn!(peer = %addr, %reason, "session down");
-                let _ = self.ctx.core.send(CoreEvent::Down { addr }).await;
+            Action::SessionDown { reason, graceful } => {
+                match graceful {
+                    Some(gr) => {
+                        warn!(peer = %addr, %reason, restart_time = gr.restart_time, "session down; keeping its routes (graceful restart)")
+                    }
+                    None => warn!(peer = %addr, %reason, "session down"),
+                }
+                let _ = self.ctx.core.send(CoreEvent::Down { addr, graceful }).await;
             }
             Action::DeliverUpdate(update) => {
                 if !update.errors.is_empty() {

@@ -22,7 +22,7 @@ pub mod reflection;
 
 use std::net::IpAddr;
 
-use ferry_wire::{EncodeContext, Family, NextHop, Nlri, PathAttributes, Update};
+use ferry_wire::{EncodeContext, Family, FamilySet, NextHop, Nlri, PathAttributes, Update};
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
@@ -79,6 +79,9 @@ pub struct Rib {
     interner: Interner,
     groups: Vec<Group>,
     totals: [TableCounts; Family::SUPPORTED.len()],
+    /// Restarting (RFC 4724 §4.1): End-of-RIB is held back until the
+    /// routes of the peers have been received again.
+    deferring: bool,
 }
 
 fn family_index(f: Family) -> Option<usize> {
@@ -128,7 +131,98 @@ impl Rib {
             interner: Interner::default(),
             groups: Vec::new(),
             totals: Default::default(),
+            deferring: false,
         }
+    }
+
+    /// Holds back End-of-RIB after the initial tables (a restarting
+    /// speaker's selection deferral, RFC 4724 §4.1).
+    pub fn set_deferring(&mut self, on: bool) {
+        self.deferring = on;
+    }
+
+    pub fn is_deferring(&self) -> bool {
+        self.deferring
+    }
+
+    /// Ends the deferral: End-of-RIB of every family to every peer.
+    pub fn end_deferral(&mut self) -> Outcome {
+        self.deferring = false;
+        let mut exports = Vec::new();
+        for g in &self.groups {
+            let members: Vec<PeerId> = g
+                .members
+                .iter()
+                .copied()
+                .filter(|m| self.peer(*m).is_some_and(|p| !p.restarting))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let messages = g
+                .key
+                .families
+                .iter()
+                .map(|f| adj_out::end_of_rib(f, &g.key.encode))
+                .collect();
+            exports.push(Export {
+                peers: members,
+                messages,
+            });
+        }
+        Outcome {
+            exports,
+            changes: Vec::new(),
+        }
+    }
+
+    /// RFC 4724 §4.2, the helper: the session of `id` went down while
+    /// graceful restart was negotiated. Its paths of `keep` stay, marked
+    /// stale (still used); those of other families are withdrawn; it gets
+    /// no updates until it is up again.
+    pub fn peer_restarting(&mut self, id: PeerId, keep: FamilySet) -> Outcome {
+        let Some(state) = self.peer(id) else {
+            return Outcome::default();
+        };
+        let families = state.info.families;
+        for g in &mut self.groups {
+            g.members.retain(|m| *m != id);
+        }
+        self.groups.retain(|g| !g.members.is_empty());
+        let mut out = Outcome::default();
+        for f in families.iter() {
+            if keep.contains(f) {
+                self.mark_stale(id, f);
+            } else {
+                self.mark_stale(id, f);
+                let o = self.purge_stale(id, f);
+                out.exports.extend(o.exports);
+                out.changes.extend(o.changes);
+            }
+        }
+        if let Some(Some(p)) = self.peers.get_mut(id as usize) {
+            p.restarting = true;
+            p.stale = keep;
+        }
+        out
+    }
+
+    /// True while `id` is down and restarting.
+    pub fn is_restarting(&self, id: PeerId) -> bool {
+        self.peer(id).is_some_and(|p| p.restarting)
+    }
+
+    /// End-of-RIB from `id` for `family`: its paths still stale are gone
+    /// (RFC 4724 §4.2).
+    pub fn end_of_rib(&mut self, id: PeerId, family: Family) -> Outcome {
+        let stale = self.peer(id).is_some_and(|p| p.stale.contains(family));
+        if !stale {
+            return Outcome::default();
+        }
+        if let Some(Some(p)) = self.peers.get_mut(id as usize) {
+            p.stale.remove(family);
+        }
+        self.purge_stale(id, family)
     }
 
     pub fn config(&self) -> &SpeakerConfig {
@@ -335,17 +429,30 @@ impl Rib {
     /// the initial table for it, each family closed by End-of-RIB.
     pub fn peer_up(&mut self, id: PeerId, info: PeerInfo) -> Outcome {
         assert_ne!(id, LOCAL, "peer id 0 is reserved for local routes");
-        if self.peer(id).is_some() {
-            self.peer_down(id);
+        // A restarting peer keeps its stale paths until its End-of-RIB.
+        let mut kept = None;
+        if let Some(p) = self.peer(id) {
+            if p.restarting {
+                kept = Some((p.counters.clone(), p.stale));
+                for g in &mut self.groups {
+                    g.members.retain(|m| *m != id);
+                }
+                self.groups.retain(|g| !g.members.is_empty());
+            } else {
+                self.peer_down(id);
+            }
         }
         let idx = id as usize;
         if self.peers.len() <= idx {
             self.peers.resize_with(idx + 1, || None);
         }
         let key = GroupKey::of(&info);
+        let (counters, stale) = kept.unwrap_or_default();
         self.peers[idx] = Some(PeerState {
             info,
-            counters: Default::default(),
+            counters,
+            restarting: false,
+            stale,
         });
         match self.groups.iter_mut().find(|g| g.key == key) {
             Some(g) => g.members.push(id),
@@ -356,8 +463,10 @@ impl Rib {
         }
         let families: Vec<Family> = key.families.iter().collect();
         let mut export = self.table_for(id, &families);
-        for f in families {
-            export.messages.push(adj_out::end_of_rib(f, &key.encode));
+        if !self.deferring {
+            for f in families {
+                export.messages.push(adj_out::end_of_rib(f, &key.encode));
+            }
         }
         Outcome {
             exports: vec![export],

@@ -83,4 +83,9 @@ impl PeerCounters {
 pub struct PeerState {
     pub info: PeerInfo,
     pub counters: PeerCounters,
+    /// The session is down and the peer restarting (RFC 4724 §4.2): its
+    /// paths are kept, stale, and it gets no updates.
+    pub restarting: bool,
+    /// Families whose paths from this peer are stale until its End-of-RIB.
+    pub stale: ferry_wire::FamilySet,
 }
