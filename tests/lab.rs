@@ -66,7 +66,7 @@ impl LabRun {
                 &self.pod_ns(pod),
                 "ping",
                 "-i",
-                "0.1",
+                "0.01",
                 "-W",
                 "1",
                 "-c",
@@ -95,6 +95,7 @@ impl LabRun {
     }
 
     fn recovered(&self, what: &str) {
+        let t0 = Instant::now();
         eventually(what, Duration::from_secs(60), || {
             if self.ping_ok("alpine-cluster-1", "1.2.2.2")
                 && self.ping_ok("alpine-cluster-2", "1.1.1.2")
@@ -112,6 +113,7 @@ impl LabRun {
                 Err(String::from_utf8_lossy(&out.stdout).into_owned())
             }
         });
+        eprintln!("{what}: recovered in {} ms", t0.elapsed().as_millis());
     }
 }
 
@@ -158,26 +160,45 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
     assert_eq!(status["clusters"].as_array().unwrap().len(), 2);
     assert_eq!(status["peerings"][0]["state"], "up");
 
+    // Graceful restart keeps forwarding across restarts: not one of the
+    // pings sent every 10 ms may be lost.
     let mut report = Vec::new();
-    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 60, || {
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 600, || {
         lab.ok(&["restart", "us-west-1-master"]);
     });
     report.push(format!(
         "restart of the cluster 1 route reflector: {} of {sent} pings lost",
         sent - got
     ));
+    assert_eq!(sent, got, "pings lost across the route reflector restart");
     lab.recovered("after the route reflector restart");
 
-    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 60, || {
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 600, || {
         lab.ok(&["restart", "us-west-1-worker1", "--kill"]);
     });
     report.push(format!(
         "kill and restart of a worker's bgpd: {} of {sent} pings lost",
         sent - got
     ));
+    assert_eq!(sent, got, "pings lost across the worker restart");
     lab.recovered("after the worker restart");
 
-    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 60, || {
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 900, || {
+        lab.ok(&["restart", "us-west-1-master"]);
+        std::thread::sleep(Duration::from_secs(2));
+        lab.ok(&["restart", "us-west-2-master"]);
+    });
+    report.push(format!(
+        "restart of both route reflectors, one after the other: {} of {sent} pings lost",
+        sent - got
+    ));
+    assert_eq!(
+        sent, got,
+        "pings lost across the restart of both reflectors"
+    );
+    lab.recovered("after both reflectors restarted");
+
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 600, || {
         lab.ok(&["peering", "us-west-1", "us-west-2", "down"]);
         std::thread::sleep(Duration::from_secs(2));
         lab.ok(&["peering", "us-west-1", "us-west-2", "up"]);
@@ -187,7 +208,7 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
         sent - got
     ));
     assert!(
-        sent - got >= 15,
+        sent - got >= 10,
         "the cut must be visible: {sent} sent, {got} received"
     );
     lab.recovered("after the peering is restored");

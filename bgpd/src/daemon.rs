@@ -52,6 +52,53 @@ struct Daemon {
     handles: Handles,
     core: mpsc::Sender<CoreEvent>,
     sessions: JoinSet<()>,
+    /// The listening sockets, which hold the TCP MD5 keys of passive
+    /// and dynamic neighbours.
+    listeners: Vec<std::os::fd::RawFd>,
+}
+
+/// Every (peer or range, key) of a configuration's groups.
+fn md5_keys(cfg: &Config) -> Vec<(ipnet::IpNet, String)> {
+    let mut out = Vec::new();
+    for g in &cfg.groups {
+        if let Some(k) = &g.authentication_key {
+            for a in &g.neighbors {
+                out.push((ipnet::IpNet::from(*a), k.clone()));
+            }
+            for r in &g.allow {
+                out.push((*r, k.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Installs the TCP MD5 keys of `cfg` on the listening sockets, and
+/// removes those of `old` that are gone.
+fn install_md5_keys(fds: &[std::os::fd::RawFd], cfg: &Config, old: Option<&Config>) {
+    let keys = md5_keys(cfg);
+    let gtsm = cfg.groups.iter().any(|g| g.ttl_security.is_some());
+    for fd in fds {
+        if gtsm {
+            if let Err(e) = crate::sockopt::set_ttl_255(*fd) {
+                error!(error = %e, "TTL 255 not set on the listening socket: GTSM peers cannot connect");
+            }
+        }
+        if let Some(old) = old {
+            for (net, _) in md5_keys(old) {
+                if !keys.iter().any(|(n, _)| *n == net) {
+                    if let Err(e) = crate::sockopt::set_md5(*fd, net, b"") {
+                        warn!(error = %e, "removing a TCP MD5 key");
+                    }
+                }
+            }
+        }
+        for (net, key) in &keys {
+            if let Err(e) = crate::sockopt::set_md5(*fd, *net, key.as_bytes()) {
+                error!(error = %e, "TCP MD5 key not installed: sessions with {net} cannot come up");
+            }
+        }
+    }
 }
 
 /// Families named in a neighbour's configuration.
@@ -107,6 +154,7 @@ impl Daemon {
         for key in &plan.global_changed {
             warn!(key = %key, "changed in the configuration file; takes effect after a restart");
         }
+        install_md5_keys(&self.listeners, &new, Some(&old));
         let new = Arc::new(new);
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = new.clone();
         let mut report = ReloadReport::default();
@@ -285,7 +333,13 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
     tokio::spawn(control::serve(control_listener, core_tx.clone(), reload_tx));
 
+    let listener_fds: Vec<std::os::fd::RawFd> = listeners
+        .iter()
+        .map(std::os::fd::AsRawFd::as_raw_fd)
+        .collect();
+    install_md5_keys(&listener_fds, &cfg, None);
     let mut daemon = Daemon {
+        listeners: listener_fds,
         config_path: config_path.to_path_buf(),
         config: config.clone(),
         peers: peers.clone(),
@@ -352,6 +406,16 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
 
 /// Hands an accepted connection to its session, or starts a dynamic one.
 fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
+    if let Some(hops) = current(&daemon.config)
+        .neighbor(from)
+        .and_then(|n| n.ttl_security)
+    {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        if let Err(e) = crate::sockopt::set_gtsm(fd, from, hops) {
+            warn!(peer = %from, error = %e, "GTSM not set; connection refused");
+            return;
+        }
+    }
     if let Some(h) = daemon.handles.get(&from) {
         if h.send(PeerCommand::Incoming(stream)).is_ok() {
             return;
@@ -363,6 +427,13 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
     let cfg = current(&daemon.config);
     match cfg.match_dynamic(from) {
         Some(n) => {
+            if let Some(hops) = n.ttl_security {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+                if let Err(e) = crate::sockopt::set_gtsm(fd, from, hops) {
+                    warn!(peer = %from, error = %e, "GTSM not set; connection refused");
+                    return;
+                }
+            }
             info!(peer = %from, group = %n.group, "dynamic neighbor accepted");
             daemon.spawn_session(n, Some(stream));
         }

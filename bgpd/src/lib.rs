@@ -18,4 +18,5 @@ pub mod negotiate;
 pub mod origination;
 pub mod peer_status;
 pub mod session;
+pub mod sockopt;
 pub mod worker;

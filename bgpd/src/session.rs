@@ -448,7 +448,9 @@ impl Session {
             Action::InitiateConnect => {
                 let local = self.ctx.neighbor.local_address;
                 let port = self.ctx.neighbor.peer_port;
-                self.connecting = Some(Box::pin(connect(addr, port, local)));
+                let key = self.ctx.neighbor.authentication_key.clone();
+                let ttl = self.ctx.neighbor.ttl_security;
+                self.connecting = Some(Box::pin(connect(addr, port, local, key, ttl)));
             }
             Action::DropConnection => {
                 self.connecting = None;
@@ -575,11 +577,24 @@ async fn refuse(mut stream: TcpStream, subcode: u8) {
     let _ = stream.shutdown().await;
 }
 
-async fn connect(addr: IpAddr, port: u16, local: Option<IpAddr>) -> io::Result<TcpStream> {
+async fn connect(
+    addr: IpAddr,
+    port: u16,
+    local: Option<IpAddr>,
+    md5_key: Option<String>,
+    ttl_security: Option<u8>,
+) -> io::Result<TcpStream> {
     let socket = match addr {
         IpAddr::V4(_) => TcpSocket::new_v4()?,
         IpAddr::V6(_) => TcpSocket::new_v6()?,
     };
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+    if let Some(k) = md5_key {
+        crate::sockopt::set_md5(fd, ipnet::IpNet::from(addr), k.as_bytes())?;
+    }
+    if let Some(hops) = ttl_security {
+        crate::sockopt::set_gtsm(fd, addr, hops)?;
+    }
     if let Some(l) = local {
         socket.bind(SocketAddr::new(l, 0))?;
     }

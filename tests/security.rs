@@ -1,0 +1,180 @@
+//! Session security: TCP MD5 signatures (RFC 2385) against FRR, and GTSM
+//! (RFC 5082).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ferry_tests::{eventually, in_netns, raw, require_root, Ferry, Frr, Lan, Netns};
+
+fn rr_config(extra: &str) -> String {
+    format!(
+        r#"
+router-id = "10.10.25.42"
+local-as = 64512
+cluster-id = "10.10.25.42"
+[[group]]
+name = "workers"
+local-address = "10.10.25.42"
+route-reflector-client = true
+allow = ["10.10.0.0/16"]
+families = ["evpn"]
+{extra}
+"#
+    )
+}
+
+fn frr(addr: &str, password: &str) -> String {
+    format!(
+        "router bgp 64512
+ bgp router-id {addr}
+ no bgp default ipv4-unicast
+ neighbor 10.10.25.42 remote-as 64512
+ neighbor 10.10.25.42 update-source {addr}
+ neighbor 10.10.25.42 password {password}
+ neighbor 10.10.25.42 timers connect 1
+ address-family l2vpn evpn
+  neighbor 10.10.25.42 activate
+ exit-address-family
+"
+    )
+}
+
+#[test]
+fn tcp_md5_lets_the_right_key_in_and_nothing_else() {
+    if !require_root("tcp_md5_lets_the_right_key_in_and_nothing_else") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("fs");
+    let good_ns = Netns::new("fs");
+    let bad_ns = Netns::new("fs");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&good_ns, "eth0", "10.10.93.12/16");
+    lan.attach(&bad_ns, "eth0", "10.10.29.243/16");
+    let rr = Ferry::start(
+        &rr_ns,
+        dir.path(),
+        "rr",
+        &rr_config("authentication-key = \"s3cret-key\""),
+    );
+    let _good = Frr::start(
+        &good_ns,
+        dir.path(),
+        "good",
+        &frr("10.10.93.12", "s3cret-key"),
+    );
+    let _bad = Frr::start(
+        &bad_ns,
+        dir.path(),
+        "bad",
+        &frr("10.10.29.243", "wrong-key"),
+    );
+    rr.wait_established(&["10.10.93.12"]);
+    // Without the key no segment is even accepted: the wrong-key peer
+    // never shows up, however long it tries.
+    std::thread::sleep(Duration::from_secs(8));
+    let sessions = rr.sessions();
+    assert!(
+        sessions.iter().all(|(a, ..)| a != "10.10.29.243"),
+        "{sessions:?}"
+    );
+    // A client without MD5 is not accepted either.
+    let refused = in_netns(&lan_client(&lan), || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                raw::connect(
+                    Ipv4Addr::new(10, 10, 30, 1),
+                    Ipv4Addr::new(10, 10, 25, 42),
+                    Ipv4Addr::new(10, 10, 30, 1),
+                ),
+            )
+            .await
+        })
+    });
+    assert!(
+        !matches!(refused, Ok(Ok(_))),
+        "a session without MD5 came up"
+    );
+}
+
+/// A namespace on the LAN at 10.10.30.1 (kept alive by a leaked handle
+/// for the duration of the test process: the LAN's drop removes its link).
+fn lan_client(lan: &Lan) -> Netns {
+    let ns = Netns::new("fs");
+    lan.attach(&ns, "eth0", "10.10.30.1/16");
+    ns
+}
+
+#[test]
+fn gtsm_accepts_only_neighbours_one_hop_away_sending_ttl_255() {
+    if !require_root("gtsm_accepts_only_neighbours_one_hop_away_sending_ttl_255") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("fs");
+    let w_ns = Netns::new("fs");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&w_ns, "eth0", "10.10.93.12/16");
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", &rr_config("ttl-security = 1"));
+    let worker = format!(
+        r#"
+router-id = "10.10.93.12"
+local-as = 64512
+kernel-sync = false
+[[group]]
+name = "reflectors"
+local-address = "10.10.93.12"
+neighbors = ["10.10.25.42"]
+families = ["evpn"]
+ttl-security = 1
+"#
+    );
+    let w = Ferry::start(&w_ns, dir.path(), "w", &worker);
+    rr.wait_established(&["10.10.93.12"]);
+    w.wait_established(&["10.10.25.42"]);
+    // An ordinary client sends with TTL 64: its segments are dropped.
+    let client = lan_client(&lan);
+    let r = in_netns(&client, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                raw::connect(
+                    Ipv4Addr::new(10, 10, 30, 1),
+                    Ipv4Addr::new(10, 10, 25, 42),
+                    Ipv4Addr::new(10, 10, 30, 1),
+                ),
+            )
+            .await
+        })
+    });
+    assert!(
+        !matches!(r, Ok(Ok(_))),
+        "a client sending TTL 64 got a session"
+    );
+    eventually(
+        "the client is not Established",
+        Duration::from_secs(1),
+        || {
+            if rr
+                .sessions()
+                .iter()
+                .any(|(a, s, ..)| a == "10.10.30.1" && s == "Established")
+            {
+                Err("established".to_string())
+            } else {
+                Ok(())
+            }
+        },
+    );
+}
