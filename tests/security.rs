@@ -123,8 +123,7 @@ fn gtsm_accepts_only_neighbours_one_hop_away_sending_ttl_255() {
     lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
     lan.attach(&w_ns, "eth0", "10.10.93.12/16");
     let rr = Ferry::start(&rr_ns, dir.path(), "rr", &rr_config("ttl-security = 1"));
-    let worker = format!(
-        r#"
+    let worker = r#"
 router-id = "10.10.93.12"
 local-as = 64512
 kernel-sync = false
@@ -134,9 +133,8 @@ local-address = "10.10.93.12"
 neighbors = ["10.10.25.42"]
 families = ["evpn"]
 ttl-security = 1
-"#
-    );
-    let w = Ferry::start(&w_ns, dir.path(), "w", &worker);
+"#;
+    let w = Ferry::start(&w_ns, dir.path(), "w", worker);
     rr.wait_established(&["10.10.93.12"]);
     w.wait_established(&["10.10.25.42"]);
     // An ordinary client sends with TTL 64: its segments are dropped.
