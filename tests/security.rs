@@ -176,3 +176,106 @@ ttl-security = 1
         },
     );
 }
+
+/// A raw client announcing `n` Type-5 routes, then waiting for what comes.
+fn announce(ns: &Netns, me: Ipv4Addr, n: u8) -> Option<(u8, u8)> {
+    in_netns(ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let rr = Ipv4Addr::new(10, 10, 25, 42);
+            let mut s = raw::connect(me, rr, me).await.unwrap();
+            for i in 0..n {
+                let u = ferry_wire::Update {
+                    attributes: ferry_wire::PathAttributes {
+                        origin: Some(ferry_wire::Origin::Igp),
+                        as_path: Some(Default::default()),
+                        ..Default::default()
+                    },
+                    mp_reach: Some(ferry_wire::MpReachNlri {
+                        family: ferry_wire::Family::VPNV4,
+                        next_hop: ferry_wire::NextHop::Ipv4(me),
+                        nlri: vec![ferry_wire::NlriEntry::new(ferry_wire::Nlri::Vpn(
+                            ferry_wire::VpnPrefix {
+                                labels: ferry_wire::LabelStack::single(ferry_wire::Label::mpls(
+                                    100,
+                                )),
+                                rd: format!("{me}:1").parse().unwrap(),
+                                prefix: format!("10.{i}.0.0/16").parse().unwrap(),
+                            },
+                        ))],
+                        undecoded: Vec::new(),
+                    }),
+                    ..Default::default()
+                };
+                s.send(&ferry_wire::Message::Update(u)).await.unwrap();
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while tokio::time::Instant::now() < deadline {
+                match s.recv(Duration::from_millis(500)).await {
+                    Ok(ferry_wire::Message::Notification(n)) => return Some((n.code, n.subcode)),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => return None,
+                }
+            }
+            None
+        })
+    })
+}
+
+#[test]
+fn prefix_limits_warn_or_tear_down() {
+    if !require_root("prefix_limits_warn_or_tear_down") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("fs");
+    let cl_ns = Netns::new("fs");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
+    cl_ns.addr("eth0", "10.10.94.12/16");
+    let config = r#"
+router-id = "10.10.25.42"
+local-as = 64512
+cluster-id = "10.10.25.42"
+[[group]]
+name = "strict"
+local-address = "10.10.25.42"
+route-reflector-client = true
+allow = ["10.10.93.0/24"]
+[group.prefix-limit.inet-vpn]
+maximum = 2
+teardown = true
+[[group]]
+name = "lenient"
+local-address = "10.10.25.42"
+route-reflector-client = true
+allow = ["10.10.94.0/24"]
+[group.prefix-limit.inet-vpn]
+maximum = 2
+"#;
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", config);
+    // Within the limit: nothing happens.
+    assert_eq!(announce(&cl_ns, Ipv4Addr::new(10, 10, 93, 12), 2), None);
+    // Past it: Cease / Maximum Number of Prefixes Reached (RFC 4486).
+    assert_eq!(
+        announce(&cl_ns, Ipv4Addr::new(10, 10, 93, 12), 3),
+        Some((6, 1))
+    );
+    // Warn-only: the session stays and `show neighbor` says why.
+    let lenient = Ipv4Addr::new(10, 10, 94, 12);
+    assert_eq!(announce(&cl_ns, lenient, 3), None);
+    let log = rr.proc.log_text();
+    assert!(
+        log.contains("prefix limit passed (warning only)") && log.contains("10.10.94.12"),
+        "{log}"
+    );
+    assert!(
+        log.contains("prefix limit reached: closing the session"),
+        "{log}"
+    );
+}

@@ -103,6 +103,16 @@ struct RawGroup {
     peer_port: Option<i64>,
     authentication_key: Option<String>,
     ttl_security: Option<i64>,
+    #[serde(default)]
+    prefix_limit: std::collections::BTreeMap<String, RawPrefixLimit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawPrefixLimit {
+    maximum: Option<i64>,
+    teardown: Option<bool>,
+    restart: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +163,19 @@ pub struct Group {
     pub peer_port: u16,
     pub authentication_key: Option<String>,
     pub ttl_security: Option<u8>,
+    /// Per family: how many prefixes a neighbour may send (Junos
+    /// `prefix-limit`).
+    pub prefix_limits: Vec<(Family, PrefixLimit)>,
+}
+
+/// A prefix limit: past `maximum`, warn, or with `teardown` close the
+/// session (Cease / Maximum Number of Prefixes Reached, RFC 4486) and, with
+/// a non-zero `restart`, open it again after that many seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrefixLimit {
+    pub maximum: u64,
+    pub teardown: bool,
+    pub restart: u16,
 }
 
 /// A VRF of a worker.
@@ -258,6 +281,7 @@ pub struct NeighborConfig {
     pub peer_port: u16,
     pub authentication_key: Option<String>,
     pub ttl_security: Option<u8>,
+    pub prefix_limits: Vec<(Family, PrefixLimit)>,
     /// Accepted from an `allow` range rather than configured.
     pub dynamic: bool,
 }
@@ -561,7 +585,33 @@ impl Validator<'_> {
                 .ttl_security
                 .map(|v| self.range(&k("ttl-security"), v, 1, 254).map(|v| v as u8))
                 .transpose()?;
+            let mut prefix_limits = Vec::new();
+            for (fam, l) in &g.prefix_limit {
+                let key = |f: &str| format!("group[{gi}].prefix-limit.{fam}.{f}");
+                let family = Family::from_name(fam).ok_or_else(|| {
+                    self.err(
+                        format!("group[{gi}].prefix-limit"),
+                        format!(
+                            "{fam:?} is not a family: use evpn, inet-vpn, inet6-vpn, inet or inet6"
+                        ),
+                    )
+                })?;
+                let maximum = match l.maximum {
+                    Some(m) => self.range(&key("maximum"), m, 1, u32::MAX as i64)? as u64,
+                    None => return Err(self.err(key("maximum"), "missing")),
+                };
+                let restart = self.range(&key("restart"), l.restart.unwrap_or(0), 0, 65535)? as u16;
+                prefix_limits.push((
+                    family,
+                    PrefixLimit {
+                        maximum,
+                        teardown: l.teardown.unwrap_or(false),
+                        restart,
+                    },
+                ));
+            }
             groups.push(Group {
+                prefix_limits,
                 name,
                 peer_type,
                 peer_as,
@@ -769,6 +819,7 @@ impl Validator<'_> {
                 peer_port: 179,
                 authentication_key: None,
                 ttl_security: None,
+                prefix_limits: Vec::new(),
             });
         }
 
@@ -822,6 +873,7 @@ impl Config {
             peer_port: g.peer_port,
             authentication_key: g.authentication_key.clone(),
             ttl_security: g.ttl_security,
+            prefix_limits: g.prefix_limits.clone(),
             dynamic,
         }
     }

@@ -38,6 +38,8 @@ pub enum CoreEvent {
         writer: WriterHandle,
         /// Graceful restart as negotiated on this session.
         graceful: Option<GracefulRestart>,
+        /// Orders to the session (prefix limits).
+        commands: mpsc::UnboundedSender<crate::session::PeerCommand>,
     },
     Down {
         addr: IpAddr,
@@ -97,6 +99,9 @@ pub struct Core {
     worker: Option<mpsc::UnboundedSender<WorkerEvent>>,
     /// The core's own queue, for its timers.
     tx: Option<mpsc::Sender<CoreEvent>>,
+    commands: HashMap<PeerId, mpsc::UnboundedSender<crate::session::PeerCommand>>,
+    /// Prefix limits already reported, per peer and family.
+    limit_warned: std::collections::HashSet<(PeerId, Family)>,
     /// Selection deferral after a start (RFC 4724 §4.1).
     deferral: Option<Deferral>,
 }
@@ -130,6 +135,8 @@ impl Core {
             worker: None,
             tx: None,
             deferral: None,
+            commands: HashMap::new(),
+            limit_warned: Default::default(),
         }
     }
 
@@ -156,6 +163,36 @@ impl Core {
         }
         self.tx = Some(tx);
         self
+    }
+
+    /// Junos `prefix-limit`: warn once, or close the session.
+    fn check_prefix_limits(&mut self, addr: IpAddr, id: PeerId) {
+        let Some(st) = self.peers.get(&addr) else {
+            return;
+        };
+        let limits = st.config().prefix_limits;
+        for (family, limit) in limits {
+            let received = self.rib.counts(id, family).received;
+            if received <= limit.maximum || self.limit_warned.contains(&(id, family)) {
+                continue;
+            }
+            self.limit_warned.insert((id, family));
+            let message = format!(
+                "{received} {family} prefixes, over the limit of {}",
+                limit.maximum
+            );
+            st.update(|d| d.last_error = Some(format!("prefix limit: {message}")));
+            if limit.teardown {
+                tracing::warn!(peer = %addr, %family, received, maximum = limit.maximum, restart = limit.restart, "prefix limit reached: closing the session");
+                if let Some(c) = self.commands.get(&id) {
+                    let _ = c.send(crate::session::PeerCommand::PrefixLimit {
+                        restart: limit.restart,
+                    });
+                }
+            } else {
+                tracing::warn!(peer = %addr, %family, received, maximum = limit.maximum, "prefix limit passed (warning only)");
+            }
+        }
     }
 
     fn deferral_check(&mut self) {
@@ -212,6 +249,7 @@ impl Core {
                 info,
                 writer,
                 graceful,
+                commands,
             } => {
                 // A restarting peer comes back under its old id, its
                 // stale paths kept.
@@ -235,6 +273,8 @@ impl Core {
                 self.ids.insert(addr, id);
                 self.addrs.insert(id, addr);
                 self.writers.insert(id, writer);
+                self.commands.insert(id, commands);
+                self.limit_warned.retain(|(p, _)| *p != id);
                 if let Some(d) = &mut self.deferral {
                     d.last_up = now_instant();
                     d.eor.remove(&id);
@@ -282,6 +322,7 @@ impl Core {
                 if let Some(&id) = self.ids.get(&addr) {
                     let out = self.rib.receive(id, &update);
                     self.dispatch(out);
+                    self.check_prefix_limits(addr, id);
                     if let Some(f) = update.end_of_rib_family() {
                         let out = self.rib.end_of_rib(id, f);
                         self.dispatch(out);
@@ -360,6 +401,7 @@ impl Core {
     }
 
     fn down(&mut self, id: PeerId) {
+        self.commands.remove(&id);
         let out = self.rib.peer_down(id);
         if let Some(addr) = self.addrs.remove(&id) {
             self.ids.remove(&addr);

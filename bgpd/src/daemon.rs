@@ -241,6 +241,7 @@ fn spawn_session(
     let (tx, rx) = mpsc::unbounded_channel();
     handles.insert(addr, tx.clone());
     let ctx = SessionContext {
+        commands: tx.clone(),
         local: Daemon::local_params(cfg, &n),
         neighbor: n,
         status: status.clone(),

@@ -45,6 +45,10 @@ pub enum PeerCommand {
     Incoming(TcpStream),
     /// Close the session with Cease/`subcode` and end the task.
     Stop(u8),
+    /// A prefix limit was passed: close with Cease / Maximum Number of
+    /// Prefixes Reached and, with a non-zero `restart`, start again after
+    /// that many seconds (a dynamic neighbour may reconnect itself).
+    PrefixLimit { restart: u16 },
 }
 
 /// Octets to write, as queued by the core task.
@@ -189,6 +193,8 @@ pub struct SessionContext {
     pub local: LocalParams,
     pub status: Arc<PeerStatus>,
     pub core: mpsc::Sender<CoreEvent>,
+    /// The session's own command queue, handed to the core (prefix limits).
+    pub commands: mpsc::UnboundedSender<PeerCommand>,
 }
 
 /// A timer that may be unset.
@@ -268,6 +274,13 @@ pub async fn run(
             cmd = commands.recv() => match cmd {
                 Some(PeerCommand::Incoming(stream)) => s.incoming(stream).await,
                 Some(PeerCommand::Stop(sub)) => s.stop(sub).await,
+                Some(PeerCommand::PrefixLimit { restart }) => {
+                    s.stop(cease::MAXIMUM_PREFIXES_REACHED).await;
+                    if !s.ctx.neighbor.dynamic {
+                        s.stopping = false;
+                        s.restart = (restart > 0).then(|| Instant::now() + Duration::from_secs(restart as u64));
+                    }
+                }
                 None => s.stop(cease::PEER_DECONFIGURED).await,
             },
             res = async { s.connecting.as_mut().expect("guarded").await }, if s.connecting.is_some() => {
@@ -527,6 +540,7 @@ impl Session {
                         info,
                         writer,
                         graceful,
+                        commands: self.ctx.commands.clone(),
                     })
                     .await;
             }
