@@ -171,3 +171,53 @@ fn the_cni_plugin_answers_version_and_reports_errors_as_the_spec_says() {
     let (_, v) = ferry_cni(&[("CNI_COMMAND", "FROB")], conf);
     assert!(v["msg"].as_str().unwrap().contains("FROB"), "{v}");
 }
+
+#[test]
+fn a_control_group_opens_the_socket_to_its_members_only() {
+    if !require_root("a_control_group_opens_the_socket_to_its_members_only") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lan = Lan::new();
+    let ns = Netns::new("fo");
+    lan.attach(&ns, "eth0", "10.10.25.42/16");
+    let rr = Ferry::start(
+        &ns,
+        dir.path(),
+        "rr",
+        &format!("control-group = \"daemon\"\n{RR}"),
+    );
+    let meta = std::fs::metadata(&rr.socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::gid(&meta),
+        1,
+        "group daemon"
+    );
+    let as_user = |gid: &str| {
+        output(
+            "setpriv",
+            &[
+                "--reuid=65534",
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                bin("bgpctl").to_str().unwrap(),
+                "-s",
+                rr.socket.to_str().unwrap(),
+                "show",
+                "summary",
+            ],
+        )
+    };
+    let member = as_user("1");
+    assert!(member.status.success(), "{member:?}");
+    let stranger = as_user("65534");
+    assert!(!stranger.status.success());
+    let err = String::from_utf8_lossy(&stranger.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Permission denied") && err.contains("run bgpctl as root"),
+        "{err}"
+    );
+}

@@ -68,6 +68,7 @@ struct RawConfig {
     local_as: Option<i64>,
     cluster_id: Option<String>,
     control_socket: Option<String>,
+    control_group: Option<String>,
     listen_address: Option<String>,
     listen_port: Option<i64>,
     hold_time: Option<i64>,
@@ -223,6 +224,9 @@ pub struct Config {
     pub local_as: u32,
     pub cluster_id: Option<Ipv4Addr>,
     pub control_socket: PathBuf,
+    /// A group whose members may use the control socket (mode 0660);
+    /// without it only root (mode 0600).
+    pub control_group: Option<(String, u32)>,
     pub listen_address: Option<IpAddr>,
     pub listen_port: u16,
     pub hold_time: u16,
@@ -237,6 +241,19 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub vrfs: Vec<Vrf>,
     pub cluster_mesh: Option<ClusterMesh>,
+}
+
+/// The id of a system group, by name.
+fn group_id(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getgrnam with a valid C string; the result is read at once.
+    let g = unsafe { libc::getgrnam(c.as_ptr()) };
+    if g.is_null() {
+        None
+    } else {
+        // SAFETY: g is a valid group entry.
+        Some(unsafe { (*g).gr_gid })
+    }
 }
 
 /// The group the cluster mesh's sessions belong to.
@@ -426,6 +443,13 @@ impl Validator<'_> {
         if control_socket.as_os_str().is_empty() {
             return Err(self.err("control-socket", "empty path"));
         }
+        let control_group = match raw.control_group {
+            None => None,
+            Some(name) => match group_id(&name) {
+                Some(gid) => Some((name, gid)),
+                None => return Err(self.err("control-group", format!("{name:?}: no such group"))),
+            },
+        };
 
         let mut groups = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -829,6 +853,7 @@ impl Validator<'_> {
             local_as,
             cluster_id,
             control_socket,
+            control_group,
             listen_address,
             listen_port,
             hold_time,

@@ -304,7 +304,7 @@ async fn listen(cfg: &Config) -> Result<Vec<TcpListener>, DaemonError> {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
     let control_path = cfg.control_socket.clone();
-    let control_listener = control::bind(&control_path)
+    let control_listener = control::bind(&control_path, cfg.control_group.as_ref().map(|g| g.1))
         .await
         .map_err(DaemonError::Control)?;
     let listeners = listen(&cfg).await?;

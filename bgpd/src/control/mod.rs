@@ -1,4 +1,5 @@
-//! The control socket: a Unix domain socket (mode 0600) on which `bgpctl`
+//! The control socket: a Unix domain socket (mode 0600, or 0660 for the
+//! `control-group`) on which `bgpctl`
 //! asks one question per connection. See [`proto`] for the protocol.
 
 pub mod proto;
@@ -24,7 +25,7 @@ pub type ReloadRequest = oneshot::Sender<Response>;
 /// Binds the control socket. A socket file left by a daemon that is gone
 /// is replaced; one that still answers means another bgpd runs, which is
 /// an error naming the path.
-pub async fn bind(path: &Path) -> io::Result<UnixListener> {
+pub async fn bind(path: &Path, group: Option<u32>) -> io::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -52,7 +53,14 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
     }
     let listener = UnixListener::bind(path)
         .map_err(|e| io::Error::new(e.kind(), format!("binding {}: {e}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    match group {
+        Some(gid) => {
+            std::os::unix::fs::chown(path, None, Some(gid))
+                .map_err(|e| io::Error::new(e.kind(), format!("chown {}: {e}", path.display())))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        }
+        None => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?,
+    }
     Ok(listener)
 }
 
