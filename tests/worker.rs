@@ -560,3 +560,144 @@ fn vrf_device_backend_in_a_virtual_machine() {
     );
     assert!(text.contains("test result: ok. 1 passed"), "{text}");
 }
+
+/// Everything Ferry could leak on a node: links, routes of every table,
+/// neighbour and FDB entries, rules.
+fn kernel_objects(node: &Netns) -> Vec<String> {
+    let list = |args: &[&str]| {
+        let mut v: Vec<String> = node.exec_ok(args).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    [
+        list(&["ip", "-o", "link"]),
+        list(&["ip", "-4", "route", "show", "table", "all"]),
+        list(&["ip", "-6", "route", "show", "table", "all"]),
+        list(&["ip", "neigh", "show", "nud", "permanent"]),
+        list(&["bridge", "fdb", "show"]),
+        list(&["ip", "rule"]),
+    ]
+    .concat()
+    .into_iter()
+    // The kernel's own objects (link-local addresses after DAD, IPv6
+    // multicast FDB entries) come and go on their own.
+    .filter(|l| !l.contains("proto kernel") && !l.starts_with("33:33:"))
+    // Counters and link states change; the objects are what matters.
+    .map(|l| {
+        l.split(" link/")
+            .next()
+            .unwrap_or("")
+            .replace("state UP", "")
+            .replace("state DOWN", "")
+    })
+    .collect()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// 1000 attach/detach cycles through the CNI on one node while another
+/// node's pod comes and goes (routes churn into the first node's kernel):
+/// no kernel object is leaked and bgpd's memory stays flat.
+#[test]
+fn a_thousand_pod_cycles_leak_nothing() {
+    if !require_root("a_thousand_pod_cycles_leak_nothing") {
+        return;
+    }
+    let s = site();
+    let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
+    let sock1 = s.n1.socket.to_str().unwrap().to_string();
+    let sock2 = s.n2.socket.to_str().unwrap().to_string();
+    let pod = Netns::new("fp");
+    let churn = Netns::new("fp");
+    let conf = |i: u32| {
+        netconf(
+            "blue",
+            10002,
+            "11:11",
+            &sock1,
+            "aa:bb:cc:dd:01:01",
+            &format!("1.1.{}.2/30", i % 60 * 4),
+            &format!("abcd::1.1.{}.2/126", i % 60 * 4),
+        )
+    };
+    let churn_conf = netconf(
+        "blue",
+        10002,
+        "11:11",
+        &sock2,
+        "aa:bb:cc:dd:02:02",
+        "1.2.2.2/30",
+        "abcd::1.2.2.2/126",
+    );
+    // Warm up: one cycle of each, so that the VRF exists on both nodes.
+    assert!(cni(n1ns, "ADD", "soak", &pod, &conf(0)).0);
+    assert!(cni(n1ns, "DEL", "soak", &pod, &conf(0)).0);
+    assert!(cni(n2ns, "ADD", "churn", &churn, &churn_conf).0);
+    assert!(cni(n2ns, "DEL", "churn", &churn, &churn_conf).0);
+    // The kernel's own IPv6 link-local addresses come after DAD: wait
+    // until the node is still.
+    let mut before = kernel_objects(n1ns);
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = kernel_objects(n1ns);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    let rss_before = rss_kib(s.n1.proc.pid());
+    let start = Instant::now();
+    for i in 0..soak_cycles() {
+        if i % 10 == 0 {
+            let cmd = if i % 20 == 0 { "ADD" } else { "DEL" };
+            let (ok, res) = cni(n2ns, cmd, "churn", &churn, &churn_conf);
+            assert!(ok, "churn {cmd} {i}: {res}");
+        }
+        let (ok, res) = cni(n1ns, "ADD", "soak", &pod, &conf(i));
+        assert!(ok, "ADD {i}: {res}");
+        let (ok, res) = cni(n1ns, "DEL", "soak", &pod, &conf(i));
+        assert!(ok, "DEL {i}: {res}");
+    }
+    assert!(cni(n2ns, "DEL", "churn", &churn, &churn_conf).0);
+    let elapsed = start.elapsed();
+    let after = eventually(
+        "the node's kernel back to where it was",
+        Duration::from_secs(10),
+        || {
+            let now = kernel_objects(n1ns);
+            if now == before {
+                Ok(now)
+            } else {
+                let gone: Vec<&String> = before.iter().filter(|l| !now.contains(l)).collect();
+                let new: Vec<&String> = now.iter().filter(|l| !before.contains(l)).collect();
+                Err(format!("gone {gone:#?}\nnew {new:#?}"))
+            }
+        },
+    );
+    let rss_after = rss_kib(s.n1.proc.pid());
+    eprintln!(
+        "{} attach/detach cycles in {:.1} s; {} kernel objects (links, routes, neighbours, FDB entries, rules) before and {} after, the same; bgpd RSS {rss_before} KiB -> {rss_after} KiB",
+        soak_cycles(),
+        elapsed.as_secs_f64(),
+        before.len(),
+        after.len()
+    );
+    assert!(
+        rss_after < rss_before + 4096,
+        "bgpd grew from {rss_before} KiB to {rss_after} KiB"
+    );
+}
+
+fn soak_cycles() -> u32 {
+    std::env::var("FERRY_SOAK_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
