@@ -78,11 +78,23 @@ fn md5_keys(cfg: &Config) -> Vec<(ipnet::IpNet, String)> {
 fn install_md5_keys(fds: &[std::os::fd::RawFd], cfg: &Config, old: Option<&Config>) {
     let keys = md5_keys(cfg);
     let gtsm = cfg.groups.iter().any(|g| g.ttl_security.is_some());
+    // When every group has GTSM the listening socket itself drops
+    // segments from too far (SYN included); otherwise each accepted
+    // connection is checked from its first segment after accept.
+    let all_hops: Option<Vec<u8>> = cfg.groups.iter().map(|g| g.ttl_security).collect();
+    let listener_hops = all_hops.and_then(|h| h.into_iter().max());
+    if gtsm && listener_hops.is_none() {
+        warn!("ttl-security on some groups only: their connections are checked from the first segment after accept");
+    }
     for fd in fds {
         if gtsm {
             if let Err(e) = crate::sockopt::set_ttl_255(*fd) {
                 error!(error = %e, "TTL 255 not set on the listening socket: GTSM peers cannot connect");
             }
+        }
+        let hops = listener_hops.unwrap_or(255);
+        if let Err(e) = crate::sockopt::set_listener_min_ttl(*fd, hops) {
+            warn!(error = %e, "minimum TTL not set on the listening socket");
         }
         if let Some(old) = old {
             for (net, _) in md5_keys(old) {

@@ -176,3 +176,13 @@ pub fn set_ttl_255(fd: RawFd) -> io::Result<()> {
     }
     setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_TTL, 255)
 }
+
+/// Drops, on a listening socket, every segment (SYN included) whose TTL
+/// shows more than `hops` hops: GTSM without a window before `accept`.
+pub fn set_listener_min_ttl(fd: RawFd, hops: u8) -> io::Result<()> {
+    let min = 256 - hops.max(1) as libc::c_int;
+    if socket_is_v6(fd) {
+        setsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, min)?;
+    }
+    setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min)
+}
