@@ -231,10 +231,28 @@ impl Core {
         self
     }
 
-    /// Runs until every sender is gone.
+    /// Runs until every sender is gone. After a second without events
+    /// following a burst, the allocator gives its free pages back: a
+    /// full-table exchange leaves megabytes of encoding and queueing
+    /// buffers behind, which a steady router should not keep.
     pub async fn run(mut self, mut events: mpsc::Receiver<CoreEvent>) {
-        while let Some(ev) = events.recv().await {
+        let mut busy = false;
+        loop {
+            let ev = if busy {
+                match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+                    Ok(ev) => ev,
+                    Err(_) => {
+                        release_free_memory();
+                        busy = false;
+                        continue;
+                    }
+                }
+            } else {
+                events.recv().await
+            };
+            let Some(ev) = ev else { break };
             self.handle(ev);
+            busy = true;
         }
     }
 
@@ -735,5 +753,14 @@ fn key_matches_prefix(key: &RouteKey, p: &ipnet::IpNet) -> bool {
         Nlri::Evpn(EvpnRoute::MacIp(r)) => r.ip.is_some_and(|ip| p.contains(&ip)),
         Nlri::Evpn(EvpnRoute::InclusiveMulticast(r)) => p.contains(&r.originator),
         _ => false,
+    }
+}
+
+/// Returns the allocator's free memory to the system.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap; no precondition.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
