@@ -83,6 +83,9 @@ struct Args {
     /// Give up on a scenario after this many seconds.
     #[arg(long, default_value = "900")]
     timeout: u64,
+    /// Draw the plot of an earlier run's JSON again (no benchmark).
+    #[arg(long, value_name = "JSON")]
+    replot: Option<PathBuf>,
 }
 
 struct Plan {
@@ -723,7 +726,7 @@ fn cpu(pid: u32) -> f64 {
 
 // ---------------------------------------------------------------- scenarios
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Outcome {
     scenario: String,
     device: Device,
@@ -738,6 +741,16 @@ struct Outcome {
     rss: u64,
     bytes_per_path: Option<f64>,
     note: String,
+}
+
+impl<'de> serde::Deserialize<'de> for Device {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Device, D::Error> {
+        let name = String::deserialize(d)?;
+        [Device::Ferry, Device::Frr, Device::Gobgp, Device::Bird]
+            .into_iter()
+            .find(|x| x.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown device {name:?}")))
+    }
 }
 
 impl serde::Serialize for Device {
@@ -1260,11 +1273,20 @@ fn svg(results: &[Outcome]) -> String {
     scenarios.dedup();
     let devices = [Device::Ferry, Device::Frr, Device::Gobgp, Device::Bird];
     let colors = ["#1b7f5f", "#c0392b", "#2c6fbb", "#8e6c1f"];
-    let max = results
-        .iter()
-        .filter_map(|o| o.seconds)
-        .fold(0.0f64, f64::max)
-        .max(0.001);
+    // A log scale: the devices differ by orders of magnitude.
+    let times = || {
+        results
+            .iter()
+            .filter_map(|o| o.seconds)
+            .map(|t| t.max(0.001))
+    };
+    let lo = times().fold(f64::MAX, f64::min).min(1.0).log10().floor();
+    let hi = times()
+        .fold(0.001f64, f64::max)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let scale = |t: f64| (t.max(0.001).log10() - lo) / (hi - lo);
     let (bar, gap, left, top, height) = (22.0, 30.0, 60.0, 40.0, 300.0);
     let group_w = devices.len() as f64 * bar + gap;
     let width = left + scenarios.len() as f64 * group_w + 20.0;
@@ -1277,14 +1299,14 @@ fn svg(results: &[Outcome]) -> String {
     let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
     let _ = writeln!(
         s,
-        "<text x=\"{left}\" y=\"20\" font-size=\"14\">Time to full convergence at every sink (s, lower is better)</text>"
+        "<text x=\"{left}\" y=\"20\" font-size=\"14\">Time to full convergence at every sink (s, log scale, lower is better)</text>"
     );
-    for k in 0..=4 {
-        let v = max * k as f64 / 4.0;
-        let y = top + height - height * k as f64 / 4.0;
+    for k in 0..=((hi - lo) as i32) {
+        let v = 10f64.powf(lo + k as f64);
+        let y = top + height - height * scale(v);
         let _ = writeln!(
             s,
-            "<line x1=\"{left}\" x2=\"{width:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{v:.1}</text>",
+            "<line x1=\"{left}\" x2=\"{width:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{v}</text>",
             left - 5.0,
             y + 4.0
         );
@@ -1298,7 +1320,7 @@ fn svg(results: &[Outcome]) -> String {
             let x = x0 + j as f64 * bar;
             match o.seconds {
                 Some(t) => {
-                    let h = height * t / max;
+                    let h = (height * scale(t)).max(1.0);
                     let _ = writeln!(
                         s,
                         "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>{} {}: {t:.2} s</title></rect>",
@@ -1375,6 +1397,25 @@ type Step = Box<dyn Fn(&mut Bench) -> Result<(), String>>;
 
 fn main() {
     let args = Args::parse();
+    if let Some(json) = &args.replot {
+        let results: Vec<Outcome> = match std::fs::read_to_string(json)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("sysbench: {}: {e}", json.display());
+                std::process::exit(1);
+            }
+        };
+        let out = json.with_extension("svg");
+        if let Err(e) = std::fs::write(&out, svg(&results)) {
+            eprintln!("sysbench: {}: {e}", out.display());
+            std::process::exit(1);
+        }
+        println!("{}", out.display());
+        return;
+    }
     let plan = Plan::of(args.size);
     let mut bench = Bench {
         args: &args,
