@@ -18,9 +18,14 @@ pub fn pod_prefix(i: u32) -> ipnet::IpNet {
 
 /// An EVPN type-5 route of VRF `vrf` (its RD and VNI follow from it).
 pub fn type5(i: u32, vrf: u32) -> Nlri {
+    type5_from(Ipv4Addr::new(10, 10, 93, 12), i, vrf)
+}
+
+/// The same, from the worker whose RDs carry `rd_addr`.
+pub fn type5_from(rd_addr: Ipv4Addr, i: u32, vrf: u32) -> Nlri {
     Nlri::Evpn(EvpnRoute::IpPrefix(IpPrefixRoute {
         rd: RouteDistinguisher::Ipv4 {
-            addr: Ipv4Addr::new(10, 10, 93, 12),
+            addr: rd_addr,
             assigned: vrf as u16,
         },
         esi: Esi::ZERO,

@@ -20,13 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use ferry_benches::{pod_prefix, worker_attributes};
+use ferry_benches::{type5_from, vpnv4, worker_attributes};
 use ferry_wire::message::capability::Capability;
 use ferry_wire::message::open::Open;
-use ferry_wire::nlri::evpn::{Esi, EvpnRoute, IpPrefixRoute};
 use ferry_wire::{
-    EncodeContext, Family, Label, LabelStack, Message, MpReachNlri, MpUnreachNlri, NextHop, Nlri,
-    NlriEntry, RouteDistinguisher, Update, VpnPrefix,
+    EncodeContext, Family, Message, MpReachNlri, MpUnreachNlri, NextHop, Nlri, NlriEntry, Update,
 };
 
 const DUT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
@@ -436,31 +434,6 @@ fn vtep(injector: Ipv4Addr) -> Ipv4Addr {
     Ipv4Addr::new(10, 255, injector.octets()[2], injector.octets()[3])
 }
 
-fn type5_route(i: u32, vrf: u32, injector: Ipv4Addr) -> Nlri {
-    Nlri::Evpn(EvpnRoute::IpPrefix(IpPrefixRoute {
-        rd: RouteDistinguisher::Ipv4 {
-            addr: vtep(injector),
-            assigned: vrf as u16,
-        },
-        esi: Esi::ZERO,
-        ethernet_tag: 0,
-        prefix: pod_prefix(i),
-        gateway: std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        label: Label::vni(10000 + vrf),
-    }))
-}
-
-fn vpnv4_route(i: u32, vrf: u32, _injector: Ipv4Addr) -> Nlri {
-    Nlri::Vpn(VpnPrefix {
-        labels: LabelStack::single(Label::mpls(100 + vrf)),
-        rd: RouteDistinguisher::As2 {
-            asn: 64512,
-            assigned: vrf,
-        },
-        prefix: pod_prefix(i),
-    })
-}
-
 /// One injector's routes, encoded: announcements and withdrawals, one
 /// message each per pack of routes of one VRF.
 struct Feed {
@@ -474,18 +447,21 @@ fn feed(injector: Ipv4Addr, vrfs: std::ops::Range<u32>, n5: u32, n4: u32) -> Fee
         announce: Vec::new(),
         withdraw: Vec::new(),
     };
-    type Make = fn(u32, u32, Ipv4Addr) -> Nlri;
-    for (family, n, per_msg, make) in [
-        (Family::EVPN, n5, 100u32, type5_route as Make),
-        (Family::VPNV4, n4, 200, vpnv4_route as Make),
-    ] {
+    let rd = vtep(injector);
+    let evpn = |i, vrf| type5_from(rd, i, vrf);
+    type Make<'a> = &'a dyn Fn(u32, u32) -> Nlri;
+    let routes: [(Family, u32, u32, Make); 2] = [
+        (Family::EVPN, n5, 100, &evpn),
+        (Family::VPNV4, n4, 200, &vpnv4),
+    ];
+    for (family, n, per_msg, make) in routes {
         let per_vrf = n / VRFS;
         for vrf in vrfs.clone() {
             let all: Vec<u32> = (vrf * per_vrf..(vrf + 1) * per_vrf).collect();
             for chunk in all.chunks(per_msg as usize) {
                 let nlri: Vec<NlriEntry> = chunk
                     .iter()
-                    .map(|&i| NlriEntry::new(make(i, vrf, injector)))
+                    .map(|&i| NlriEntry::new(make(i, vrf)))
                     .collect();
                 let up = Update {
                     attributes: worker_attributes(vrf),
@@ -681,36 +657,50 @@ fn start(device: Device, args: &Args) -> Result<Running, String> {
 }
 
 fn listening(port: u16) -> bool {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .any(|table| listening_in(table, port))
+    let port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        tcp_sockets(table)
+            .iter()
+            .any(|(local, _, state)| state == "0A" && local.ends_with(&port))
+    })
 }
 
-fn listening_in(table: &str, port: u16) -> bool {
+/// (local, remote, state) of every socket in a /proc/net/tcp* table, as
+/// the kernel prints them (hex).
+fn tcp_sockets(table: &str) -> Vec<(String, String, String)> {
     std::fs::read_to_string(table)
-        .map(|t| {
-            t.lines().skip(1).any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 3
-                    && f[3] == "0A"
-                    && f[1].rsplit(':').next() == Some(&format!("{port:04X}"))
-            })
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            Some((
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ))
         })
-        .unwrap_or(false)
+        .collect()
+}
+
+/// The `kB` fields of /proc/PID/status named in `names`, in bytes (0 when
+/// absent).
+fn status_bytes<const N: usize>(pid: u32, names: [&str; N]) -> [u64; N] {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    names.map(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    })
 }
 
 /// (VmRSS, VmHWM) in bytes.
 fn memory(pid: u32) -> (u64, u64) {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let [rss, hwm] = status_bytes(pid, ["VmRSS", "VmHWM"]);
+    (rss, hwm)
 }
 
 /// User + system CPU seconds of the process.
@@ -983,8 +973,8 @@ impl Bench<'_> {
         } else {
             (200u64, (n4 as usize).div_ceil(200))
         };
+        let churned_msgs = churned_msgs.max(1);
         let packs = (per_tick / 2 / msg_routes).max(1) as usize;
-        let type5_msgs = churned_msgs.max(1);
         let cpu0 = cpu(dut.pid());
         let started = Instant::now();
         let ticks = self.plan.churn_secs * 10;
@@ -996,8 +986,8 @@ impl Bench<'_> {
             for &j in &last {
                 batch.extend_from_slice(&f.announce[j]);
             }
-            let now: Vec<usize> = (0..packs).map(|k| (next + k) % type5_msgs).collect();
-            next = (next + packs) % type5_msgs;
+            let now: Vec<usize> = (0..packs).map(|k| (next + k) % churned_msgs).collect();
+            next = (next + packs) % churned_msgs;
             for &j in &now {
                 batch.extend_from_slice(&f.withdraw[j]);
             }
@@ -1128,17 +1118,8 @@ fn worker_idle(args: &Args) -> Result<(u64, u64, u64), String> {
     }
     // Idle: a few keepalive-free seconds after the session came up.
     std::thread::sleep(Duration::from_secs(5));
-    let text =
-        std::fs::read_to_string(format!("/proc/{}/status", worker.pid())).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024
-    };
-    let out = (field("VmRSS:"), field("RssAnon:"), field("RssFile:"));
+    let [rss, anon, file] = status_bytes(worker.pid(), ["VmRSS", "RssAnon", "RssFile"]);
+    let out = (rss, anon, file);
     worker.stop();
     rr.stop();
     Ok(out)
@@ -1147,14 +1128,9 @@ fn worker_idle(args: &Args) -> Result<(u64, u64, u64), String> {
 /// A session from `addr` to port 179 is Established.
 fn established(addr: Ipv4Addr) -> bool {
     let local = format!("{:08X}:", u32::from_le_bytes(addr.octets()));
-    std::fs::read_to_string("/proc/net/tcp")
-        .map(|t| {
-            t.lines().skip(1).any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 3 && f[1].starts_with(&local) && f[2].ends_with(":00B3") && f[3] == "01"
-            })
-        })
-        .unwrap_or(false)
+    tcp_sockets("/proc/net/tcp")
+        .iter()
+        .any(|(l, r, state)| l.starts_with(&local) && r.ends_with(":00B3") && state == "01")
 }
 
 // ---------------------------------------------------------------- report

@@ -653,20 +653,7 @@ impl Kernel {
                 )
                 .await
             }
-            KernelOp::RouteDel { table, prefix } => {
-                let mut msg = RouteMessage::default();
-                set_destination(&mut msg, table, prefix);
-                msg.header.protocol = RouteProtocol::Other(RTPROT_FERRY);
-                msg.header.scope = RouteScope::NoWhere;
-                ignore_gone(
-                    self.send(
-                        RouteNetlinkMessage::DelRoute(msg),
-                        0,
-                        &format!("deleting route {prefix} table {table}"),
-                    )
-                    .await,
-                )
-            }
+            KernelOp::RouteDel { table, prefix } => self.delete_route(table, prefix).await,
             KernelOp::NeighAdd { vni, addr, mac } => {
                 let msg = neighbour(br(vni)?, addr, mac);
                 self.send(
