@@ -537,6 +537,57 @@ pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 's
 }
 
 /// A minimal BGP speaker for tests: OPEN, KEEPALIVE, then raw messages.
+/// A route reflector for the clients of 10.10.0.0/16 (dynamic, every
+/// family), as the daemon and RFC 7606 tests run it.
+pub const RR: &str = r#"
+router-id = "10.10.25.42"
+local-as = 64512
+cluster-id = "10.10.25.42"
+[[group]]
+name = "workers"
+local-address = "10.10.25.42"
+route-reflector-client = true
+allow = ["10.10.0.0/16"]
+"#;
+
+/// A worker's EVPN Type-5 UPDATE for `prefix` from VTEP `vtep`: ORIGIN,
+/// AS_PATH, LOCAL_PREF, route target 11:11, VXLAN encapsulation, VNI 10002.
+pub fn type5_update(prefix: &str, vtep: std::net::Ipv4Addr) -> ferry_wire::Update {
+    use ferry_wire::nlri::evpn::{Esi, EvpnRoute, IpPrefixRoute};
+    use ferry_wire::{
+        ExtendedCommunity, Family, Label, MpReachNlri, NextHop, Nlri, NlriEntry, Origin,
+        PathAttributes, Update,
+    };
+    Update {
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(Default::default()),
+            local_pref: Some(100),
+            extended_communities: vec![
+                "target:11:11".parse::<ExtendedCommunity>().unwrap(),
+                "encap:vxlan".parse().unwrap(),
+            ],
+            ..Default::default()
+        },
+        mp_reach: Some(MpReachNlri {
+            family: Family::EVPN,
+            next_hop: NextHop::Ipv4(vtep),
+            nlri: vec![NlriEntry::new(Nlri::Evpn(EvpnRoute::IpPrefix(
+                IpPrefixRoute {
+                    rd: format!("{vtep}:1").parse().unwrap(),
+                    esi: Esi::ZERO,
+                    ethernet_tag: 0,
+                    prefix: prefix.parse().unwrap(),
+                    gateway: "0.0.0.0".parse().unwrap(),
+                    label: Label::vni(10002),
+                },
+            )))],
+            undecoded: Vec::new(),
+        }),
+        ..Default::default()
+    }
+}
+
 pub mod raw {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     use std::time::Duration;

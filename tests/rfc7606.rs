@@ -7,54 +7,14 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferry_tests::{in_netns, raw, require_root, Ferry, Lan, Netns};
-use ferry_wire::nlri::evpn::{Esi, EvpnRoute, IpPrefixRoute};
-use ferry_wire::{
-    ExtendedCommunity, Family, Label, Message, MpReachNlri, NextHop, Nlri, NlriEntry, Origin,
-    PathAttributes, Update,
-};
-
-const RR: &str = r#"
-router-id = "10.10.25.42"
-local-as = 64512
-cluster-id = "10.10.25.42"
-[[group]]
-name = "workers"
-local-address = "10.10.25.42"
-route-reflector-client = true
-allow = ["10.10.0.0/16"]
-"#;
+use ferry_tests::{in_netns, raw, require_root, type5_update, Ferry, Lan, Netns, RR};
+use ferry_wire::Message;
 
 /// A Type-5 UPDATE with ORIGIN, AS_PATH, extended communities and
 /// MP_REACH_NLRI only, encoded.
 fn base(prefix: &str, vtep: Ipv4Addr) -> Vec<u8> {
-    let u = Update {
-        attributes: PathAttributes {
-            origin: Some(Origin::Igp),
-            as_path: Some(Default::default()),
-            extended_communities: vec![
-                "target:11:11".parse::<ExtendedCommunity>().unwrap(),
-                "encap:vxlan".parse().unwrap(),
-            ],
-            ..Default::default()
-        },
-        mp_reach: Some(MpReachNlri {
-            family: Family::EVPN,
-            next_hop: NextHop::Ipv4(vtep),
-            nlri: vec![NlriEntry::new(Nlri::Evpn(EvpnRoute::IpPrefix(
-                IpPrefixRoute {
-                    rd: format!("{vtep}:1").parse().unwrap(),
-                    esi: Esi::ZERO,
-                    ethernet_tag: 0,
-                    prefix: prefix.parse().unwrap(),
-                    gateway: "0.0.0.0".parse().unwrap(),
-                    label: Label::vni(10002),
-                },
-            )))],
-            undecoded: Vec::new(),
-        }),
-        ..Default::default()
-    };
+    let mut u = type5_update(prefix, vtep);
+    u.attributes.local_pref = None;
     Message::Update(u)
         .to_bytes(&Default::default())
         .unwrap()

@@ -6,55 +6,11 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ferry_tests::raw;
-use ferry_tests::{eventually, in_netns, output, require_root, run, Ferry, GoBgp, Lan, Netns};
-use ferry_wire::iana::notification::{cease, CEASE};
-use ferry_wire::nlri::evpn::{Esi, EvpnRoute, IpPrefixRoute};
-use ferry_wire::{
-    ExtendedCommunity, Family, Label, Message, MpReachNlri, NextHop, Nlri, NlriEntry, Origin,
-    PathAttributes, Update,
+use ferry_tests::{
+    eventually, in_netns, output, require_root, run, type5_update, Ferry, GoBgp, Lan, Netns, RR,
 };
-
-const RR: &str = r#"
-router-id = "10.10.25.42"
-local-as = 64512
-cluster-id = "10.10.25.42"
-[[group]]
-name = "workers"
-local-address = "10.10.25.42"
-route-reflector-client = true
-allow = ["10.10.0.0/16"]
-"#;
-
-fn type5_update(prefix: &str, vtep: Ipv4Addr) -> Update {
-    Update {
-        attributes: PathAttributes {
-            origin: Some(Origin::Igp),
-            as_path: Some(Default::default()),
-            local_pref: Some(100),
-            extended_communities: vec![
-                "target:11:11".parse::<ExtendedCommunity>().unwrap(),
-                "encap:vxlan".parse().unwrap(),
-            ],
-            ..Default::default()
-        },
-        mp_reach: Some(MpReachNlri {
-            family: Family::EVPN,
-            next_hop: NextHop::Ipv4(vtep),
-            nlri: vec![NlriEntry::new(Nlri::Evpn(EvpnRoute::IpPrefix(
-                IpPrefixRoute {
-                    rd: format!("{vtep}:1").parse().unwrap(),
-                    esi: Esi::ZERO,
-                    ethernet_tag: 0,
-                    prefix: prefix.parse().unwrap(),
-                    gateway: "0.0.0.0".parse().unwrap(),
-                    label: Label::vni(10002),
-                },
-            )))],
-            undecoded: Vec::new(),
-        }),
-        ..Default::default()
-    }
-}
+use ferry_wire::iana::notification::{cease, CEASE};
+use ferry_wire::Message;
 
 /// 200 worker nodes connect from the allow range; all come up, and a route
 /// from one of them reaches the 199 others.
