@@ -151,6 +151,30 @@ fn site() -> Site {
     }
 }
 
+/// alpine-cluster-1 on node 1 and a peer on node 2, in VRF blue: their
+/// network namespaces and the `ferry` network configurations that attach
+/// them.
+fn blue_pods(s: &Site) -> (Netns, Netns, String, String) {
+    let pod = |node: &Ferry, mac, v4, v6| {
+        let socket = node.socket.to_str().unwrap().to_string();
+        let conf = netconf("blue", 10002, "11:11", &socket, mac, v4, v6);
+        (Netns::new("fp"), conf)
+    };
+    let (p1, c1) = pod(
+        &s.n1,
+        "aa:bb:cc:dd:01:01",
+        "1.1.1.2/30",
+        "abcd::1.1.1.2/126",
+    );
+    let (p2, c2) = pod(
+        &s.n2,
+        "aa:bb:cc:dd:02:02",
+        "1.2.2.2/30",
+        "abcd::1.2.2.2/126",
+    );
+    (p1, p2, c1, c2)
+}
+
 #[test]
 fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
     if !require_root("pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated") {
@@ -160,27 +184,7 @@ fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
     let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
     let sock1 = s.n1.socket.to_str().unwrap().to_string();
     let sock2 = s.n2.socket.to_str().unwrap().to_string();
-    // alpine-cluster-1 and a peer on the other node, in VRF blue.
-    let p1 = Netns::new("fp");
-    let p2 = Netns::new("fp");
-    let c1 = netconf(
-        "blue",
-        10002,
-        "11:11",
-        &sock1,
-        "aa:bb:cc:dd:01:01",
-        "1.1.1.2/30",
-        "abcd::1.1.1.2/126",
-    );
-    let c2 = netconf(
-        "blue",
-        10002,
-        "11:11",
-        &sock2,
-        "aa:bb:cc:dd:02:02",
-        "1.2.2.2/30",
-        "abcd::1.2.2.2/126",
-    );
+    let (p1, p2, c1, c2) = blue_pods(&s);
     let (ok, res) = cni(n1ns, "ADD", "pod-one", &p1, &c1);
     assert!(ok, "{res}");
     assert_eq!(res["cniVersion"], "0.4.0");
@@ -393,28 +397,7 @@ fn a_restarted_worker_reconciles_and_keeps_forwarding() {
     }
     let mut s = site();
     let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
-    let sock1 = s.n1.socket.to_str().unwrap().to_string();
-    let sock2 = s.n2.socket.to_str().unwrap().to_string();
-    let p1 = Netns::new("fp");
-    let p2 = Netns::new("fp");
-    let c1 = netconf(
-        "blue",
-        10002,
-        "11:11",
-        &sock1,
-        "aa:bb:cc:dd:01:01",
-        "1.1.1.2/30",
-        "abcd::1.1.1.2/126",
-    );
-    let c2 = netconf(
-        "blue",
-        10002,
-        "11:11",
-        &sock2,
-        "aa:bb:cc:dd:02:02",
-        "1.2.2.2/30",
-        "abcd::1.2.2.2/126",
-    );
+    let (p1, p2, c1, c2) = blue_pods(&s);
     assert!(cni(n1ns, "ADD", "pod-one", &p1, &c1).0);
     assert!(cni(n2ns, "ADD", "pod-two", &p2, &c2).0);
     eventually("pods ping", Duration::from_secs(20), || {
