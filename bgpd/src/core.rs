@@ -434,7 +434,7 @@ impl Core {
             let remote: Vec<_> = out
                 .changes
                 .iter()
-                .filter_map(|c| match &c.key {
+                .filter_map(|c| match c.key.nlri() {
                     Nlri::Evpn(EvpnRoute::IpPrefix(r)) => {
                         let route = c.new.as_ref().filter(|p| p.peer() != LOCAL).and_then(|p| {
                             remote_route(
@@ -711,7 +711,7 @@ impl Core {
                 .collect(),
             originator_id: a.originator_id.map(|o| o.to_string()),
             cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
-            label: path.attrs.extra.label().map(|l| match key {
+            label: path.attrs.extra.label().map(|l| match nlri {
                 Nlri::Vpn(_) => l.mpls_value(),
                 _ => l.as_vni(),
             }),
@@ -745,9 +745,9 @@ fn short_prefix(nlri: &Nlri) -> String {
 }
 
 fn key_matches_prefix(key: &RouteKey, p: &ipnet::IpNet) -> bool {
-    match key {
-        Nlri::Ipv4(k) => ipnet::IpNet::V4(*k) == *p,
-        Nlri::Ipv6(k) => ipnet::IpNet::V6(*k) == *p,
+    match key.nlri() {
+        Nlri::Ipv4(k) => ipnet::IpNet::V4(k) == *p,
+        Nlri::Ipv6(k) => ipnet::IpNet::V6(k) == *p,
         Nlri::Vpn(v) => v.prefix == *p,
         Nlri::Evpn(EvpnRoute::IpPrefix(r)) => r.prefix == *p,
         Nlri::Evpn(EvpnRoute::MacIp(r)) => r.ip.is_some_and(|ip| p.contains(&ip)),

@@ -76,6 +76,8 @@ pub struct Rib {
     cfg: SpeakerConfig,
     peers: Vec<Option<PeerState>>,
     table: FxHashMap<RouteKey, Entry>,
+    /// The number of keys `table` is allocated for.
+    room: usize,
     interner: Interner,
     groups: Vec<Group>,
     totals: [TableCounts; Family::SUPPORTED.len()],
@@ -83,6 +85,9 @@ pub struct Rib {
     /// routes of the peers have been received again.
     deferring: bool,
 }
+
+/// Tables with room for fewer routes than this are never shrunk.
+const MIN_SHRINK: usize = 4096;
 
 fn family_index(f: Family) -> Option<usize> {
     Family::SUPPORTED.iter().position(|x| *x == f)
@@ -128,6 +133,7 @@ impl Rib {
             cfg,
             peers: vec![None],
             table: FxHashMap::default(),
+            room: 0,
             interner: Interner::default(),
             groups: Vec::new(),
             totals: Default::default(),
@@ -263,6 +269,11 @@ impl Rib {
     }
 
     /// The paths of one key.
+    /// How many route keys the table has room for before it grows.
+    pub fn capacity(&self) -> usize {
+        self.room.max(self.table.capacity())
+    }
+
     pub fn lookup(&self, key: &RouteKey) -> Option<&Entry> {
         self.table.get(key)
     }
@@ -662,6 +673,16 @@ impl Rib {
     }
 
     fn finish(&mut self, changes: ChangeSet) -> Outcome {
+        // A table three quarters empty (a peer that held most routes went
+        // away) gives its memory back, keeping room to double again.
+        // (The map's own capacity() drops as removals leave tombstones;
+        // `room` is what it was allocated for.)
+        let len = self.table.len();
+        self.room = self.room.max(self.table.capacity());
+        if self.room > MIN_SHRINK && len < self.room / 4 {
+            self.table.shrink_to(len * 2);
+            self.room = self.table.capacity();
+        }
         let changes = changes.into_changes();
         let exports = self.exports_for(&changes);
         Outcome { exports, changes }
@@ -741,7 +762,7 @@ impl Rib {
                             let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
                             if old_ok && !old_from_member {
                                 actions.push(Action::Withdraw {
-                                    nlri: withdrawal_nlri(&c.key),
+                                    nlri: prefix::withdrawal(&c.key),
                                 });
                             }
                         }
@@ -828,19 +849,6 @@ impl Rib {
             peers: vec![id],
             messages: pack(&actions, &gk.encode),
         }
-    }
-}
-
-/// The NLRI that withdraws `key`: VPN routes carry the RFC 8277 §2.4
-/// compatibility label.
-fn withdrawal_nlri(key: &RouteKey) -> Nlri {
-    match key {
-        Nlri::Vpn(v) => Nlri::Vpn(ferry_wire::VpnPrefix {
-            labels: ferry_wire::LabelStack::single(ferry_wire::Label::WITHDRAWN),
-            rd: v.rd,
-            prefix: v.prefix,
-        }),
-        other => other.clone(),
     }
 }
 

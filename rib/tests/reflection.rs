@@ -372,3 +372,48 @@ fn stale_paths_not_refreshed_are_withdrawn() {
     );
     assert_eq!(rib.table_counts(Family::VPNV4).paths, 1);
 }
+
+#[test]
+fn the_table_gives_memory_back_when_most_routes_go() {
+    let mut rib = rib();
+    up(&mut rib, 1, Role::Client, 1);
+    up(&mut rib, 2, Role::Client, 2);
+    let routes = |peer: u8| {
+        (0..50_000u32).map(move |i| {
+            let [_, _, a, b] = i.to_be_bytes();
+            vpn(&format!("10.{peer}.{a}.{b}/32"), 100)
+        })
+    };
+    for chunk in routes(1).collect::<Vec<_>>().chunks(500) {
+        rib.receive(
+            1,
+            &announce(chunk.to_vec(), Ipv4Addr::new(10, 10, 0, 1), 100),
+        );
+    }
+    rib.receive(
+        2,
+        &announce(
+            routes(2).take(1000).collect(),
+            Ipv4Addr::new(10, 10, 0, 2),
+            100,
+        ),
+    );
+    let full = rib.capacity();
+    assert!(full >= 51_000, "{full}");
+
+    // Half withdrawn: the room stays for the routes to come back.
+    let half: Vec<Nlri> = routes(1).take(25_000).collect();
+    for chunk in half.chunks(500) {
+        rib.receive(1, &withdraw(chunk.to_vec()));
+    }
+    assert_eq!(rib.capacity(), full);
+
+    // The big peer goes: the table shrinks to fit what is left.
+    rib.peer_down(1);
+    assert_eq!(rib.table_counts(Family::VPNV4).paths, 1000);
+    assert!(rib.capacity() < full / 8, "{} of {full}", rib.capacity());
+    assert!(rib.capacity() >= 1000);
+    // and still finds every route.
+    let out = up(&mut rib, 3, Role::Client, 3);
+    assert_eq!(announced(&sent_to(&out, 3)).len(), 1000);
+}
