@@ -36,14 +36,19 @@ fn two_hundred_dynamic_clients() {
 
     let socket = rr.socket.clone();
     let bgpctl = ferry_tests::bin("bgpctl");
-    let summary = move || -> serde_json::Value {
+    let show = move |what: &str, json: bool| -> String {
+        let mut args = vec!["-s", socket.to_str().unwrap(), "show", what];
+        if json {
+            args.push("--json");
+        }
         let out = std::process::Command::new(&bgpctl)
-            .args(["-s", socket.to_str().unwrap(), "--json", "show", "summary"])
+            .args(args)
             .output()
             .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
+        assert!(out.status.success(), "bgpctl show {what}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
     };
-    let (received, s) = in_netns(&cl_ns, move || {
+    let (received, s, memory, memory_text) = in_netns(&cl_ns, move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -84,7 +89,9 @@ fn two_hundred_dynamic_clients() {
                 }
             }
             // Read the reflector's summary while every session is up.
-            (got, summary())
+            let summary: serde_json::Value = serde_json::from_str(&show("summary", true)).unwrap();
+            let memory: serde_json::Value = serde_json::from_str(&show("memory", true)).unwrap();
+            (got, summary, memory, show("memory", false))
         })
     });
     assert_eq!(received, N as usize - 1);
@@ -92,6 +99,30 @@ fn two_hundred_dynamic_clients() {
     assert_eq!(s["down-peers"], 0);
     drop(rr);
     assert_eq!(s["unconfigured-peers"], N as u64);
+
+    // `show memory`: the one route, its one path and attribute set, and
+    // the process's resident memory as the kernel counts it.
+    assert_eq!(memory["rib"]["routes"], 1, "{memory}");
+    assert_eq!(memory["rib"]["paths"], 1, "{memory}");
+    assert_eq!(memory["rib"]["attribute-sets"], 1, "{memory}");
+    assert!(
+        memory["rib"]["table-bytes"].as_u64().unwrap() > 0,
+        "{memory}"
+    );
+    let rss = memory["rss"].as_u64().unwrap();
+    let anon = memory["rss-anonymous"].as_u64().unwrap();
+    assert!(
+        anon > 0 && anon < rss && rss <= memory["rss-peak"].as_u64().unwrap(),
+        "{memory}"
+    );
+    assert!(
+        memory["allocator"]["in-use"].as_u64().unwrap() > 0,
+        "{memory}"
+    );
+    assert!(
+        memory_text.contains("Route table:     1 routes, 1 paths"),
+        "{memory_text}"
+    );
 }
 
 fn static_config(neighbors: &[&str], hold: u16) -> String {

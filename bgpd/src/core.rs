@@ -487,6 +487,9 @@ impl Core {
                     body: Body::Neighbors { neighbors },
                 }
             }
+            Request::Memory => Response::Ok {
+                body: Body::Memory(crate::memory::MemoryReport::now(self.rib.memory())),
+            },
             Request::Routes(q) => match self.routes(q) {
                 Ok(routes) => Response::Ok {
                     body: Body::Routes { routes },

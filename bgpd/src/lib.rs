@@ -14,6 +14,7 @@ pub mod core;
 pub mod daemon;
 pub mod fib;
 pub mod fsm;
+pub mod memory;
 pub mod negotiate;
 pub mod origination;
 pub mod peer_status;

@@ -64,6 +64,8 @@ enum Show {
         /// One VRF by name.
         name: Option<String>,
     },
+    /// Memory: resident, the allocator's view, the RIB's size per path.
+    Memory,
 }
 
 #[derive(Args)]
@@ -126,6 +128,7 @@ fn run_show(socket: &std::path::Path, show: Show, json: bool) -> ExitCode {
         Show::Summary => Request::Summary,
         Show::Neighbor { address } => Request::Neighbors { address },
         Show::Vrf { name } => Request::Vrfs { name },
+        Show::Memory => Request::Memory,
         Show::Route(RouteArgs {
             which: Some(RouteWhich::Table { vrf }),
             ..
@@ -164,6 +167,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Reloaded(r) => serde_json::to_value(r),
             Body::Done { message } => serde_json::to_value(message),
             Body::Vrfs { vrfs } => serde_json::to_value(vrfs),
+            Body::Memory(m) => serde_json::to_value(m),
             Body::VrfRoutes {
                 vrf,
                 table,
@@ -186,6 +190,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Reloaded(r) => show::reloaded(r),
             Body::Done { message } => format!("{message}\n"),
             Body::Vrfs { vrfs } => show::vrfs(vrfs),
+            Body::Memory(m) => show::memory(m),
             Body::VrfRoutes {
                 vrf,
                 table,

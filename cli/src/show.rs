@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use ferry_bgpd::control::proto::{
     NeighborDetail, ReloadReport, RouteEntry, Summary, VrfInfo, VrfKernelRoute, VrfRibRoute,
 };
+use ferry_bgpd::memory::MemoryReport;
 
 /// `1d 02:03:04`, `02:03:04` or seconds below a minute, as Junos prints
 /// Last Up/Dwn.
@@ -305,4 +306,44 @@ pub fn vrf_routes(vrf: &str, table: u32, rib: &[VrfRibRoute], kernel: &[VrfKerne
         );
     }
     o
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
+}
+
+/// `show memory`.
+pub fn memory(m: &MemoryReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Resident:        {} (anonymous {}, peak {})",
+        mib(m.rss),
+        mib(m.rss_anonymous),
+        mib(m.rss_peak)
+    );
+    if let Some(a) = &m.allocator {
+        let _ = writeln!(
+            out,
+            "Allocator:       {} in use ({} mapped apart), {} free",
+            mib(a.in_use),
+            mib(a.mapped),
+            mib(a.free)
+        );
+    }
+    let r = &m.rib;
+    let per_path = r
+        .table_bytes
+        .checked_div(r.paths)
+        .map(|b| format!(", {b} B/path"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Route table:     {} routes, {} paths, {}{per_path}",
+        r.routes,
+        r.paths,
+        mib(r.table_bytes)
+    );
+    let _ = writeln!(out, "Attribute sets:  {}", r.attribute_sets);
+    out
 }

@@ -24,20 +24,19 @@ use std::net::IpAddr;
 
 use ferry_wire::{EncodeContext, Family, FamilySet, NextHop, Nlri, PathAttributes, Update};
 use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
 
 use adj_out::{pack, Action, EncodedAttrs, Export, Group, GroupKey};
 use attributes::{Attrs, Interner, RouteAttrs};
 use decision::{compare, Source};
-use path::Path;
+use path::{Path, Paths};
 use peer::{PeerId, PeerInfo, PeerState, Role, LOCAL};
 pub use prefix::{PathExtra, RouteKey};
 pub use reflection::SpeakerConfig;
 
 /// The paths of one route key; the best, when there is one, first.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Entry {
-    pub paths: SmallVec<[Path; 1]>,
+    pub paths: Paths,
 }
 
 impl Entry {
@@ -69,6 +68,21 @@ pub struct Outcome {
 pub struct TableCounts {
     pub paths: u64,
     pub active: u64,
+}
+
+/// The size of the RIB (`bgpctl show memory`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RibMemory {
+    /// Route keys (prefixes with their RD).
+    pub routes: u64,
+    /// Paths, every peer's counted.
+    pub paths: u64,
+    /// Bytes of the route table: its slots (a key and a path each), the
+    /// keys kept out of line and the path lists that outgrew their slot.
+    pub table_bytes: u64,
+    /// Distinct attribute sets the paths share.
+    pub attribute_sets: u64,
 }
 
 /// The RIB.
@@ -268,12 +282,38 @@ impl Rib {
         self.table.iter()
     }
 
-    /// The paths of one key.
     /// How many route keys the table has room for before it grows.
     pub fn capacity(&self) -> usize {
         self.room.max(self.table.capacity())
     }
 
+    /// What the RIB holds and the memory its route table takes.
+    pub fn memory(&self) -> RibMemory {
+        let slot = std::mem::size_of::<(RouteKey, Entry)>() + 1;
+        // The map's slots: a power of two, 7/8 of them usable.
+        let slots = (self.capacity() * 8).div_ceil(7).next_power_of_two();
+        let mut bytes = if self.capacity() == 0 {
+            0
+        } else {
+            slots * slot
+        };
+        let mut paths = 0;
+        for (k, e) in &self.table {
+            paths += e.paths.len();
+            if !k.is_packed() {
+                bytes += std::mem::size_of::<Nlri>();
+            }
+            bytes += e.paths.heap_bytes();
+        }
+        RibMemory {
+            routes: self.table.len() as u64,
+            paths: paths as u64,
+            table_bytes: bytes as u64,
+            attribute_sets: self.interner.len() as u64,
+        }
+    }
+
+    /// The paths of one key.
     pub fn lookup(&self, key: &RouteKey) -> Option<&Entry> {
         self.table.get(key)
     }
@@ -347,16 +387,26 @@ impl Rib {
         let family = key.family();
         let peer = path.peer();
         let eligible = path.is_eligible();
-        let entry = self.table.entry(key.clone()).or_default();
-        let old_best = entry.best().cloned();
-        let mut replaced: Option<Path> = None;
-        if let Some(i) = entry.paths.iter().position(|p| p.same_origin(&path)) {
-            replaced = Some(std::mem::replace(&mut entry.paths[i], path));
-        } else {
-            entry.paths.push(path);
-        }
-        Rib::select(&self.peers, entry);
-        let new_best = entry.best().cloned();
+        let (old_best, replaced, new_best) = match self.table.entry(key.clone()) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let entry = v.insert(Entry {
+                    paths: Paths::one(path),
+                });
+                (None, None, entry.best().cloned())
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let entry = o.into_mut();
+                let old_best = entry.best().cloned();
+                let mut replaced: Option<Path> = None;
+                if let Some(i) = entry.paths.iter().position(|p| p.same_origin(&path)) {
+                    replaced = Some(std::mem::replace(&mut entry.paths[i], path));
+                } else {
+                    entry.paths.push(path);
+                }
+                Rib::select(&self.peers, entry);
+                (old_best, replaced, entry.best().cloned())
+            }
+        };
         match &replaced {
             None => {
                 self.count(peer, family, |c| {
@@ -408,12 +458,14 @@ impl Rib {
             return;
         };
         let old_best = entry.best().cloned();
-        let removed = entry.paths.remove(i);
-        Rib::select(&self.peers, entry);
-        let new_best = entry.best().cloned();
-        if entry.paths.is_empty() {
-            self.table.remove(key);
-        }
+        let (removed, new_best) = if entry.paths.len() == 1 {
+            let only = self.table.remove(key).and_then(|e| e.paths.into_only());
+            (only.expect("the key's one path"), None)
+        } else {
+            let removed = entry.paths.remove(i);
+            Rib::select(&self.peers, entry);
+            (removed, entry.best().cloned())
+        };
         let eligible = removed.is_eligible();
         self.count(peer, family, |c| {
             c.received = c.received.saturating_sub(1);

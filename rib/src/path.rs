@@ -65,3 +65,122 @@ impl Path {
         self.same_origin(other) && self.attrs.ptr_eq(&other.attrs)
     }
 }
+
+/// The paths of one route key: never empty, one path held inline (the
+/// common case: a route reflector hears most routes from one client), more
+/// in a vector of their own. 16 octets in the table.
+#[derive(Clone, Debug)]
+pub struct Paths(Repr);
+
+#[derive(Clone, Debug)]
+enum Repr {
+    One(Path),
+    /// Two or more. Boxed: a vector beside the inline path would make
+    /// every table slot 8 octets larger.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Path>>),
+}
+
+impl Paths {
+    pub fn one(path: Path) -> Paths {
+        Paths(Repr::One(path))
+    }
+
+    pub fn push(&mut self, path: Path) {
+        match &mut self.0 {
+            Repr::One(first) => self.0 = Repr::Many(Box::new(vec![first.clone(), path])),
+            Repr::Many(v) => v.push(path),
+        }
+    }
+
+    /// Removes the path at `i` of two or more (a key losing its only path
+    /// leaves the table instead).
+    ///
+    /// # Panics
+    /// When there is only one path.
+    pub fn remove(&mut self, i: usize) -> Path {
+        let Repr::Many(v) = &mut self.0 else {
+            panic!("removing the only path of a route key");
+        };
+        let removed = v.remove(i);
+        if v.len() == 1 {
+            let only = v.pop().expect("one path left");
+            self.0 = Repr::One(only);
+        }
+        removed
+    }
+
+    /// The only path, when there is just one.
+    pub fn into_only(self) -> Option<Path> {
+        match self.0 {
+            Repr::One(p) => Some(p),
+            Repr::Many(_) => None,
+        }
+    }
+
+    /// Heap bytes held beyond the table slot.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::One(_) => 0,
+            Repr::Many(v) => {
+                std::mem::size_of::<Vec<Path>>() + v.capacity() * std::mem::size_of::<Path>()
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Paths {
+    type Target = [Path];
+    fn deref(&self) -> &[Path] {
+        match &self.0 {
+            Repr::One(p) => std::slice::from_ref(p),
+            Repr::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Paths {
+    fn deref_mut(&mut self) -> &mut [Path] {
+        match &mut self.0 {
+            Repr::One(p) => std::slice::from_mut(p),
+            Repr::Many(v) => v,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attributes::{Interner, RouteAttrs};
+    use crate::prefix::PathExtra;
+    use ferry_wire::{NextHop, PathAttributes};
+
+    fn path(peer: PeerId) -> Path {
+        let attrs = Interner::default().intern(RouteAttrs {
+            path: PathAttributes::default(),
+            next_hop: NextHop::Raw(Vec::new()),
+            extra: PathExtra::None,
+        });
+        Path::new(peer, 0, attrs, true)
+    }
+
+    fn peers(p: &Paths) -> Vec<PeerId> {
+        p.iter().map(Path::peer).collect()
+    }
+
+    #[test]
+    fn paths_grow_and_shrink_back_to_one_inline() {
+        let mut p = Paths::one(path(1));
+        assert_eq!(p.heap_bytes(), 0);
+        p.push(path(2));
+        p.push(path(3));
+        assert_eq!(peers(&p), [1, 2, 3]);
+        assert!(p.heap_bytes() > 0);
+        p.swap(0, 2);
+        assert_eq!(p.remove(1).peer(), 2);
+        assert_eq!(peers(&p), [3, 1]);
+        assert_eq!(p.remove(0).peer(), 3);
+        assert_eq!(p.heap_bytes(), 0);
+        assert_eq!(p.into_only().map(|p| p.peer()), Some(1));
+    }
+}

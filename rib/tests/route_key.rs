@@ -203,9 +203,9 @@ fn the_routes_a_reflector_holds_by_the_hundred_thousand_are_packed() {
     }
     assert!(!split(&mac_v6).0.is_packed());
     assert_eq!(split(&mac_v6).0.family(), Family::EVPN);
-    // A key and a path of a one-path entry: 56 octets a route.
+    // A key and the path of a one-path entry: 48 octets a route.
     assert_eq!(std::mem::size_of::<RouteKey>(), 32);
-    assert_eq!(std::mem::size_of::<Entry>(), 24);
+    assert_eq!(std::mem::size_of::<Entry>(), 16);
 }
 
 #[test]

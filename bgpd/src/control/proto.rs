@@ -21,6 +21,8 @@ pub enum Request {
     },
     /// `bgpctl show route …`
     Routes(RouteQuery),
+    /// `bgpctl show memory`
+    Memory,
     /// `bgpctl reload`: re-read the configuration file.
     Reload,
     /// Attach a pod prefix to a VRF: the worker originates it as an EVPN
@@ -168,6 +170,7 @@ pub enum Body {
     Vrfs {
         vrfs: Vec<VrfInfo>,
     },
+    Memory(crate::memory::MemoryReport),
     VrfRoutes {
         vrf: String,
         table: u32,
