@@ -157,6 +157,13 @@ fn net(p: Packer, prefix: &IpNet) -> Packer {
     }
 }
 
+/// The fields every packed EVPN form starts with.
+fn evpn(form: u8, rd: &RouteDistinguisher, ethernet_tag: u32) -> Packer {
+    Packer::new(form)
+        .put(&rd.to_bytes())
+        .put(&ethernet_tag.to_be_bytes())
+}
+
 fn ip(p: Packer, addr: &IpAddr) -> Packer {
     match addr {
         IpAddr::V4(a) => p.put(&a.octets()),
@@ -185,10 +192,7 @@ impl RouteKey {
                 } else {
                     form::PREFIX_V4
                 };
-                let p = Packer::new(f)
-                    .put(&r.rd.to_bytes())
-                    .put(&r.ethernet_tag.to_be_bytes());
-                net(p, &r.prefix).done()
+                net(evpn(f, &r.rd, r.ethernet_tag), &r.prefix).done()
             }
             Nlri::Evpn(EvpnRoute::InclusiveMulticast(r)) => {
                 let f = if r.originator.is_ipv6() {
@@ -196,10 +200,7 @@ impl RouteKey {
                 } else {
                     form::MULTICAST_V4
                 };
-                let p = Packer::new(f)
-                    .put(&r.rd.to_bytes())
-                    .put(&r.ethernet_tag.to_be_bytes());
-                ip(p, &r.originator).done()
+                ip(evpn(f, &r.rd, r.ethernet_tag), &r.originator).done()
             }
             Nlri::Evpn(EvpnRoute::MacIp(r)) if !r.ip.is_some_and(|a| a.is_ipv6()) => {
                 let f = if r.ip.is_some() {
@@ -207,10 +208,7 @@ impl RouteKey {
                 } else {
                     form::MAC
                 };
-                let p = Packer::new(f)
-                    .put(&r.rd.to_bytes())
-                    .put(&r.ethernet_tag.to_be_bytes())
-                    .put(&r.mac.0);
+                let p = evpn(f, &r.rd, r.ethernet_tag).put(&r.mac.0);
                 match &r.ip {
                     Some(a) => ip(p, a).done(),
                     None => p.done(),
