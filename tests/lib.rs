@@ -536,9 +536,9 @@ pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 's
     .expect("namespace thread")
 }
 
-/// A minimal BGP speaker for tests: OPEN, KEEPALIVE, then raw messages.
-/// A route reflector for the clients of 10.10.0.0/16 (dynamic, every
-/// family), as the daemon and RFC 7606 tests run it.
+/// A route reflector at 10.10.25.42 for the clients of 10.10.0.0/16
+/// (dynamic, every family), as the daemon and RFC 7606 tests run it; the
+/// interop, security and worker tests append keys of the group to it.
 pub const RR: &str = r#"
 router-id = "10.10.25.42"
 local-as = 64512
@@ -588,6 +588,7 @@ pub fn type5_update(prefix: &str, vtep: std::net::Ipv4Addr) -> ferry_wire::Updat
     }
 }
 
+/// A minimal BGP speaker for tests: OPEN, KEEPALIVE, then raw messages.
 pub mod raw {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     use std::time::Duration;

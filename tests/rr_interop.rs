@@ -6,17 +6,10 @@ use std::time::Duration;
 
 use ferry_tests::{eventually, output, require_root, run, Ferry, Frr, GoBgp, Lan, Netns, Proc};
 
-const RR_CONFIG: &str = r#"
-router-id = "10.10.25.42"
-local-as = 64512
-cluster-id = "10.10.25.42"
-[[group]]
-name = "workers"
-local-address = "10.10.25.42"
-route-reflector-client = true
-allow = ["10.10.0.0/16"]
-hold-time = 30
-"#;
+/// The reflector, with a 30 s hold time for its clients.
+fn rr_config() -> String {
+    format!("{}hold-time = 30\n", ferry_tests::RR)
+}
 
 const FRR_CLIENT: &str = "router bgp 64512
  bgp router-id 10.10.29.243
@@ -77,7 +70,7 @@ fn gobgp_and_frr_clients_exchange_every_route_type() {
         }
     });
 
-    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR_CONFIG);
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", &rr_config());
     let gobgp = GoBgp::start(&gb_ns, dir.path(), "10.10.93.12", &["10.10.25.42"]);
     let frr = Frr::start(&frr_ns, dir.path(), "frr", FRR_CLIENT);
     rr.wait_established(&["10.10.93.12", "10.10.29.243"]);
@@ -557,7 +550,7 @@ fn exabgp_and_bird_clients_with_vpn_routes() {
     lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
     lan.attach(&exa_ns, "eth0", "10.10.30.1/16");
     lan.attach(&bird_ns, "eth0", "10.10.40.1/16");
-    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR_CONFIG);
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", &rr_config());
 
     let fifo = dir.path().join("exa.fifo");
     run("mkfifo", &[fifo.to_str().unwrap()]);

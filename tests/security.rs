@@ -7,20 +7,7 @@ use std::time::Duration;
 use ferry_tests::{eventually, in_netns, raw, require_root, Ferry, Frr, Lan, Netns};
 
 fn rr_config(extra: &str) -> String {
-    format!(
-        r#"
-router-id = "10.10.25.42"
-local-as = 64512
-cluster-id = "10.10.25.42"
-[[group]]
-name = "workers"
-local-address = "10.10.25.42"
-route-reflector-client = true
-allow = ["10.10.0.0/16"]
-families = ["evpn"]
-{extra}
-"#
-    )
+    format!("{}families = [\"evpn\"]\n{extra}\n", ferry_tests::RR)
 }
 
 fn frr(addr: &str, password: &str) -> String {

@@ -15,20 +15,9 @@ const RR: &str = "10.10.25.42";
 const N1: &str = "10.10.93.12";
 const N2: &str = "10.10.29.243";
 
+/// The reflector (at `RR`), EVPN only.
 fn rr_config() -> String {
-    format!(
-        r#"
-router-id = "{RR}"
-local-as = 64512
-cluster-id = "{RR}"
-[[group]]
-name = "workers"
-local-address = "{RR}"
-route-reflector-client = true
-allow = ["10.10.0.0/16"]
-families = ["evpn"]
-"#
-    )
+    format!("{}families = [\"evpn\"]\n", ferry_tests::RR)
 }
 
 fn worker_config(addr: &str) -> String {
