@@ -123,6 +123,55 @@ impl Drop for LabRun {
     }
 }
 
+/// Each PID is gone: not running, not even a zombie `ps` still lists
+/// (the daemons' parent is init here, which reaps them).
+fn assert_exited(pids: &[u64]) {
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+        assert!(
+            stat.is_err(),
+            "bgpd {pid} is still there after down: {stat:?}"
+        );
+    }
+}
+
+fn daemon_pids(lab: &LabRun) -> Vec<u64> {
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.state.path().join("lab/state.json")).unwrap(),
+    )
+    .unwrap();
+    state["daemons"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_u64())
+        .collect()
+}
+
+#[test]
+fn down_returns_when_every_daemon_has_exited_and_up_works_right_after() {
+    if !require_root("down_returns_when_every_daemon_has_exited_and_up_works_right_after") {
+        return;
+    }
+    let lab = LabRun {
+        name: unique("fd"),
+        state: tempfile::tempdir().unwrap(),
+    };
+    for round in 0..3 {
+        let up = lab.ok(&["up"]);
+        assert!(up.contains("lab up in"), "round {round}: {up}");
+        let verify = lab.ok(&["verify"]);
+        assert!(verify.contains("0 failed"), "round {round}: {verify}");
+        let pids = daemon_pids(&lab);
+        assert_eq!(pids.len(), 6, "round {round}");
+        let down = lab.ok(&["down"]);
+        assert!(down.contains("nothing of lab"), "round {round}: {down}");
+        // Checked the moment `down` returns, not some time later.
+        assert_exited(&pids);
+        assert!(!lab.state.path().join("lab").exists());
+    }
+}
+
 const THIRD: &str = "
   - name: us-east-1
     region: us-east-1
@@ -245,16 +294,7 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
     );
     lab.recovered("with three clusters");
 
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(lab.state.path().join("lab/state.json")).unwrap(),
-    )
-    .unwrap();
-    let pids: Vec<u64> = state["daemons"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter_map(|v| v.as_u64())
-        .collect();
+    let pids = daemon_pids(&lab);
     assert_eq!(pids.len(), 8);
     let down = lab.ok(&["down"]);
     assert!(down.contains("nothing of lab"), "{down}");
@@ -270,18 +310,7 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
         !left.contains(&format!("{}-", lab.name)),
         "namespaces left: {left}"
     );
-    for pid in pids {
-        // Gone, or a zombie waiting for init to reap it: not running.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().next());
-        assert!(
-            matches!(state, None | Some("Z") | Some("X")),
-            "bgpd {pid} still runs: {stat}"
-        );
-    }
+    assert_exited(&pids);
     assert!(!lab.state.path().join("lab").exists());
     eprintln!("fault report:\n  {}", report.join("\n  "));
 }

@@ -132,12 +132,12 @@ def check(path):
                     fail(f"{src}: router-id is not the node's address {addr[name]}")
             elif dst == "/etc/frr/frr.conf":
                 vtysh = shutil.which("vtysh") or "/usr/bin/vtysh"
-                if os.path.exists(vtysh):
+                if not os.path.exists(vtysh):
+                    fail(f"{path}: {name}: vtysh is missing (Debian frr), {src} cannot be checked")
+                else:
                     p = subprocess.run([vtysh, "--dryrun", "-f", src], capture_output=True, text=True)
                     if p.returncode != 0:
                         fail(f"{path}: {name}: vtysh --dryrun: {p.stdout}{p.stderr}")
-                else:
-                    print(f"containerlab: vtysh missing, {src} not parsed")
                 peers = neighbours_frr(text)
                 if f"bgp router-id {addr[name]}\n" not in text:
                     fail(f"{src}: bgp router-id is not the node's address {addr[name]}")

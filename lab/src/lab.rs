@@ -105,10 +105,77 @@ pub fn nodes(t: &Topology) -> Vec<Node> {
     out
 }
 
+/// Whether `pid` is a bgpd that still runs (identity by its command line).
 pub fn pid_alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|c| String::from_utf8_lossy(&c).contains("bgpd"))
         .unwrap_or(false)
+        && process_running(pid)
+}
+
+/// Whether process `pid` has not finished exiting. A process that exits
+/// loses its command line first and closes its sockets later; only when it
+/// is gone, or a zombie with no thread left, is it really over (a zombie
+/// stays until its parent reaps it, and the lab is not its parent).
+pub fn process_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("");
+    if !matches!(state, "Z" | "X") {
+        return true;
+    }
+    // A zombie leader whose other threads still exit.
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count() > 1)
+        .unwrap_or(false)
+}
+
+/// Waits until none of `pids` runs, up to `limit`; returns those still running.
+pub fn wait_exited(pids: &[u32], limit: Duration) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let running: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| process_running(*p))
+            .collect();
+        if running.is_empty() || start.elapsed() >= limit {
+            return running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until each of `pids` has left the process table, up to `limit`: an
+/// exited daemon stays a zombie until its parent (init, since `ferry-lab up`
+/// has returned) reaps it, and `ps` shows it until then. Returns those still
+/// there (zombies that were not reaped in time: they hold nothing).
+pub fn wait_reaped(pids: &[u32], limit: Duration) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let left: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+            .collect();
+        if left.is_empty() || start.elapsed() >= limit {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on the PID of a process this lab started (a bgpd it
+    // recorded, or a process inside one of its namespaces).
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
 }
 
 impl Lab {
@@ -415,28 +482,57 @@ impl Lab {
         Ok(())
     }
 
-    /// Stops a node's bgpd (SIGTERM, or SIGKILL with `kill`).
-    pub fn stop_daemon(&mut self, node: &str, kill: bool) {
-        if let Some(pid) = self.state.daemons.remove(node) {
+    /// Stops a node's bgpd (SIGTERM, or SIGKILL with `kill`) and returns
+    /// once it has exited.
+    pub fn stop_daemon(&mut self, node: &str, kill: bool) -> Result<(), String> {
+        self.stop_daemons(&[node.to_string()], kill)
+    }
+
+    /// Stops the bgpd of each node at once and returns when all have exited
+    /// (SIGKILL after 5 s; an error if even that does not end one) and left
+    /// the process table.
+    pub fn stop_daemons(&mut self, nodes: &[String], kill: bool) -> Result<(), String> {
+        let mut ours = Vec::new();
+        for node in nodes {
+            let Some(pid) = self.state.daemons.get(node).copied() else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            // A PID now running something else is not ours to wait for; one
+            // with no command line left is our bgpd, still exiting.
+            if !cmdline.is_empty() && !String::from_utf8_lossy(&cmdline).contains("bgpd") {
+                continue;
+            }
             if pid_alive(pid) {
-                let sig = if kill { libc::SIGKILL } else { libc::SIGTERM };
-                // SAFETY: kill(2) on the PID of a bgpd this lab started.
-                unsafe {
-                    libc::kill(pid as i32, sig);
-                }
-                let start = Instant::now();
-                while pid_alive(pid) && start.elapsed() < Duration::from_secs(5) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                if pid_alive(pid) {
-                    // SAFETY: as above.
-                    unsafe {
-                        libc::kill(pid as i32, libc::SIGKILL);
-                    }
+                signal(pid, if kill { libc::SIGKILL } else { libc::SIGTERM });
+            }
+            ours.push((node.clone(), pid));
+        }
+        let pids: Vec<u32> = ours.iter().map(|(_, p)| *p).collect();
+        for pid in wait_exited(&pids, Duration::from_secs(5)) {
+            signal(pid, libc::SIGKILL);
+        }
+        let stuck = wait_exited(&pids, Duration::from_secs(5));
+        for node in nodes {
+            if let Some(pid) = self.state.daemons.get(node) {
+                if !stuck.contains(pid) {
+                    self.state.daemons.remove(node);
                 }
             }
-            let _ = self.save();
         }
+        self.save()?;
+        if !stuck.is_empty() {
+            let names: Vec<String> = ours
+                .iter()
+                .filter(|(_, p)| stuck.contains(p))
+                .map(|(n, p)| format!("bgpd of {n} (PID {p})"))
+                .collect();
+            return Err(format!("{} does not exit", names.join(", ")));
+        }
+        for pid in wait_reaped(&pids, Duration::from_secs(5)) {
+            eprintln!("ferry-lab: bgpd PID {pid} has exited; its parent has not reaped it yet");
+        }
+        Ok(())
     }
 
     /// `bgpctl -s SOCKET ARGS…` for a node.
@@ -519,34 +615,43 @@ impl Lab {
     }
 
     /// Removes every daemon and namespace the lab made, and its state.
-    pub fn down(&mut self) -> Vec<String> {
+    /// Returns once every process the lab started has exited; an error
+    /// names what would not go (and the state is kept for another `down`).
+    pub fn down(&mut self) -> Result<Vec<String>, String> {
         let mut done = Vec::new();
+        let mut errors = Vec::new();
         let nodes: Vec<String> = self.state.daemons.keys().cloned().collect();
-        for n in nodes {
-            self.stop_daemon(&n, false);
-            done.push(format!("stopped bgpd of {n}"));
+        match self.stop_daemons(&nodes, false) {
+            Ok(()) => done.extend(nodes.iter().map(|n| format!("stopped bgpd of {n}"))),
+            Err(e) => errors.push(e),
         }
-        for ns in self.state.namespaces.iter().rev() {
+        for ns in self.state.namespaces.clone().iter().rev() {
             if Self::ns_exists(ns) {
                 // Anything still running inside was started by the lab.
-                if let Ok(pids) = ip_ok(&["netns", "pids", ns]) {
-                    for pid in pids
-                        .split_whitespace()
-                        .filter_map(|p| p.parse::<i32>().ok())
-                    {
-                        // SAFETY: kill(2) of a process in the lab's namespace.
-                        unsafe {
-                            libc::kill(pid, libc::SIGKILL);
-                        }
-                    }
+                let pids: Vec<u32> = ip_ok(&["netns", "pids", ns])
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
+                for pid in &pids {
+                    signal(*pid, libc::SIGKILL);
                 }
+                let left = wait_exited(&pids, Duration::from_secs(5));
+                if !left.is_empty() {
+                    errors.push(format!("processes {left:?} in {ns} do not exit"));
+                    continue;
+                }
+                wait_reaped(&pids, Duration::from_secs(5));
                 let _ = ip(&["netns", "del", ns]);
                 done.push(format!("deleted namespace {ns}"));
             }
         }
+        if !errors.is_empty() {
+            return Err(errors.join("; "));
+        }
         self.state = State::default();
         let _ = std::fs::remove_dir_all(&self.dir);
-        done
+        Ok(done)
     }
 }
 

@@ -90,13 +90,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn preflight() -> Result<(), String> {
+fn preflight(pings: bool) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err("the lab makes network namespaces: run it as root (sudo)".into());
     }
     if Command::new("ip").arg("-V").output().is_err() {
         return Err("`ip` (iproute2) is missing: apt-get install iproute2".into());
+    }
+    // verify and up's reachability step ping between pods.
+    if pings && Command::new("ping").arg("-V").output().is_err() {
+        return Err("`ping` is missing: apt-get install iputils-ping (lab/up installs it)".into());
     }
     Ok(())
 }
@@ -117,7 +121,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let mut lab = Lab::open(&cli.name, &dir, &bin_dir)?;
     match cli.command {
         Cmd::Up { file } => {
-            preflight()?;
+            preflight(true)?;
             for b in ["bgpd", "bgpctl", "ferry"] {
                 if !bin_dir.join(b).exists() {
                     return Err(format!(
@@ -138,7 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify => {
-            preflight()?;
+            preflight(true)?;
             let t = lab
                 .state
                 .topology
@@ -180,7 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::from(st.code().unwrap_or(1) as u8))
         }
         Cmd::Restart { node, kill } => {
-            preflight()?;
+            preflight(false)?;
             let t = lab
                 .state
                 .topology
@@ -191,7 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .find(|n| n.name == node)
                 .ok_or_else(|| format!("no node {node:?}"))?;
             let start = Instant::now();
-            lab.stop_daemon(&n.name, kill);
+            lab.stop_daemon(&n.name, kill)?;
             lab.start_daemon(&n)?;
             println!(
                 "restarted bgpd of {} in {} ms",
@@ -201,7 +205,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Peering { a, b, state } => {
-            preflight()?;
+            preflight(false)?;
             let t = lab
                 .state
                 .topology
@@ -223,8 +227,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down => {
-            preflight()?;
-            let done = lab.down();
+            preflight(false)?;
+            let done = lab.down()?;
             println!(
                 "removed {} objects; nothing of lab {:?} is left",
                 done.len(),
