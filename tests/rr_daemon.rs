@@ -406,3 +406,56 @@ fn malformed_updates_get_the_rfc_answer() {
         "{n}"
     );
 }
+
+/// A client whose reflector is not listening yet (restarting, or started
+/// later) reaches it seconds after it listens: a failed connection goes
+/// back to Idle and starts again after a short back-off, not a whole
+/// 30-second ConnectRetryTimer later.
+#[test]
+fn a_client_reaches_a_reflector_that_starts_late() {
+    if !require_root("a_client_reaches_a_reflector_that_starts_late") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("frl");
+    let cl_ns = Netns::new("fcl");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.1.1/16");
+    let client = Ferry::start(
+        &cl_ns,
+        dir.path(),
+        "client",
+        r#"
+router-id = "10.10.1.1"
+local-as = 64512
+[[group]]
+name = "reflectors"
+local-address = "10.10.1.1"
+neighbors = ["10.10.25.42"]
+"#,
+    );
+    // Several refused connections (nothing listens on the reflector yet).
+    std::thread::sleep(Duration::from_secs(4));
+    let started = std::time::Instant::now();
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+    eventually(
+        "the client's session to the late reflector",
+        Duration::from_secs(20),
+        || {
+            let s = client.sessions();
+            if s.iter()
+                .any(|(a, st, _, _)| a == "10.10.25.42" && st == "Established")
+            {
+                Ok(())
+            } else {
+                Err(format!("{s:?}\n{}", client.proc.log_text()))
+            }
+        },
+    );
+    eprintln!(
+        "Established {} ms after the reflector started",
+        started.elapsed().as_millis()
+    );
+    rr.wait_established(&["10.10.1.1"]);
+}

@@ -292,9 +292,13 @@ impl Fsm {
                 self.state = OpenSent;
             }
             (Connect, Event::TcpConnectionFails) => {
-                actions.push(Action::StartConnectRetryTimer);
-                actions.push(Action::DropConnection);
-                self.state = Active;
+                // RFC 4271 §8.2.2, Connect state, Event 18 without a
+                // DelayOpenTimer: back to Idle. The session starts again
+                // after its back-off (1 s, 2 s, 4 s, … up to the
+                // connect-retry time), so a peer that is restarting is
+                // reached again seconds after it listens, not a whole
+                // ConnectRetryTimer later.
+                self.enter_idle(actions);
             }
 
             // ---- Active ----
@@ -467,12 +471,14 @@ mod tests {
     }
 
     #[test]
-    fn connect_failure_goes_to_active_and_retries() {
+    fn connect_failure_goes_to_idle_and_starts_again() {
         let mut f = fsm();
         f.handle(Event::Start);
-        f.handle(Event::TcpConnectionFails);
-        assert_eq!(f.state(), State::Active);
-        let a = f.handle(Event::ConnectRetryTimerExpires);
+        let a = f.handle(Event::TcpConnectionFails);
+        assert!(a.contains(&Action::StopConnectRetryTimer));
+        assert!(a.contains(&Action::DropConnection));
+        assert_eq!(f.state(), State::Idle);
+        let a = f.handle(Event::Start);
         assert!(a.contains(&Action::InitiateConnect));
         assert_eq!(f.state(), State::Connect);
     }

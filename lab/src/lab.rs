@@ -483,15 +483,21 @@ impl Lab {
     }
 
     /// Stops a node's bgpd (SIGTERM, or SIGKILL with `kill`) and returns
-    /// once it has exited.
+    /// once it has exited (its sockets closed, its port free; `restart`
+    /// starts the new one at once, without waiting for init to reap the old).
     pub fn stop_daemon(&mut self, node: &str, kill: bool) -> Result<(), String> {
-        self.stop_daemons(&[node.to_string()], kill)
+        self.stop_daemons(&[node.to_string()], kill, false)
     }
 
     /// Stops the bgpd of each node at once and returns when all have exited
-    /// (SIGKILL after 5 s; an error if even that does not end one) and left
-    /// the process table.
-    pub fn stop_daemons(&mut self, nodes: &[String], kill: bool) -> Result<(), String> {
+    /// (SIGKILL after 5 s; an error if even that does not end one) and, with
+    /// `reaped`, left the process table.
+    pub fn stop_daemons(
+        &mut self,
+        nodes: &[String],
+        kill: bool,
+        reaped: bool,
+    ) -> Result<(), String> {
         let mut ours = Vec::new();
         for node in nodes {
             let Some(pid) = self.state.daemons.get(node).copied() else {
@@ -529,8 +535,10 @@ impl Lab {
                 .collect();
             return Err(format!("{} does not exit", names.join(", ")));
         }
-        for pid in wait_reaped(&pids, Duration::from_secs(5)) {
-            eprintln!("ferry-lab: bgpd PID {pid} has exited; its parent has not reaped it yet");
+        if reaped {
+            for pid in wait_reaped(&pids, Duration::from_secs(5)) {
+                eprintln!("ferry-lab: bgpd PID {pid} has exited; its parent has not reaped it yet");
+            }
         }
         Ok(())
     }
@@ -621,7 +629,7 @@ impl Lab {
         let mut done = Vec::new();
         let mut errors = Vec::new();
         let nodes: Vec<String> = self.state.daemons.keys().cloned().collect();
-        match self.stop_daemons(&nodes, false) {
+        match self.stop_daemons(&nodes, false, true) {
             Ok(()) => done.extend(nodes.iter().map(|n| format!("stopped bgpd of {n}"))),
             Err(e) => errors.push(e),
         }
