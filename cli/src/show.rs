@@ -40,6 +40,9 @@ pub fn summary(s: &Summary) -> String {
             .map(|c| format!("  Cluster ID: {c} (route reflector)"))
             .unwrap_or_default()
     );
+    for p in &s.restart_pending {
+        let _ = writeln!(o, "Restart pending: {p}");
+    }
     let _ = writeln!(
         o,
         "Groups: {} Peers: {} Down peers: {}",
@@ -215,13 +218,17 @@ pub fn reloaded(r: &ReloadReport) -> String {
             v.join(" ")
         }
     };
-    format!(
+    let mut o = format!(
         "configuration reloaded: added {}  removed {}  changed {}  unchanged {}\n",
         list(&r.added),
         list(&r.removed),
         list(&r.changed),
         r.unchanged
-    )
+    );
+    for p in &r.restart_pending {
+        let _ = writeln!(o, "Restart pending: {p}");
+    }
+    o
 }
 
 /// `show vrf`.
