@@ -52,6 +52,91 @@ fn check_validates_and_names_file_key_and_value() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("alow"));
 }
 
+/// `bgpd --check` of `text`: (success, stdout, stderr); the file is named `name`.
+fn check(dir: &std::path::Path, name: &str, text: &str) -> (bool, String, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = output(
+        bin("bgpd").to_str().unwrap(),
+        &["--check", path.to_str().unwrap()],
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What the file cannot mean is refused, naming the file, the key and the
+/// value: wrongly-cased keys, numbers written as strings, prefixes with
+/// host bits, a neighbor at our own address, two VRFs on one kernel table.
+#[test]
+fn check_refuses_keys_types_and_values_that_cannot_be_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let vrfs = "[[vrf]]\nname = \"blue\"\nvni = 7\nroute-target = \"11:7\"\ntable = 1000001\n\
+                [[vrf]]\nname = \"red\"\nvni = 1\nroute-target = \"11:1\"\n";
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "case.toml",
+            RR.replace("local-as = 64512", "LOCAL-AS = 64512"),
+            &["LOCAL-AS", "\"local-as\""],
+        ),
+        (
+            "string.toml",
+            RR.replace("local-as = 64512", "local-as = \"64512\""),
+            &["local-as", "\"64512\"", "integer"],
+        ),
+        (
+            "hold.toml",
+            RR.replace("hold-time = 90", "hold-time = \"90\""),
+            &["group[0].hold-time", "\"90\""],
+        ),
+        (
+            "hostbits.toml",
+            RR.replace("10.10.0.0/16", "10.10.2.3/16"),
+            &["group[0].allow[0]", "10.10.2.3/16", "10.10.0.0/16"],
+        ),
+        (
+            "self.toml",
+            RR.replace(
+                "hold-time = 90",
+                "hold-time = 90\nneighbors = [\"10.10.25.42\"]",
+            ),
+            &["group[0].neighbors[0]", "10.10.25.42"],
+        ),
+        (
+            "tables.toml",
+            format!("{RR}{vrfs}"),
+            &["vrf[1].vni", "1000001", "\"blue\"", "\"red\""],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let (ok, _, err) = check(dir.path(), name, text);
+        assert!(!ok, "{name} accepted");
+        let file = dir.path().join(name);
+        assert!(err.contains(file.to_str().unwrap()), "{name}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{name}: {n:?} missing from {err}");
+        }
+    }
+    // The same file without the mistakes is fine.
+    let fixed = format!(
+        "{}{}",
+        RR.replace(
+            "hold-time = 90",
+            "hold-time = 90\nneighbors = [\"10.10.25.1\"]"
+        ),
+        vrfs.replace("1000001", "1000100")
+    );
+    let (ok, out, err) = check(dir.path(), "fixed.toml", &fixed);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("configuration OK (1 groups, 1 neighbors)"),
+        "{out}"
+    );
+}
+
 #[test]
 fn bgpctl_without_a_daemon_says_which_socket() {
     let dir = tempfile::tempdir().unwrap();

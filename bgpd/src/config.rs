@@ -1,5 +1,5 @@
-//! The configuration file: TOML, read with the `config` crate, shaped like
-//! the Junos BGP groups of a cRPD route reflector.
+//! The configuration file: TOML, shaped like the Junos BGP groups of a
+//! cRPD route reflector.
 //!
 //! ```toml
 //! router-id = "10.10.25.42"
@@ -18,6 +18,13 @@
 //! ```
 //!
 //! Every error names the file, the key (`group[1].allow[0]`) and the value.
+//! Keys are matched exactly (lowercase kebab-case), numbers must be TOML
+//! integers, strings TOML strings.
+//!
+//! A reload cannot change what the daemon was started with — `router-id`,
+//! `local-as`, `cluster-id`, the listening and control sockets: such a
+//! change is validated, reported as pending a restart, and the running value
+//! stays in force everywhere until then ([`reload`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -61,7 +68,7 @@ impl PeerType {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawConfig {
     router_id: Option<String>,
@@ -84,7 +91,7 @@ struct RawConfig {
     cluster_mesh: Option<RawMesh>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawGroup {
     name: Option<String>,
@@ -108,7 +115,7 @@ struct RawGroup {
     prefix_limit: std::collections::BTreeMap<String, RawPrefixLimit>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawPrefixLimit {
     maximum: Option<i64>,
@@ -116,7 +123,7 @@ struct RawPrefixLimit {
     restart: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawVrf {
     name: Option<String>,
@@ -130,7 +137,7 @@ struct RawVrf {
     table: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawMesh {
     local_cluster: Option<String>,
@@ -139,7 +146,7 @@ struct RawMesh {
     clusters: Vec<RawCluster>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCluster {
     name: Option<String>,
@@ -241,6 +248,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub vrfs: Vec<Vrf>,
     pub cluster_mesh: Option<ClusterMesh>,
+    /// After a reload: the values of the file not in force until a restart,
+    /// as `local-as 64513 (running 64512)` (see [`reload`]).
+    pub restart_pending: Vec<String>,
 }
 
 /// The id of a system group, by name.
@@ -310,8 +320,6 @@ pub struct ReloadPlan {
     pub removed: Vec<NeighborConfig>,
     pub changed: Vec<(NeighborConfig, NeighborConfig)>,
     pub unchanged: Vec<IpAddr>,
-    /// Top-level keys whose change needs a restart.
-    pub global_changed: Vec<String>,
     /// Some group's `allow` ranges changed.
     pub allow_changed: bool,
 }
@@ -319,31 +327,314 @@ pub struct ReloadPlan {
 /// Reads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        file: file.clone(),
+    from_str(&read(path, &file)?, &file)
+}
+
+fn read(path: &Path, file: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        file: file.to_string(),
         message: format!("cannot read: {e}"),
-    })?;
-    from_str(&text, &file)
+    })
 }
 
 /// Parses and validates configuration text; `origin` names it in errors.
 pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let raw: RawConfig = config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| ConfigError::File {
+    Validator::new(origin).config(parse(text, origin)?)
+}
+
+/// What the daemon was started with: a reload keeps these and reports a
+/// changed one as pending a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartupValues {
+    pub router_id: Ipv4Addr,
+    pub local_as: u32,
+    pub cluster_id: Option<Ipv4Addr>,
+    pub control_socket: PathBuf,
+    pub control_group: Option<String>,
+    pub listen_address: Option<IpAddr>,
+    pub listen_port: u16,
+}
+
+impl StartupValues {
+    /// The values `cfg` runs with.
+    pub fn of(cfg: &Config) -> StartupValues {
+        StartupValues {
+            router_id: cfg.router_id,
+            local_as: cfg.local_as,
+            cluster_id: cfg.cluster_id,
+            control_socket: cfg.control_socket.clone(),
+            control_group: cfg.control_group.as_ref().map(|g| g.0.clone()),
+            listen_address: cfg.listen_address,
+            listen_port: cfg.listen_port,
+        }
+    }
+}
+
+/// Reads the configuration file again for a reload of a daemon running
+/// with `running`. The file must be valid as written (it is what a restart
+/// will use); the configuration returned keeps the running values of
+/// [`StartupValues`] — with everything derived from them, such as the AS
+/// of internal groups — and lists each changed one in
+/// [`Config::restart_pending`] as `local-as 64513 (running 64512)`.
+///
+/// Blocking: it may resolve cluster-mesh names and look up the control
+/// group.
+pub fn reload(path: &Path, running: &StartupValues) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let raw = parse(&read(path, &file)?, &file)?;
+    let as_written = Validator::new(&file).config(raw.clone())?;
+    if StartupValues::of(&as_written) == *running {
+        return Ok(as_written);
+    }
+    let mut v = Validator::new(&file);
+    v.running = Some(running);
+    v.config(raw).map_err(|e| match e {
+        ConfigError::Invalid { file, key, message } => ConfigError::Invalid {
+            file,
+            key,
+            message: format!(
+                "{message} (with the running {}, which stays until a restart)",
+                running_text(running)
+            ),
+        },
+        other => other,
+    })
+}
+
+fn running_text(r: &StartupValues) -> String {
+    format!(
+        "router-id {}, local-as {}, cluster-id {}",
+        r.router_id,
+        r.local_as,
+        r.cluster_id
+            .map_or_else(|| "none".to_string(), |c| c.to_string())
+    )
+}
+
+/// The shape of a value in the file.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+    StrList,
+    /// A table with these keys.
+    Table(&'static [(&'static str, Kind)]),
+    /// An array of tables (`[[group]]`) with these keys.
+    Tables(&'static [(&'static str, Kind)]),
+    /// A table whose keys are names (families), each a table with these keys.
+    Named(&'static [(&'static str, Kind)]),
+}
+
+const PREFIX_LIMIT_KEYS: &[(&str, Kind)] = &[
+    ("maximum", Kind::Int),
+    ("teardown", Kind::Bool),
+    ("restart", Kind::Int),
+];
+
+const GROUP_KEYS: &[(&str, Kind)] = &[
+    ("name", Kind::Str),
+    ("type", Kind::Str),
+    ("peer-as", Kind::Int),
+    ("local-address", Kind::Str),
+    ("families", Kind::StrList),
+    ("route-reflector-client", Kind::Bool),
+    ("allow", Kind::StrList),
+    ("neighbors", Kind::StrList),
+    ("hold-time", Kind::Int),
+    ("connect-retry", Kind::Int),
+    ("passive", Kind::Bool),
+    ("peer-port", Kind::Int),
+    ("authentication-key", Kind::Str),
+    ("ttl-security", Kind::Int),
+    ("prefix-limit", Kind::Named(PREFIX_LIMIT_KEYS)),
+];
+
+const VRF_KEYS: &[(&str, Kind)] = &[
+    ("name", Kind::Str),
+    ("vni", Kind::Int),
+    ("route-target", Kind::Str),
+    ("import", Kind::StrList),
+    ("export", Kind::StrList),
+    ("rd", Kind::Str),
+    ("table", Kind::Int),
+];
+
+const CLUSTER_KEYS: &[(&str, Kind)] = &[("name", Kind::Str), ("route-reflectors", Kind::StrList)];
+
+const MESH_KEYS: &[(&str, Kind)] = &[
+    ("local-cluster", Kind::Str),
+    ("local-address", Kind::Str),
+    ("clusters", Kind::Tables(CLUSTER_KEYS)),
+];
+
+const TOP_KEYS: &[(&str, Kind)] = &[
+    ("router-id", Kind::Str),
+    ("local-as", Kind::Int),
+    ("cluster-id", Kind::Str),
+    ("control-socket", Kind::Str),
+    ("control-group", Kind::Str),
+    ("listen-address", Kind::Str),
+    ("listen-port", Kind::Int),
+    ("hold-time", Kind::Int),
+    ("connect-retry", Kind::Int),
+    ("graceful-restart-time", Kind::Int),
+    ("group", Kind::Tables(GROUP_KEYS)),
+    ("vtep-address", Kind::Str),
+    ("kernel-sync", Kind::Bool),
+    ("state-dir", Kind::Str),
+    ("vrf", Kind::Tables(VRF_KEYS)),
+    ("cluster-mesh", Kind::Table(MESH_KEYS)),
+];
+
+/// The TOML text as the raw configuration: syntax, then every key and the
+/// type of every value, checked against [`TOP_KEYS`].
+fn parse(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::File {
             file: origin.to_string(),
-            message: e.to_string(),
+            message: toml_error(text, &e),
         })?;
-    Validator { file: origin }.config(raw)
+    let v = Validator::new(origin);
+    v.keys("", &table, TOP_KEYS)?;
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::File {
+            file: origin.to_string(),
+            message: e.message().trim().replace('\n', "; "),
+        })
+}
+
+/// A TOML syntax error on one line: `line 2, column 12: …`.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// A value as the error messages show it: its TOML type and text.
+fn describe(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("the string {s:?}"),
+        toml::Value::Integer(i) => format!("the integer {i}"),
+        toml::Value::Float(f) => format!("the number {f}"),
+        toml::Value::Boolean(b) => format!("the boolean {b}"),
+        toml::Value::Datetime(d) => format!("the date {d}"),
+        toml::Value::Array(_) => "an array".to_string(),
+        toml::Value::Table(_) => "a table".to_string(),
+    }
 }
 
 struct Validator<'a> {
     file: &'a str,
+    /// On reload: the values the daemon runs with, kept.
+    running: Option<&'a StartupValues>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    fn new(file: &'a str) -> Validator<'a> {
+        Validator {
+            file,
+            running: None,
+        }
+    }
+
+    /// Every key of `t` is one of `keys`, spelled exactly, and its value
+    /// has the type the key wants.
+    fn keys(
+        &self,
+        prefix: &str,
+        t: &toml::Table,
+        keys: &[(&str, Kind)],
+    ) -> Result<(), ConfigError> {
+        for (k, v) in t {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            let Some((_, kind)) = keys.iter().find(|(name, _)| *name == k) else {
+                let wanted = k.to_ascii_lowercase().replace('_', "-");
+                let message = match keys.iter().find(|(name, _)| *name == wanted) {
+                    Some((name, _)) => {
+                        format!("unknown key {k:?}: keys are lowercase with dashes, write {name:?}")
+                    }
+                    None => {
+                        let known: Vec<&str> = keys.iter().map(|(name, _)| *name).collect();
+                        format!("unknown key {k:?}: expected one of {}", known.join(", "))
+                    }
+                };
+                return Err(self.err(path, message));
+            };
+            self.value(&path, v, *kind)?;
+        }
+        Ok(())
+    }
+
+    fn value(&self, path: &str, v: &toml::Value, kind: Kind) -> Result<(), ConfigError> {
+        let wrong = |what: &str| {
+            let mut message = format!("{} where {what} is expected", describe(v));
+            if let (toml::Value::String(s), Kind::Int) = (v, kind) {
+                if let Ok(i) = s.trim().parse::<i64>() {
+                    message.push_str(&format!(": write {i} without quotes"));
+                }
+            }
+            Err(self.err(path, message))
+        };
+        match (kind, v) {
+            (Kind::Str, toml::Value::String(_))
+            | (Kind::Int, toml::Value::Integer(_))
+            | (Kind::Bool, toml::Value::Boolean(_)) => Ok(()),
+            (Kind::Str, _) => wrong("a string"),
+            (Kind::Int, _) => wrong("an integer"),
+            (Kind::Bool, _) => wrong("true or false"),
+            (Kind::StrList, toml::Value::Array(a)) => {
+                for (i, e) in a.iter().enumerate() {
+                    self.value(&format!("{path}[{i}]"), e, Kind::Str)?;
+                }
+                Ok(())
+            }
+            (Kind::StrList, _) => wrong("an array of strings"),
+            (Kind::Table(keys), toml::Value::Table(t)) => self.keys(path, t, keys),
+            (Kind::Table(_), _) => wrong("a table"),
+            (Kind::Tables(keys), toml::Value::Array(a)) => {
+                for (i, e) in a.iter().enumerate() {
+                    let at = format!("{path}[{i}]");
+                    match e {
+                        toml::Value::Table(t) => self.keys(&at, t, keys)?,
+                        other => {
+                            return Err(self
+                                .err(at, format!("{} where a table is expected", describe(other))))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            (Kind::Tables(_), _) => wrong("an array of tables"),
+            (Kind::Named(keys), toml::Value::Table(t)) => {
+                for (name, e) in t {
+                    self.value(&format!("{path}.{name}"), e, Kind::Table(keys))?;
+                }
+                Ok(())
+            }
+            (Kind::Named(_), _) => wrong("a table"),
+        }
+    }
+
     fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_string(),
@@ -390,7 +681,7 @@ impl Validator<'_> {
     }
 
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let router_id = match &raw.router_id {
+        let mut router_id = match &raw.router_id {
             Some(v) => self.ipv4("router-id", v)?,
             None => {
                 return Err(self.err(
@@ -405,7 +696,7 @@ impl Validator<'_> {
                 "0.0.0.0 is not a valid BGP identifier (RFC 6286)",
             ));
         }
-        let local_as = match raw.local_as {
+        let mut local_as = match raw.local_as {
             Some(v) => self.range("local-as", v, 1, u32::MAX as i64)? as u32,
             None => return Err(self.err("local-as", "missing: the local AS number is required")),
         };
@@ -415,7 +706,7 @@ impl Validator<'_> {
                 "23456 is AS_TRANS (RFC 6793) and cannot be a local AS",
             ));
         }
-        let cluster_id = raw
+        let mut cluster_id = raw
             .cluster_id
             .as_deref()
             .map(|v| self.ipv4("cluster-id", v))
@@ -429,27 +720,88 @@ impl Validator<'_> {
             0,
             4095,
         )? as u16;
-        let listen_port =
+        let mut listen_port =
             self.range("listen-port", raw.listen_port.unwrap_or(179), 1, 65535)? as u16;
-        let listen_address = raw
+        let mut listen_address = raw
             .listen_address
             .as_deref()
             .map(|v| self.ip("listen-address", v))
             .transpose()?;
-        let control_socket = PathBuf::from(
+        let mut control_socket = PathBuf::from(
             raw.control_socket
                 .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
         );
         if control_socket.as_os_str().is_empty() {
             return Err(self.err("control-socket", "empty path"));
         }
-        let control_group = match raw.control_group {
+        let mut control_group = match raw.control_group {
             None => None,
             Some(name) => match group_id(&name) {
                 Some(gid) => Some((name, gid)),
                 None => return Err(self.err("control-group", format!("{name:?}: no such group"))),
             },
         };
+        // On reload, what the daemon was started with stays until a restart.
+        let written_as = local_as;
+        let mut restart_pending = Vec::new();
+        if let Some(r) = self.running {
+            let mut pending = |key: &str, new: String, running: String| {
+                restart_pending.push(format!("{key} {new} (running {running})"));
+            };
+            let opt = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
+            if router_id != r.router_id {
+                pending("router-id", router_id.to_string(), r.router_id.to_string());
+                router_id = r.router_id;
+            }
+            if local_as != r.local_as {
+                pending("local-as", local_as.to_string(), r.local_as.to_string());
+                local_as = r.local_as;
+            }
+            if cluster_id != r.cluster_id {
+                pending(
+                    "cluster-id",
+                    opt(cluster_id.map(|c| c.to_string())),
+                    opt(r.cluster_id.map(|c| c.to_string())),
+                );
+                cluster_id = r.cluster_id;
+            }
+            if control_socket != r.control_socket {
+                pending(
+                    "control-socket",
+                    control_socket.display().to_string(),
+                    r.control_socket.display().to_string(),
+                );
+                control_socket = r.control_socket.clone();
+            }
+            let group_name = control_group.as_ref().map(|g| g.0.clone());
+            if group_name != r.control_group {
+                pending(
+                    "control-group",
+                    opt(group_name),
+                    opt(r.control_group.clone()),
+                );
+                control_group = match &r.control_group {
+                    None => None,
+                    Some(name) => group_id(name).map(|gid| (name.clone(), gid)),
+                };
+            }
+            if listen_address != r.listen_address {
+                pending(
+                    "listen-address",
+                    opt(listen_address.map(|a| a.to_string())),
+                    opt(r.listen_address.map(|a| a.to_string())),
+                );
+                listen_address = r.listen_address;
+            }
+            if listen_port != r.listen_port {
+                pending(
+                    "listen-port",
+                    listen_port.to_string(),
+                    r.listen_port.to_string(),
+                );
+                listen_port = r.listen_port;
+            }
+        }
 
         let mut groups = Vec::new();
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -481,7 +833,10 @@ impl Validator<'_> {
             };
             let peer_as = match (peer_type, g.peer_as) {
                 (PeerType::Internal, None) => local_as,
-                (PeerType::Internal, Some(a)) if a == local_as as i64 => local_as,
+                // The AS as written stands for the running one until a restart.
+                (PeerType::Internal, Some(a)) if a == local_as as i64 || a == written_as as i64 => {
+                    local_as
+                }
                 (PeerType::Internal, Some(a)) => {
                     return Err(self.err(
                         k("peer-as"),
@@ -555,6 +910,12 @@ impl Validator<'_> {
                 let net: IpNet = a
                     .parse()
                     .map_err(|e| self.err(&key, format!("invalid prefix {a:?}: {e}")))?;
+                if net.trunc() != net {
+                    return Err(self.err(
+                        &key,
+                        format!("{a:?} has host bits set: write the network {}", net.trunc()),
+                    ));
+                }
                 if let Some(other) = ranges.insert(net, name.clone()) {
                     return Err(
                         self.err(&key, format!("{a} is already allowed in group {other:?}"))
@@ -653,6 +1014,27 @@ impl Validator<'_> {
             });
         }
 
+        // A neighbour must not be one of our own addresses.
+        for (gi, g) in groups.iter().enumerate() {
+            for (ni, n) in g.neighbors.iter().enumerate() {
+                let key = format!("group[{gi}].neighbors[{ni}]");
+                if *n == IpAddr::V4(router_id) {
+                    return Err(self.err(
+                        key,
+                        format!("{n} is our own router-id: a neighbor is another speaker"),
+                    ));
+                }
+                if let Some(oi) = groups.iter().position(|o| o.local_address == Some(*n)) {
+                    return Err(self.err(
+                        key,
+                        format!(
+                            "{n} is our own address (group[{oi}].local-address): a neighbor is another speaker"
+                        ),
+                    ));
+                }
+            }
+        }
+
         let vtep_address = raw
             .vtep_address
             .as_deref()
@@ -661,6 +1043,7 @@ impl Validator<'_> {
         let mut vrfs = Vec::new();
         let mut vrf_names: HashMap<String, usize> = HashMap::new();
         let mut vnis: HashMap<u32, String> = HashMap::new();
+        let mut tables: HashMap<u32, (String, String)> = HashMap::new();
         for (vi, v) in raw.vrf.into_iter().enumerate() {
             let k = |s: &str| format!("vrf[{vi}].{s}");
             let name = v
@@ -736,6 +1119,21 @@ impl Validator<'_> {
                     ));
                 }
             }
+            let kernel_table = table.unwrap_or_else(|| Vrf::default_table(vni));
+            let how = |t: Option<u32>, vni: u32| match t {
+                Some(_) => "its table".to_string(),
+                None => format!("its default table, 1000000 + VNI {vni}"),
+            };
+            if let Some((other, other_how)) = tables.get(&kernel_table) {
+                return Err(self.err(
+                    if table.is_some() { k("table") } else { k("vni") },
+                    format!(
+                        "VRF {name:?} would use kernel table {kernel_table} ({}), which is already VRF {other:?}'s ({other_how}): give one of them another table",
+                        how(table, vni)
+                    ),
+                ));
+            }
+            tables.insert(kernel_table, (name.clone(), how(table, vni)));
             vrfs.push(Vrf {
                 name,
                 vni,
@@ -865,6 +1263,7 @@ impl Validator<'_> {
             state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or("/var/lib/ferry")),
             vrfs,
             cluster_mesh,
+            restart_pending,
         })
     }
 }
@@ -960,17 +1359,6 @@ pub fn diff(old: &Config, new: &Config) -> ReloadPlan {
         }
     }
     plan.removed.sort_by_key(|n| n.address);
-    let mut global = |name: &str, changed: bool| {
-        if changed {
-            plan.global_changed.push(name.to_string());
-        }
-    };
-    global("router-id", old.router_id != new.router_id);
-    global("local-as", old.local_as != new.local_as);
-    global("cluster-id", old.cluster_id != new.cluster_id);
-    global("control-socket", old.control_socket != new.control_socket);
-    global("listen-address", old.listen_address != new.listen_address);
-    global("listen-port", old.listen_port != new.listen_port);
     let allows = |c: &Config| {
         c.groups
             .iter()
@@ -1164,5 +1552,343 @@ neighbors = ["10.20.63.45"]
         assert!(plan.unchanged.is_empty());
         assert!(diff(&a, &a).changed.is_empty());
         assert_eq!(diff(&a, &a).unchanged.len(), 1);
+    }
+
+    /// `err(text)` contains every needle, and starts with the file.
+    fn rejects(text: &str, needles: &[&str]) {
+        let e = err(text);
+        assert!(e.starts_with("test.toml: "), "{e}");
+        for n in needles {
+            assert!(e.contains(n), "{e:?} should contain {n:?}");
+        }
+    }
+
+    const BASE: &str = "router-id = \"1.1.1.1\"\nlocal-as = 65000\n";
+
+    #[test]
+    fn two_vrfs_never_share_a_kernel_table() {
+        let vrf = |name: &str, vni: u32, table: Option<u32>| {
+            let t = table.map(|t| format!("table = {t}\n")).unwrap_or_default();
+            format!("[[vrf]]\nname = \"{name}\"\nvni = {vni}\nroute-target = \"11:{vni}\"\n{t}")
+        };
+        // An explicit table equal to another VRF's default one, both ways.
+        rejects(
+            &format!(
+                "{BASE}{}{}",
+                vrf("blue", 5, Some(1_000_001)),
+                vrf("red", 1, None)
+            ),
+            &[
+                "vrf[1].vni",
+                "1000001",
+                "\"blue\"",
+                "\"red\"",
+                "1000000 + VNI 1",
+            ],
+        );
+        rejects(
+            &format!(
+                "{BASE}{}{}",
+                vrf("red", 1, None),
+                vrf("blue", 5, Some(1_000_001))
+            ),
+            &["vrf[1].table", "1000001", "\"blue\"", "\"red\""],
+        );
+        // Two explicit tables.
+        rejects(
+            &format!(
+                "{BASE}{}{}",
+                vrf("blue", 5, Some(100)),
+                vrf("red", 6, Some(100))
+            ),
+            &["vrf[1].table", "100", "\"blue\"", "\"red\""],
+        );
+        // Distinct tables, explicit or derived, are fine.
+        let c = from_str(
+            &format!(
+                "{BASE}{}{}{}",
+                vrf("blue", 5, Some(1_000_001)),
+                vrf("red", 2, None),
+                vrf("green", 3, Some(100))
+            ),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.vrfs.len(), 3);
+    }
+
+    #[test]
+    fn keys_are_matched_exactly() {
+        rejects(
+            "router-id = \"1.1.1.1\"\nLOCAL-AS = 64512\n",
+            &["LOCAL-AS", "write \"local-as\""],
+        );
+        rejects(
+            &format!("{BASE}hold_time = 90\n"),
+            &["hold_time", "write \"hold-time\""],
+        );
+        rejects(
+            &format!("{BASE}[[group]]\nname = \"g\"\nHold-Time = 90\n"),
+            &["group[0].Hold-Time", "write \"hold-time\""],
+        );
+        rejects(
+            &format!("{BASE}[[vrf]]\nname = \"b\"\nVNI = 1\nroute-target = \"1:1\"\n"),
+            &["vrf[0].VNI", "write \"vni\""],
+        );
+        rejects(
+            &format!("{BASE}[[group]]\nname = \"g\"\n[group.prefix-limit.evpn]\nMaximum = 5\n"),
+            &["group[0].prefix-limit.evpn.Maximum", "\"maximum\""],
+        );
+        rejects(
+            &format!("{BASE}[cluster-mesh]\nLocal-Cluster = \"a\"\n"),
+            &["cluster-mesh.Local-Cluster", "\"local-cluster\""],
+        );
+        rejects(
+            &format!("{BASE}routerid = \"1.1.1.1\"\n"),
+            &["routerid", "expected one of", "router-id"],
+        );
+    }
+
+    #[test]
+    fn numbers_must_be_toml_integers() {
+        rejects(
+            "router-id = \"1.1.1.1\"\nlocal-as = \"64512\"\n",
+            &[
+                "local-as",
+                "\"64512\"",
+                "an integer",
+                "write 64512 without quotes",
+            ],
+        );
+        let cases: &[(&str, &[&str])] = &[
+            ("hold-time = \"90\"\n", &["hold-time", "\"90\""]),
+            ("listen-port = \"179\"\n", &["listen-port", "\"179\""]),
+            ("connect-retry = 3.5\n", &["connect-retry", "3.5"]),
+            (
+                "graceful-restart-time = true\n",
+                &["graceful-restart-time", "true"],
+            ),
+            (
+                "kernel-sync = \"yes\"\n",
+                &["kernel-sync", "\"yes\"", "true or false"],
+            ),
+            (
+                "vtep-address = 1\n",
+                &["vtep-address", "integer 1", "a string"],
+            ),
+            (
+                "[[group]]\nname = \"g\"\nhold-time = \"30\"\n",
+                &["group[0].hold-time", "\"30\""],
+            ),
+            (
+                "[[group]]\nname = \"g\"\npeer-port = \"1179\"\n",
+                &["group[0].peer-port", "\"1179\""],
+            ),
+            (
+                "[[group]]\nname = \"g\"\nttl-security = \"1\"\n",
+                &["group[0].ttl-security", "\"1\""],
+            ),
+            (
+                "[[group]]\nname = \"g\"\nallow = [10]\n",
+                &["group[0].allow[0]", "integer 10"],
+            ),
+            (
+                "[[group]]\nname = \"g\"\nneighbors = \"10.0.0.1\"\n",
+                &["group[0].neighbors", "\"10.0.0.1\"", "an array"],
+            ),
+            (
+                "[[group]]\nname = \"g\"\n[group.prefix-limit.evpn]\nmaximum = \"5\"\n",
+                &["group[0].prefix-limit.evpn.maximum", "\"5\""],
+            ),
+            (
+                "[[vrf]]\nname = \"b\"\nvni = \"10\"\nroute-target = \"1:1\"\n",
+                &["vrf[0].vni", "\"10\""],
+            ),
+            (
+                "[[vrf]]\nname = \"b\"\nvni = 10\ntable = \"100\"\nroute-target = \"1:1\"\n",
+                &["vrf[0].table", "\"100\""],
+            ),
+        ];
+        for (extra, needles) in cases {
+            rejects(&format!("{BASE}{extra}"), needles);
+        }
+    }
+
+    #[test]
+    fn prefixes_with_host_bits_are_refused() {
+        let allow = |p: &str| {
+            format!("{BASE}[[group]]\nname = \"g\"\nallow = [\"10.10.0.0/16\", \"{p}\"]\n")
+        };
+        rejects(
+            &allow("10.1.2.3/8"),
+            &["group[0].allow[1]", "10.1.2.3/8", "host bits", "10.0.0.0/8"],
+        );
+        rejects(
+            &allow("2001:db8::1/32"),
+            &["group[0].allow[1]", "2001:db8::1/32", "2001:db8::/32"],
+        );
+        for ok in ["10.0.0.0/8", "10.1.2.3/32", "2001:db8::/32", "0.0.0.0/0"] {
+            let c = from_str(&allow(ok), "test.toml").unwrap();
+            assert_eq!(c.groups[0].allow[1], ok.parse::<IpNet>().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_neighbor_is_never_ourselves() {
+        rejects(
+            &format!("{BASE}[[group]]\nname = \"g\"\nneighbors = [\"10.0.0.2\", \"1.1.1.1\"]\n"),
+            &["group[0].neighbors[1]", "1.1.1.1", "router-id"],
+        );
+        rejects(
+            &format!("{BASE}[[group]]\nname = \"a\"\nneighbors = [\"10.0.0.9\"]\n[[group]]\nname = \"b\"\nlocal-address = \"10.0.0.9\"\n"),
+            &["group[0].neighbors[0]", "10.0.0.9", "group[1].local-address"],
+        );
+        rejects(
+            &format!("{BASE}[[group]]\nname = \"a\"\nlocal-address = \"10.0.0.9\"\nneighbors = [\"10.0.0.9\"]\n"),
+            &["group[0].neighbors[0]", "10.0.0.9", "group[0].local-address"],
+        );
+        let c = from_str(
+            &format!("{BASE}[[group]]\nname = \"a\"\nlocal-address = \"10.0.0.9\"\nneighbors = [\"10.0.0.10\"]\n"),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.neighbors().len(), 1);
+    }
+
+    /// Writes `text` to a file and reloads it over a daemon running `running`.
+    fn reload_text(
+        running: &Config,
+        text: &str,
+    ) -> (tempfile::NamedTempFile, Result<Config, ConfigError>) {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        let r = reload(f.path(), &StartupValues::of(running));
+        (f, r)
+    }
+
+    #[test]
+    fn a_reload_keeps_the_running_identity_and_says_a_restart_is_pending() {
+        let running = from_str(SEED, "seed.toml").unwrap();
+        assert!(running.restart_pending.is_empty());
+        // A new local-as, router-id and cluster-id, and one more neighbour.
+        let text = SEED
+            .replace("local-as = 64512", "local-as = 64513")
+            .replace("router-id = \"10.10.25.42\"", "router-id = \"10.10.25.43\"")
+            .replace(
+                "cluster-id = \"10.10.25.42\"",
+                "cluster-id = \"10.10.25.44\"",
+            )
+            .replace("[\"10.20.63.45\"]", "[\"10.20.63.45\", \"10.20.63.46\"]");
+        let (_f, r) = reload_text(&running, &text);
+        let c = r.unwrap();
+        assert_eq!(
+            c.restart_pending,
+            vec![
+                "router-id 10.10.25.43 (running 10.10.25.42)".to_string(),
+                "local-as 64513 (running 64512)".to_string(),
+                "cluster-id 10.10.25.44 (running 10.10.25.42)".to_string(),
+            ]
+        );
+        assert_eq!(c.local_as, 64512);
+        assert_eq!(c.router_id, Ipv4Addr::new(10, 10, 25, 42));
+        assert_eq!(c.cluster_id, Some(Ipv4Addr::new(10, 10, 25, 42)));
+        // Sessions and dynamic neighbours keep the running AS: nothing is
+        // reset, the new neighbour is added.
+        let plan = diff(&running, &c);
+        assert!(
+            plan.changed.is_empty() && plan.removed.is_empty(),
+            "{plan:?}"
+        );
+        assert_eq!(plan.added.len(), 1);
+        assert_eq!(plan.added[0].peer_as, 64512);
+        assert!(!plan.allow_changed);
+        let d = c.match_dynamic("10.10.93.12".parse().unwrap()).unwrap();
+        assert_eq!(
+            d,
+            running
+                .match_dynamic("10.10.93.12".parse().unwrap())
+                .unwrap()
+        );
+        // What a restart will use.
+        let restarted = from_str(&text, "seed.toml").unwrap();
+        assert_eq!(restarted.local_as, 64513);
+        assert!(restarted.restart_pending.is_empty());
+
+        // The file back at the running value: nothing pending.
+        let (_f, r) = reload_text(
+            &c,
+            &SEED.replace("local-as = 64512", "local-as = 64512 # again"),
+        );
+        let back = r.unwrap();
+        assert!(
+            back.restart_pending.is_empty(),
+            "{:?}",
+            back.restart_pending
+        );
+        assert_eq!(
+            Config {
+                origin: running.origin.clone(),
+                ..back
+            },
+            running
+        );
+
+        // An internal group that spells out the new AS stays internal with the running one.
+        let (_f, r) = reload_text(
+            &running,
+            &SEED
+                .replace("local-as = 64512", "local-as = 64513")
+                .replace("hold-time = 90", "hold-time = 90\npeer-as = 64513"),
+        );
+        let c = r.unwrap();
+        assert_eq!(
+            c.restart_pending,
+            vec!["local-as 64513 (running 64512)".to_string()]
+        );
+        assert_eq!(c.groups[0].peer_as, 64512);
+
+        // The sockets too.
+        let (_f, r) = reload_text(&running, &format!("listen-port = 1179\n{SEED}"));
+        assert_eq!(
+            r.unwrap().restart_pending,
+            vec!["listen-port 1179 (running 179)".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_reload_refuses_a_file_invalid_as_written_or_with_the_running_identity() {
+        let running = from_str(SEED, "seed.toml").unwrap();
+        // Invalid as written: the reload is refused, nothing is pending.
+        let (f, r) = reload_text(
+            &running,
+            &SEED.replace("local-as = 64512", "local-as = \"64513\""),
+        );
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains(&f.path().display().to_string()) && e.contains("\"64513\""),
+            "{e}"
+        );
+        // Valid as written, but an external group of the running AS.
+        let text = format!(
+            "{}[[group]]\nname = \"ext\"\ntype = \"external\"\npeer-as = 64512\n",
+            SEED.replace("local-as = 64512", "local-as = 64513")
+        );
+        assert!(from_str(&text, "t").is_ok());
+        let (_f, r) = reload_text(&running, &text);
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains("group[2].peer-as") && e.contains("running") && e.contains("local-as 64512"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let e = err("router-id = \"1.1.1.1\"\nlocal-as = 1\nlocal-as = 2\n");
+        assert!(e.starts_with("test.toml: line 3"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = err("router-id = \"1.1.1.1\"\nlocal-as = @AS@\n");
+        assert!(e.starts_with("test.toml: line 2, column 12: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
     }
 }

@@ -617,6 +617,7 @@ impl Core {
                 })
                 .collect(),
             neighbors,
+            restart_pending: cfg.restart_pending.clone(),
         }
     }
 

@@ -150,21 +150,35 @@ impl Daemon {
         self.peers.remove(&addr);
     }
 
-    /// Re-reads the configuration file and applies the difference.
-    fn reload(&mut self) -> Response {
-        let new = match config::load(&self.config_path) {
-            Ok(c) => c,
-            Err(e) => {
+    /// Re-reads the configuration file and applies the difference. What
+    /// the daemon was started with (router-id, local-as, cluster-id, its
+    /// sockets) stays as it runs: a changed value is reported as pending a
+    /// restart, and everything else is applied.
+    async fn reload(&mut self) -> Response {
+        let old = current(&self.config);
+        // Reading the file may resolve cluster-mesh names and look up the
+        // control group: blocking calls, kept off the runtime's threads.
+        let path = self.config_path.clone();
+        let running = config::StartupValues::of(&old);
+        let loaded = tokio::task::spawn_blocking(move || config::reload(&path, &running)).await;
+        let new = match loaded {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
                 error!(error = %e, "reload rejected; the running configuration stays");
                 return Response::Error {
                     message: format!("reload rejected, running configuration unchanged: {e}"),
                 };
             }
+            Err(e) => {
+                error!(error = %e, "reload failed; the running configuration stays");
+                return Response::Error {
+                    message: format!("reload failed, running configuration unchanged: {e}"),
+                };
+            }
         };
-        let old = current(&self.config);
         let plan = config::diff(&old, &new);
-        for key in &plan.global_changed {
-            warn!(key = %key, "changed in the configuration file; takes effect after a restart");
+        for p in &new.restart_pending {
+            warn!(pending = %p, "changed in the configuration file; not applied: the running value stays until bgpd restarts");
         }
         install_md5_keys(&self.listeners, &new, Some(&old));
         let new = Arc::new(new);
@@ -209,11 +223,13 @@ impl Daemon {
             }
         }
         report.unchanged = plan.unchanged.len();
+        report.restart_pending = new.restart_pending.clone();
         info!(
             added = report.added.len(),
             removed = report.removed.len(),
             changed = report.changed.len(),
             unchanged = report.unchanged,
+            restart_pending = report.restart_pending.len(),
             "configuration reloaded"
         );
         Response::Ok {
@@ -399,12 +415,12 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
                 accept(&mut daemon, stream, from);
             }
             Some(reply) = reload_rx.recv() => {
-                let r = daemon.reload();
+                let r = daemon.reload().await;
                 let _ = reply.send(r);
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
-                daemon.reload();
+                daemon.reload().await;
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

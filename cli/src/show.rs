@@ -40,6 +40,9 @@ pub fn summary(s: &Summary) -> String {
             .map(|c| format!("  Cluster ID: {c} (route reflector)"))
             .unwrap_or_default()
     );
+    for p in &s.restart_pending {
+        let _ = writeln!(o, "Restart pending: {p}");
+    }
     let _ = writeln!(
         o,
         "Groups: {} Peers: {} Down peers: {}",
@@ -215,13 +218,17 @@ pub fn reloaded(r: &ReloadReport) -> String {
             v.join(" ")
         }
     };
-    format!(
+    let mut o = format!(
         "configuration reloaded: added {}  removed {}  changed {}  unchanged {}\n",
         list(&r.added),
         list(&r.removed),
         list(&r.changed),
         r.unchanged
-    )
+    );
+    for p in &r.restart_pending {
+        let _ = writeln!(o, "Restart pending: {p}");
+    }
+    o
 }
 
 /// `show vrf`.
@@ -346,4 +353,55 @@ pub fn memory(m: &MemoryReport) -> String {
     );
     let _ = writeln!(out, "Attribute sets:  {}", r.attribute_sets);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_restart_is_shown_after_the_router_id_and_after_a_reload() {
+        let mut s = Summary {
+            router_id: "10.0.0.1".into(),
+            local_as: 64512,
+            cluster_id: None,
+            groups: 1,
+            peers: 0,
+            down_peers: 0,
+            unconfigured_peers: 0,
+            tables: Vec::new(),
+            neighbors: Vec::new(),
+            restart_pending: Vec::new(),
+        };
+        assert!(!summary(&s).contains("Restart pending"));
+        s.restart_pending = vec![
+            "router-id 10.0.0.9 (running 10.0.0.1)".into(),
+            "local-as 64513 (running 64512)".into(),
+        ];
+        let text = summary(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("Router ID: 10.0.0.1  Local AS: 64512"));
+        assert_eq!(
+            lines[1],
+            "Restart pending: router-id 10.0.0.9 (running 10.0.0.1)"
+        );
+        assert_eq!(lines[2], "Restart pending: local-as 64513 (running 64512)");
+        assert!(lines[3].starts_with("Groups: 1"));
+
+        let r = ReloadReport {
+            unchanged: 2,
+            restart_pending: vec!["local-as 64513 (running 64512)".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            reloaded(&r),
+            "configuration reloaded: added -  removed -  changed -  unchanged 2\n\
+             Restart pending: local-as 64513 (running 64512)\n"
+        );
+        // An answer of an older bgpd, without the field, still reads.
+        let old: ReloadReport =
+            serde_json::from_str(r#"{"added":[],"removed":[],"changed":[],"unchanged":0}"#)
+                .unwrap();
+        assert!(old.restart_pending.is_empty());
+    }
 }

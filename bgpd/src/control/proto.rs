@@ -194,6 +194,11 @@ pub struct Summary {
     pub unconfigured_peers: usize,
     pub tables: Vec<TableSummary>,
     pub neighbors: Vec<NeighborSummary>,
+    /// Values of the configuration file that a reload did not apply and
+    /// that take effect at the next restart, as `local-as 64513 (running
+    /// 64512)`; empty when the file and the running daemon agree.
+    #[serde(default)]
+    pub restart_pending: Vec<String>,
 }
 
 /// One table line of the summary.
@@ -311,4 +316,8 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     pub changed: Vec<String>,
     pub unchanged: usize,
+    /// Changed values not applied until a restart, as `local-as 64513
+    /// (running 64512)`: the running values stay in force.
+    #[serde(default)]
+    pub restart_pending: Vec<String>,
 }
