@@ -498,11 +498,16 @@ fn parse(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
         })?;
     let v = Validator::new(origin);
     v.keys("", &table, TOP_KEYS)?;
-    toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::File {
+    // Every key is spelled exactly and every value has its type: the
+    // `config` crate (which folds key case and reads "64512" as a number)
+    // now only maps the checked text onto the configuration structs.
+    config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| ConfigError::File {
             file: origin.to_string(),
-            message: e.message().trim().replace('\n', "; "),
+            message: e.to_string().trim().replace('\n', "; "),
         })
 }
 
