@@ -82,8 +82,11 @@ fn open_extended(me: Ipv4Addr, hold: u16) -> Open {
     Open::new(64512, hold, me, caps)
 }
 
-/// The Type-5 routes (RD, prefix) an UPDATE announces and withdraws.
-fn type5s(u: &Update) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// Type-5 routes as (RD, prefix).
+type Routes = Vec<(String, String)>;
+
+/// The Type-5 routes an UPDATE announces and withdraws.
+fn type5s(u: &Update) -> (Routes, Routes) {
     let key = |e: &NlriEntry| match &e.nlri {
         Nlri::Evpn(EvpnRoute::IpPrefix(IpPrefixRoute { rd, prefix, .. })) => {
             Some((rd.to_string(), prefix.to_string()))
@@ -223,7 +226,6 @@ fn hold_timer_expires_on_a_client_that_stopped_reading() {
             "the 200 000 routes in the RIB",
             Duration::from_secs(120),
             || {
-                let n = bed.rr.routes(&["--family", "inet-vpn"]).len();
                 let s = bed.rr.ctl(&["show", "summary"]).unwrap_or_default();
                 let paths: u64 = s["tables"]
                     .as_array()
@@ -232,7 +234,7 @@ fn hold_timer_expires_on_a_client_that_stopped_reading() {
                 if paths >= ROUTES as u64 {
                     Ok(())
                 } else {
-                    Err(format!("{paths} paths ({n} listed)"))
+                    Err(format!("{paths} paths"))
                 }
             },
         );
@@ -343,10 +345,7 @@ fn dynamic_neighbours_that_vanish_in_opensent_leave_nothing() {
 
 /// Type-5 routes collected by `s` for `wait`: (RD, prefix) announced and
 /// withdrawn, in order.
-async fn collect_type5(
-    s: &mut raw::Session,
-    wait: Duration,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+async fn collect_type5(s: &mut raw::Session, wait: Duration) -> (Routes, Routes) {
     let (mut ann, mut wd) = (Vec::new(), Vec::new());
     let end = Instant::now() + wait;
     while Instant::now() < end {
@@ -386,6 +385,7 @@ fn evpn_type5_prefix_with_host_bits_is_normalised() {
             .unwrap();
         let (mut ann, _) = collect_type5(&mut client, Duration::from_secs(3)).await;
         ann.sort();
+        ann.dedup();
         let want = vec![
             (format!("{a}:1"), "9.9.2.0/24".to_string()),
             (format!("{b}:1"), "9.9.2.0/24".to_string()),
@@ -439,16 +439,19 @@ fn reload_of_local_as_waits_for_a_restart() {
             .cloned()
             .unwrap_or_default();
         assert!(
-            pending
-                .iter()
-                .any(|p| p.as_str() == Some("local-as 64513 (running 64512)")),
+            pending.iter().any(|p| p
+                .as_str()
+                .is_some_and(|p| p.contains("local-as 64513 (running 64512)"))),
             "reload answer: {report}"
         );
         // The session stays: no NOTIFICATION, no end, within 3 s.
-        match s.recv(Duration::from_secs(3)).await {
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Ok(Message::Keepalive) | Ok(Message::Update(_)) => {}
-            other => panic!("after the reload the client got {other:?}"),
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            match s.recv(Duration::from_millis(300)).await {
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Ok(Message::Keepalive) | Ok(Message::Update(_)) => {}
+                other => panic!("after the reload the client got {other:?}"),
+            }
         }
         let n = bed.rr.neighbor("10.10.93.12").unwrap();
         assert_eq!(n["state"], "Established", "{n}");
@@ -525,6 +528,7 @@ fn open_with_contradicting_as_numbers_is_refused() {
     let mut twice = raw::capabilities(64512);
     twice.push(Capability::FourOctetAs { asn: 64513 });
     let twice = Open::new(64512, 90, me, twice);
+    let mut results = Vec::new();
     for (what, open) in [
         ("My AS 65000, 4-octet AS 64512", mismatch),
         ("4-octet AS 64512 and 64513", twice),
@@ -537,8 +541,15 @@ fn open_with_contradicting_as_numbers_is_refused() {
                 Err(e) => format!("no NOTIFICATION: {e}"),
             }
         });
-        assert_eq!(got, "2/2", "{what}");
+        results.push(format!("{what}: {got}"));
     }
+    assert_eq!(
+        results,
+        [
+            "My AS 65000, 4-octet AS 64512: 2/2",
+            "4-octet AS 64512 and 64513: 2/2"
+        ]
+    );
 }
 
 /// `bgpd --check` refuses what cannot work, naming file, key and value.
@@ -649,9 +660,7 @@ fn idle_control_socket_clients_are_dropped() {
             let mut b = [0u8; 64];
             // SAFETY: read(2) into a local buffer on a descriptor we own.
             let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
-            let again =
-                n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock;
-            again
+            n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
         });
         if open.is_empty() || Instant::now() > deadline {
             break;
