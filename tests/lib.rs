@@ -353,6 +353,55 @@ impl Ferry {
         serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
     }
 
+    /// As [`Ferry::ctl`], but an error when bgpctl has no answer within
+    /// `timeout` (the bgpctl process is then killed).
+    pub fn ctl_within(
+        &self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> Result<serde_json::Value, String> {
+        let out_path = self
+            .socket
+            .with_extension(format!("out{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let out = fs::File::create(&out_path).map_err(|e| e.to_string())?;
+        let mut child = Command::new(bin("bgpctl"))
+            .args(["-s", self.socket.to_str().unwrap(), "--json"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let end = Instant::now() + timeout;
+        let status = loop {
+            if let Ok(Some(s)) = child.try_wait() {
+                break s;
+            }
+            if Instant::now() > end {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("bgpctl {args:?}: no answer within {timeout:?}"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let text = fs::read(&out_path).unwrap_or_default();
+        let _ = fs::remove_file(&out_path);
+        if !status.success() {
+            return Err(format!("bgpctl {args:?}: {status}"));
+        }
+        serde_json::from_slice(&text).map_err(|e| e.to_string())
+    }
+
+    /// `show neighbor ADDR` as JSON (the one neighbour's object).
+    pub fn neighbor(&self, addr: &str) -> Result<serde_json::Value, String> {
+        let v = self.ctl(&["show", "neighbor", addr])?;
+        match v {
+            serde_json::Value::Array(mut a) if !a.is_empty() => Ok(a.swap_remove(0)),
+            serde_json::Value::Array(_) => Err(format!("no neighbor {addr}")),
+            other => Ok(other),
+        }
+    }
+
     /// The summary's neighbors, by address: (state, flaps, last-change-secs).
     pub fn sessions(&self) -> Vec<(String, String, u64, u64)> {
         let s = self.ctl(&["show", "summary"]).unwrap_or_default();
@@ -536,6 +585,113 @@ pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 's
     .expect("namespace thread")
 }
 
+/// Runs the future `f` makes on a thread that entered the network
+/// namespace `ns` (a single-threaded tokio runtime), borrowing freely from
+/// the caller: sockets it opens live in `ns`.
+pub fn block_in<T, Fut>(ns: &Netns, f: impl FnOnce() -> Fut + Send) -> T
+where
+    T: Send,
+    Fut: std::future::Future<Output = T>,
+{
+    let path = format!("/var/run/netns/{}", ns.name);
+    thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let file = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                // SAFETY: setns(2) on a namespace file we opened, for this thread only.
+                let rc = unsafe {
+                    libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET)
+                };
+                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(f())
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
+/// A VPNv4 UPDATE announcing `prefixes` with RD `rd`, label 100, ORIGIN
+/// IGP, an empty AS_PATH, LOCAL_PREF 100 and next hop `next_hop`.
+pub fn vpnv4_update(
+    next_hop: std::net::Ipv4Addr,
+    rd: &str,
+    prefixes: impl IntoIterator<Item = ipnet::Ipv4Net>,
+) -> ferry_wire::Update {
+    use ferry_wire::{
+        Family, Label, LabelStack, MpReachNlri, NextHop, Nlri, NlriEntry, Origin, PathAttributes,
+        Update, VpnPrefix,
+    };
+    let rd = rd.parse().expect("route distinguisher");
+    Update {
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(Default::default()),
+            local_pref: Some(100),
+            ..Default::default()
+        },
+        mp_reach: Some(MpReachNlri {
+            family: Family::VPNV4,
+            next_hop: NextHop::Ipv4(next_hop),
+            nlri: prefixes
+                .into_iter()
+                .map(|p| {
+                    NlriEntry::new(Nlri::Vpn(VpnPrefix {
+                        labels: LabelStack::single(Label::mpls(100)),
+                        rd,
+                        prefix: ipnet::IpNet::V4(p),
+                    }))
+                })
+                .collect(),
+            undecoded: Vec::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// An UPDATE encoded for a session with extended messages (RFC 8654).
+pub fn encode_extended(u: ferry_wire::Update) -> Vec<u8> {
+    ferry_wire::Message::Update(u)
+        .to_bytes(&ferry_wire::EncodeContext {
+            extended_message: true,
+            ..Default::default()
+        })
+        .expect("UPDATE fits 65535 octets")
+        .to_vec()
+}
+
+/// Appends raw attribute octets to an encoded UPDATE that has no IPv4
+/// NLRI, fixing the message and attribute lengths.
+pub fn with_attribute(update: &[u8], attr: &[u8]) -> Vec<u8> {
+    let mut out = update.to_vec();
+    let wlen = u16::from_be_bytes([out[19], out[20]]) as usize;
+    let at = 21 + wlen;
+    out.extend_from_slice(attr);
+    let total = u16::try_from(out.len()).expect("message of at most 65535 octets");
+    out[16..18].copy_from_slice(&total.to_be_bytes());
+    let alen = u16::from_be_bytes([out[at], out[at + 1]]) as usize + attr.len();
+    out[at..at + 2].copy_from_slice(&(alen as u16).to_be_bytes());
+    out
+}
+
+/// Pads an encoded UPDATE (no IPv4 NLRI) to exactly `total` octets with
+/// an unknown optional transitive attribute (type 200, extended length):
+/// a legal message that a reflector passes on.
+pub fn pad_to(update: &[u8], total: usize) -> Vec<u8> {
+    let n = total
+        .checked_sub(update.len() + 4)
+        .expect("UPDATE already too long to pad");
+    let mut attr = vec![0xd0, 200];
+    attr.extend_from_slice(&(n as u16).to_be_bytes());
+    attr.resize(4 + n, 0x5a);
+    let out = with_attribute(update, &attr);
+    assert_eq!(out.len(), total);
+    out
+}
+
 /// A route reflector at 10.10.25.42 for the clients of 10.10.0.0/16
 /// (dynamic, every family), as the daemon and RFC 7606 tests run it; the
 /// interop, security and worker tests append keys of the group to it.
@@ -595,7 +751,9 @@ pub mod raw {
 
     use bytes::{Bytes, BytesMut};
     use ferry_wire::message::Capability;
-    use ferry_wire::{frame_length, DecodeContext, EncodeContext, Family, Message, Open};
+    use ferry_wire::{
+        frame_length, DecodeContext, EncodeContext, Family, Message, Notification, Open,
+    };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpSocket, TcpStream};
 
@@ -603,6 +761,25 @@ pub mod raw {
     pub struct Session {
         pub stream: TcpStream,
         buf: BytesMut,
+        /// Both OPENs had the extended message capability (RFC 8654):
+        /// messages are decoded up to 65535 octets.
+        pub extended_message: bool,
+        /// The peer's OPEN, once received.
+        pub peer_open: Option<Open>,
+    }
+
+    /// The capabilities of [`connect`]'s OPEN: EVPN, VPNv4, 4-octet AS
+    /// `asn`.
+    pub fn capabilities(asn: u32) -> Vec<Capability> {
+        vec![
+            Capability::Multiprotocol {
+                family: Family::EVPN,
+            },
+            Capability::Multiprotocol {
+                family: Family::VPNV4,
+            },
+            Capability::FourOctetAs { asn },
+        ]
     }
 
     /// Connects from `local` to `peer`:179 as AS 64512 with the seed's
@@ -612,41 +789,93 @@ pub mod raw {
         peer: Ipv4Addr,
         router_id: Ipv4Addr,
     ) -> std::io::Result<Session> {
+        connect_with(
+            local,
+            peer,
+            Open::new(64512, 90, router_id, capabilities(64512)),
+        )
+        .await
+    }
+
+    /// Connects and completes the OPEN exchange with `open`; a NOTIFICATION
+    /// in answer is an error holding its text.
+    pub async fn connect_with(
+        local: Ipv4Addr,
+        peer: Ipv4Addr,
+        open: Open,
+    ) -> std::io::Result<Session> {
+        let mut s = tcp(local, peer, None).await?;
+        match s.handshake(&open).await? {
+            Ok(_) => Ok(s),
+            Err(n) => Err(std::io::Error::other(n.to_string())),
+        }
+    }
+
+    /// A TCP connection from `local` to `peer`:179 with nothing sent yet;
+    /// `recv_buffer` sets SO_RCVBUF first.
+    pub async fn tcp(
+        local: Ipv4Addr,
+        peer: Ipv4Addr,
+        recv_buffer: Option<u32>,
+    ) -> std::io::Result<Session> {
         let socket = TcpSocket::new_v4()?;
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
         socket.bind(SocketAddr::new(IpAddr::V4(local), 0))?;
         let stream = socket
             .connect(SocketAddr::new(IpAddr::V4(peer), 179))
             .await?;
-        let mut s = Session {
+        Ok(Session {
             stream,
             buf: BytesMut::new(),
-        };
-        let caps = vec![
-            Capability::Multiprotocol {
-                family: Family::EVPN,
-            },
-            Capability::Multiprotocol {
-                family: Family::VPNV4,
-            },
-            Capability::FourOctetAs { asn: 64512 },
-        ];
-        s.send(&Message::Open(Open::new(64512, 90, router_id, caps)))
-            .await?;
-        loop {
-            match s.recv(Duration::from_secs(10)).await? {
-                Message::Open(_) => s.send(&Message::Keepalive).await?,
-                Message::Keepalive => return Ok(s),
-                Message::Notification(n) => return Err(std::io::Error::other(n.to_string())),
-                _ => {}
-            }
-        }
+            extended_message: false,
+            peer_open: None,
+        })
     }
 
     impl Session {
+        /// Sends `open`, answers the peer's OPEN with a KEEPALIVE and waits
+        /// for its KEEPALIVE: the peer's OPEN, or the NOTIFICATION it sent.
+        pub async fn handshake(
+            &mut self,
+            open: &Open,
+        ) -> std::io::Result<Result<Open, Notification>> {
+            self.send(&Message::Open(open.clone())).await?;
+            let ours = open
+                .capabilities()
+                .any(|c| *c == Capability::ExtendedMessage);
+            loop {
+                match self.recv(Duration::from_secs(10)).await? {
+                    Message::Open(o) => {
+                        self.extended_message =
+                            ours && o.capabilities().any(|c| *c == Capability::ExtendedMessage);
+                        self.peer_open = Some(o);
+                        self.send(&Message::Keepalive).await?;
+                    }
+                    Message::Keepalive => {
+                        return Ok(Ok(self.peer_open.clone().unwrap_or_else(|| open.clone())))
+                    }
+                    Message::Notification(n) => return Ok(Err(n)),
+                    _ => {}
+                }
+            }
+        }
+
+        /// How this session's messages are decoded.
+        pub fn decode_context(&self) -> DecodeContext {
+            DecodeContext {
+                extended_message: self.extended_message,
+                ..DecodeContext::default()
+            }
+        }
+
         pub async fn send(&mut self, m: &Message) -> std::io::Result<()> {
-            let b = m
-                .to_bytes(&EncodeContext::default())
-                .map_err(std::io::Error::other)?;
+            let ctx = EncodeContext {
+                extended_message: self.extended_message,
+                ..EncodeContext::default()
+            };
+            let b = m.to_bytes(&ctx).map_err(std::io::Error::other)?;
             self.stream.write_all(&b).await
         }
 
@@ -657,7 +886,7 @@ pub mod raw {
         /// The next message, decoded.
         pub async fn recv(&mut self, timeout: Duration) -> std::io::Result<Message> {
             let raw = self.recv_raw(timeout).await?;
-            Message::decode(&raw, &DecodeContext::default()).map_err(std::io::Error::other)
+            Message::decode(&raw, &self.decode_context()).map_err(std::io::Error::other)
         }
 
         /// The next whole message, undecoded.

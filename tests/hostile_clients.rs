@@ -1,0 +1,222 @@
+//! UPDATEs too large for a client: a reflected message grows by
+//! ORIGINATOR_ID and CLUSTER_LIST, and a peer with extended messages (RFC
+//! 8654) may send 65535 octets to a reflector whose other clients take
+//! only 4096. Ferry splits the NLRI over as many UPDATEs as needed, never
+//! sends a message longer than the client accepts, and counts the paths
+//! whose attributes alone cannot fit.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ferry_tests::{
+    block_in, encode_extended, eventually, output, pad_to, raw, require_root, vpnv4_update,
+    with_attribute, Ferry, Lan, Netns, Proc, RR,
+};
+use ferry_wire::message::Capability;
+use ferry_wire::{Message, Nlri, Open};
+
+const RR_ADDR: Ipv4Addr = Ipv4Addr::new(10, 10, 25, 42);
+
+/// `count` consecutive /24s from `first`.
+fn prefixes(first: Ipv4Addr, count: u32) -> Vec<ipnet::Ipv4Net> {
+    (0..count)
+        .map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from(u32::from(first) + (i << 8)), 24).unwrap())
+        .collect()
+}
+
+/// BIRD's networks of table vpntab, per route distinguisher.
+fn bird_networks(sock: &str, rd: &str) -> usize {
+    let out = output("birdc", &["-s", sock, "show", "route", "table", "vpntab"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(rd))
+        .count()
+}
+
+/// What an extended-message sink client got: every message decoded, the
+/// longest one, and the VPN NLRI per RD.
+#[derive(Debug, Default)]
+struct Sink {
+    messages: usize,
+    longest: usize,
+    nlri: std::collections::HashMap<String, usize>,
+    error: Option<String>,
+}
+
+#[test]
+fn oversize_updates_are_split_or_held_back_per_client() {
+    if !require_root("oversize_updates_are_split_or_held_back_per_client") {
+        return;
+    }
+    const A: u32 = 260;
+    const BIG: u32 = 4300;
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("fhc");
+    let cl_ns = Netns::new("fhc");
+    let bird_ns = Netns::new("fhc");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
+    cl_ns.addr("eth0", "10.10.93.77/16");
+    lan.attach(&bird_ns, "eth0", "10.10.40.1/16");
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+    let bird_conf = dir.path().join("bird.conf");
+    std::fs::write(
+        &bird_conf,
+        "router id 10.10.40.1;\nprotocol device { }\nprotocol direct { ipv4; }\nvpn4 table vpntab;\nprotocol bgp ferry {\n  local 10.10.40.1 as 64512;\n  neighbor 10.10.25.42 as 64512;\n  vpn4 mpls { table vpntab; import all; export none; next hop keep; };\n}\n",
+    )
+    .unwrap();
+    let bird_sock = dir.path().join("bird.ctl");
+    let sock = bird_sock.to_str().unwrap().to_string();
+    let _bird = Proc::spawn(
+        "bird",
+        &bird_ns,
+        "bird",
+        &[
+            "-f",
+            "-c",
+            bird_conf.to_str().unwrap(),
+            "-s",
+            &sock,
+            "-P",
+            dir.path().join("bird.pid").to_str().unwrap(),
+        ],
+        &dir.path().join("bird.log"),
+    );
+    rr.wait_established(&["10.10.40.1"]);
+    let caps = rr.neighbor("10.10.40.1").unwrap()["peer-capabilities"].to_string();
+    assert!(
+        !caps.contains("extended-message"),
+        "BIRD announced extended messages: {caps}"
+    );
+
+    let (inj, sink_addr) = (Ipv4Addr::new(10, 10, 93, 12), Ipv4Addr::new(10, 10, 93, 77));
+    let extended = |me: Ipv4Addr| {
+        let mut caps = raw::capabilities(64512);
+        caps.push(Capability::ExtendedMessage);
+        Open::new(64512, 90, me, caps)
+    };
+    block_in(&cl_ns, || async {
+        let mut s = raw::connect_with(sink_addr, RR_ADDR, extended(sink_addr))
+            .await
+            .unwrap();
+        assert!(s.extended_message);
+        let sink = tokio::spawn(async move {
+            let mut got = Sink::default();
+            let end = tokio::time::Instant::now() + Duration::from_secs(15);
+            while tokio::time::Instant::now() < end {
+                if got.nlri.values().sum::<usize>() == (A + BIG + 1) as usize {
+                    break;
+                }
+                match s.recv_raw(Duration::from_millis(500)).await {
+                    Ok(m) => {
+                        got.messages += 1;
+                        got.longest = got.longest.max(m.len());
+                        match Message::decode(&m, &s.decode_context()) {
+                            Ok(Message::Update(u)) => {
+                                for e in u.announced() {
+                                    if let Nlri::Vpn(v) = &e.nlri {
+                                        *got.nlri.entry(v.rd.to_string()).or_default() += 1;
+                                    }
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                got.error = Some(format!("message {}: {e}", got.messages));
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(e) => {
+                        got.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            got
+        });
+        let mut i = raw::connect_with(inj, RR_ADDR, extended(inj))
+            .await
+            .unwrap();
+        assert!(i.extended_message);
+        // (a) 4096 octets exactly: legal for every client, 4110 reflected.
+        let a = encode_extended(vpnv4_update(
+            inj,
+            "64512:1",
+            prefixes(Ipv4Addr::new(10, 1, 0, 0), A),
+        ));
+        i.send_raw(&pad_to(&a, 4096)).await.unwrap();
+        // (b) one path whose 1100 communities alone take 4400 octets.
+        let b = encode_extended(vpnv4_update(
+            inj,
+            "64512:3",
+            prefixes(Ipv4Addr::new(10, 3, 0, 0), 1),
+        ));
+        let mut communities = vec![0xd0, 8];
+        communities.extend_from_slice(&4400u16.to_be_bytes());
+        for n in 0..1100u32 {
+            communities.extend_from_slice(&((64512 << 16) | n).to_be_bytes());
+        }
+        i.send_raw(&with_attribute(&b, &communities)).await.unwrap();
+        // (c) 65535 octets: 4300 NLRI.
+        let c = encode_extended(vpnv4_update(
+            inj,
+            "64512:2",
+            prefixes(Ipv4Addr::new(10, 64, 0, 0), BIG),
+        ));
+        i.send_raw(&pad_to(&c, 65535)).await.unwrap();
+        let got = sink.await.unwrap();
+        eprintln!(
+            "sink: {} messages, longest {}, {:?}",
+            got.messages, got.longest, got.nlri
+        );
+        assert_eq!(got.error, None, "{got:?}");
+        assert!(got.longest <= 65535);
+        assert_eq!(got.nlri.get("64512:1"), Some(&(A as usize)), "{got:?}");
+        assert_eq!(got.nlri.get("64512:2"), Some(&(BIG as usize)), "{got:?}");
+        assert_eq!(got.nlri.get("64512:3"), Some(&1), "{got:?}");
+        // BIRD, with the injector still connected.
+        let got = eventually("the routes at BIRD", Duration::from_secs(30), || {
+            let (a, big) = (
+                bird_networks(&sock, "64512:1"),
+                bird_networks(&sock, "64512:2"),
+            );
+            if a == A as usize && big == BIG as usize {
+                Ok((a, big))
+            } else {
+                let all = output(
+                    "birdc",
+                    &["-s", &sock, "show", "route", "table", "vpntab", "all"],
+                );
+                let all = String::from_utf8_lossy(&all.stdout).into_owned();
+                let proto = output("birdc", &["-s", &sock, "show", "protocols", "all", "ferry"]);
+                Err(format!(
+                    "{a} of {A} and {big} of {BIG}; BIRD:\n{}\n{}\nFerry log:\n{}",
+                    all.chars().take(1500).collect::<String>(),
+                    String::from_utf8_lossy(&proto.stdout),
+                    rr.proc.log_text().chars().take(3000).collect::<String>()
+                ))
+            }
+        });
+        eprintln!("BIRD: {got:?}");
+        assert_eq!(
+            bird_networks(&sock, "64512:3"),
+            0,
+            "the oversize path reached BIRD"
+        );
+        drop(i);
+    });
+
+    let protocols = output("birdc", &["-s", &sock, "show", "protocols", "all", "ferry"]);
+    let protocols = String::from_utf8_lossy(&protocols.stdout).into_owned();
+    assert!(protocols.contains("Established"), "{protocols}");
+    assert!(!protocols.contains("Bad message length"), "{protocols}");
+    let n = rr.neighbor("10.10.40.1").unwrap();
+    assert_eq!(n["state"], "Established", "{n}");
+    assert_eq!(n["flaps"], 0, "{n}");
+    assert!(
+        n["oversize-paths-not-sent"].as_u64().unwrap_or(0) >= 1,
+        "show neighbor 10.10.40.1: {n}"
+    );
+}
