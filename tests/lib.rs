@@ -612,6 +612,17 @@ pub mod raw {
         peer: Ipv4Addr,
         router_id: Ipv4Addr,
     ) -> std::io::Result<Session> {
+        connect_with(local, peer, router_id, &[]).await
+    }
+
+    /// [`connect`], announcing `extra` capabilities too (the extended
+    /// message capability of RFC 8654, say).
+    pub async fn connect_with(
+        local: Ipv4Addr,
+        peer: Ipv4Addr,
+        router_id: Ipv4Addr,
+        extra: &[Capability],
+    ) -> std::io::Result<Session> {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(IpAddr::V4(local), 0))?;
         let stream = socket
@@ -621,7 +632,7 @@ pub mod raw {
             stream,
             buf: BytesMut::new(),
         };
-        let caps = vec![
+        let mut caps = vec![
             Capability::Multiprotocol {
                 family: Family::EVPN,
             },
@@ -630,6 +641,7 @@ pub mod raw {
             },
             Capability::FourOctetAs { asn: 64512 },
         ];
+        caps.extend_from_slice(extra);
         s.send(&Message::Open(Open::new(64512, 90, router_id, caps)))
             .await?;
         loop {
