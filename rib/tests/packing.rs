@@ -231,7 +231,7 @@ fn fits_alone(nlri: &Nlri, attrs: &PathAttributes, max: usize) -> bool {
     };
     Message::Update(u)
         .to_bytes(&ctx)
-        .is_ok_and(|b| b.len() + 1 <= max)
+        .is_ok_and(|b| b.len() < max) // b.len() + 1 <= max
 }
 
 /// One UPDATE per (attribute set, family), in order, with its set.
