@@ -407,6 +407,166 @@ fn malformed_updates_get_the_rfc_answer() {
     );
 }
 
+/// A client sends a legal 4096-octet UPDATE; reflected, ORIGINATOR_ID and
+/// CLUSTER_LIST make it too large for a client without the extended
+/// message capability (RFC 8654). That client is not sent the path (no
+/// oversize message, no reset) and `show neighbor` counts it; a client
+/// with extended messages gets it. In the same run: a Type-5 prefix with
+/// host bits is the prefix (RFC 4271 §4.3), and an EVPN route of unknown
+/// type 77 beside it is dropped (RFC 7606 §5.4).
+/// What `sess` is sent in the next two seconds: (length, what it says).
+async fn collect(sess: &mut raw::Session, extended: bool) -> Vec<(usize, String)> {
+    let ctx = ferry_wire::DecodeContext {
+        extended_message: extended,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let end = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Some(left) = end.checked_duration_since(tokio::time::Instant::now()) {
+        let Ok(m) = sess.recv_raw(left).await else {
+            break;
+        };
+        let text = match Message::decode(&m, &ctx) {
+            Ok(Message::Update(u)) => u
+                .announced()
+                .map(|e| e.nlri.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Ok(other) => other.to_string(),
+            Err(e) => format!("undecodable: {e}"),
+        };
+        out.push((m.len(), text));
+    }
+    out
+}
+
+#[test]
+fn paths_too_large_for_a_client_are_not_sent_and_counted() {
+    use ferry_wire::attribute::Community;
+    use ferry_wire::message::Capability;
+    use ferry_wire::nlri::evpn::EvpnRoute;
+    use ferry_wire::{EncodeContext, NlriEntry};
+
+    if !require_root("paths_too_large_for_a_client_are_not_sent_and_counted") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let rr_ns = Netns::new("frr");
+    let cl_ns = Netns::new("fcl");
+    lan.attach(&rr_ns, "eth0", "10.10.25.42/16");
+    lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
+    cl_ns.addr("eth0", "10.10.93.13/16");
+    cl_ns.addr("eth0", "10.10.93.14/16");
+    let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+    let socket = rr.socket.clone();
+    let (small, large, shown) = in_netns(&cl_ns, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let rr = Ipv4Addr::new(10, 10, 25, 42);
+            let (src, small, large) = (
+                Ipv4Addr::new(10, 10, 93, 12),
+                Ipv4Addr::new(10, 10, 93, 13),
+                Ipv4Addr::new(10, 10, 93, 14),
+            );
+            let extended = |id| {
+                let mut caps = raw::capabilities(64512);
+                caps.push(Capability::ExtendedMessage);
+                ferry_wire::message::Open::new(64512, 90, id, caps)
+            };
+            let mut to_small = raw::connect(small, rr, small).await.unwrap();
+            let mut to_large = raw::connect_with(large, rr, extended(large)).await.unwrap();
+            let mut s = raw::connect_with(src, rr, extended(src)).await.unwrap();
+            // 1.1.1.0/30 with communities up to 4096 octets as sent.
+            let mut big = type5_update("1.1.1.0/30", src);
+            let ctx = EncodeContext::default();
+            while Message::Update(big.clone())
+                .to_bytes(&ctx)
+                .is_ok_and(|b| b.len() + 4 <= 4096)
+            {
+                let n = big.attributes.communities.len() as u32;
+                big.attributes.communities.push(Community(0xfc00_0000 + n));
+            }
+            let big = Message::Update(big).to_bytes(&ctx).unwrap();
+            assert!(big.len() > 4090 && big.len() <= 4096, "{}", big.len());
+            s.send_raw(&big).await.unwrap();
+            // 9.9.2.77/24 beside an EVPN route of type 77.
+            let mut odd = type5_update("9.9.2.0/24", src);
+            let reach = odd.mp_reach.as_mut().unwrap();
+            if let ferry_wire::Nlri::Evpn(EvpnRoute::IpPrefix(r)) = &mut reach.nlri[0].nlri {
+                r.prefix =
+                    ipnet::IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::new(9, 9, 2, 77), 24).unwrap());
+            }
+            reach
+                .nlri
+                .push(NlriEntry::new(ferry_wire::Nlri::Evpn(EvpnRoute::Unknown {
+                    route_type: 77,
+                    value: vec![1, 2, 3, 4, 5],
+                })));
+            s.send(&Message::Update(odd)).await.unwrap();
+            let small = collect(&mut to_small, false).await;
+            let large = collect(&mut to_large, true).await;
+            // Both sessions are still up.
+            to_small.send(&Message::Keepalive).await.unwrap();
+            to_large.send(&Message::Keepalive).await.unwrap();
+            // Asked while the (dynamic) sessions are up.
+            let bgpctl = |args: &[&str]| {
+                let mut full = vec!["-s", socket.to_str().unwrap()];
+                full.extend_from_slice(args);
+                let out = output(ferry_tests::bin("bgpctl").to_str().unwrap(), &full);
+                String::from_utf8_lossy(&out.stdout).to_string()
+            };
+            let shown = [
+                bgpctl(&["--json", "show", "neighbor", "10.10.93.13"]),
+                bgpctl(&["--json", "show", "neighbor", "10.10.93.14"]),
+                bgpctl(&["show", "neighbor", "10.10.93.13"]),
+                bgpctl(&["--json", "show", "route", "--family", "evpn"]),
+            ];
+            (small, large, shown)
+        })
+    });
+    let all = |v: &[(usize, String)]| {
+        v.iter()
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    assert!(small.iter().all(|(len, _)| *len <= 4096), "{small:?}");
+    assert!(!all(&small).contains("1.1.1.0/30"), "{}", all(&small));
+    assert!(all(&small).contains("prefix 9.9.2.0/24"), "{}", all(&small));
+    assert!(!all(&small).contains("NOTIFICATION"), "{}", all(&small));
+    assert!(all(&large).contains("prefix 1.1.1.0/30"), "{}", all(&large));
+    assert!(all(&large).contains("prefix 9.9.2.0/24"), "{}", all(&large));
+    for v in [&small, &large] {
+        assert!(!all(v).contains("type-77"), "{}", all(v));
+        assert!(!all(v).contains("9.9.2.77"), "{}", all(v));
+    }
+    let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap_or_default();
+    let n = json(&shown[0]);
+    assert_eq!(n[0]["state"], "Established", "{n}");
+    assert_eq!(n[0]["oversize-paths-not-sent"], 1, "{n}");
+    let n = json(&shown[1]);
+    assert_eq!(n[0]["oversize-paths-not-sent"], 0, "{n}");
+    let text = &shown[2];
+    assert!(
+        text.contains("\n  Paths not sent (too large for the peer): 1\n"),
+        "{text}"
+    );
+    let evpn = json(&shown[3]);
+    let prefixes: Vec<&str> = evpn
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["prefix"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(prefixes.len(), 2, "{evpn}");
+    assert!(prefixes.contains(&"9.9.2.0/24"), "{prefixes:?}");
+    assert!(rr.proc.log_text().contains("paths not sent"));
+}
+
 /// A client whose reflector is not listening yet (restarting, or started
 /// later) reaches it seconds after it listens: a failed connection goes
 /// back to Idle and starts again after a short back-off, not a whole

@@ -337,6 +337,16 @@ impl Core {
             }
             CoreEvent::DeferralTick => self.deferral_check(),
             CoreEvent::Update { addr, update } => {
+                let notes = update.nlri_notes;
+                if !notes.is_empty() {
+                    debug!(
+                        peer = %addr,
+                        host_bits_cleared = notes.host_bits_cleared,
+                        unknown_evpn_dropped = notes.unknown_evpn_dropped,
+                        "UPDATE: prefixes with bits past their length taken as the prefix (RFC 4271 §4.3), \
+                         EVPN routes of unknown types ignored (RFC 7606 §5.4)"
+                    );
+                }
                 if let Some(&id) = self.ids.get(&addr) {
                     let out = self.rib.receive(id, &update);
                     self.dispatch(out);
@@ -453,7 +463,15 @@ impl Core {
                 let _ = w.send(WorkerEvent::Remote(remote));
             }
         }
-        for Export { peers, messages } in out.exports {
+        for Export {
+            peers,
+            messages,
+            not_sent,
+        } in out.exports
+        {
+            if !not_sent.is_empty() {
+                self.count_not_sent(&peers, &not_sent);
+            }
             for p in peers {
                 if let Some(w) = self.writers.get(&p) {
                     if !w.send(messages.clone()) {
@@ -462,6 +480,34 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Paths left out of what `peers` were sent because they do not fit
+    /// the peers' maximum message size: logged and counted per peer.
+    fn count_not_sent(&self, peers: &[PeerId], not_sent: &[Nlri]) {
+        let mut addrs = Vec::with_capacity(peers.len());
+        for p in peers {
+            let Some(addr) = self.addrs.get(p) else {
+                continue;
+            };
+            if let Some(st) = self.peers.get(addr) {
+                st.oversize_paths_not_sent
+                    .fetch_add(not_sent.len() as u64, Ordering::Relaxed);
+            }
+            addrs.push(*addr);
+        }
+        let max = peers
+            .first()
+            .and_then(|p| self.rib.peer(*p))
+            .map_or(0, |s| s.info.encode.max_message_len());
+        // One line per group of peers sent the same messages.
+        tracing::warn!(
+            peers = ?addrs,
+            paths = not_sent.len(),
+            first = %not_sent[0],
+            max_message = max,
+            "paths not sent: their attributes alone do not fit in one message the peer accepts"
+        );
     }
 
     /// Answers a read-only control request.
@@ -572,6 +618,7 @@ impl Core {
                 .unwrap_or_default(),
             last_error: d.last_error.clone(),
             treat_as_withdraw: tav,
+            oversize_paths_not_sent: st.oversize_paths_not_sent.load(Ordering::Relaxed),
         }
     }
 

@@ -159,7 +159,16 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
                 peer_families.insert(*family);
             }
             Capability::FourOctetAs { .. } => four_octet_as = true,
-            Capability::ExtendedMessage => extended_message = true,
+            // RFC 8654 §3: 65535-octet messages once both sides announced
+            // the capability. Ours always carries it (`LocalParams::open`),
+            // so the peer's announcement completes it; without it every
+            // message to the peer stays within 4096 octets.
+            Capability::ExtendedMessage => {
+                extended_message = local
+                    .open()
+                    .capabilities()
+                    .any(|c| matches!(c, Capability::ExtendedMessage))
+            }
             Capability::RouteRefresh => route_refresh = true,
             Capability::EnhancedRouteRefresh => enhanced_route_refresh = true,
             Capability::GracefulRestart {
@@ -257,6 +266,31 @@ mod tests {
         assert_eq!((n.hold_time, n.keepalive), (30, 10));
         assert!(n.four_octet_as);
         assert!(!n.extended_message);
+        assert_eq!(n.encode_context().max_message_len(), 4096);
+        assert_eq!(n.decode_context().max_message_len(), 4096);
+    }
+
+    #[test]
+    fn extended_messages_need_the_capability_from_the_peer() {
+        let peer = Open::new(
+            64512,
+            90,
+            Ipv4Addr::new(10, 10, 93, 12),
+            vec![
+                Capability::Multiprotocol {
+                    family: Family::EVPN,
+                },
+                Capability::ExtendedMessage,
+            ],
+        );
+        assert!(local()
+            .open()
+            .capabilities()
+            .any(|c| *c == Capability::ExtendedMessage));
+        let n = negotiate(&local(), &peer).unwrap();
+        assert!(n.extended_message);
+        assert_eq!(n.encode_context().max_message_len(), 65535);
+        assert_eq!(n.decode_context().max_message_len(), 65535);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub struct PeerStatus {
     /// Messages queued for the peer, not yet written.
     pub out_queue: AtomicU64,
     pub flaps: AtomicU64,
+    /// Paths not sent to the peer because their attributes alone do not
+    /// fit in one message of its maximum size (4096 octets, or 65535 with
+    /// RFC 8654 extended messages), counted each time one is left out
+    /// since the daemon started.
+    pub oversize_paths_not_sent: AtomicU64,
     pub detail: Mutex<StatusDetail>,
 }
 
@@ -42,6 +47,7 @@ impl PeerStatus {
             out_messages: AtomicU64::new(0),
             out_queue: AtomicU64::new(0),
             flaps: AtomicU64::new(0),
+            oversize_paths_not_sent: AtomicU64::new(0),
             detail: Mutex::new(StatusDetail {
                 state: State::Idle,
                 last_change: Instant::now(),

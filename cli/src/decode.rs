@@ -221,7 +221,7 @@ fn write_update(text: &mut String, u: &Update) {
         let _ = writeln!(text, "  withdrawn inet {}", nlri_line(w));
     }
     if let Some(un) = &u.mp_unreach {
-        if un.is_end_of_rib() {
+        if un.is_end_of_rib() && u.nlri_notes.unknown_evpn_dropped == 0 {
             let _ = writeln!(text, "  mp-unreach {} (End-of-RIB)", un.family);
         } else {
             let _ = writeln!(text, "  mp-unreach {}", un.family);
@@ -244,6 +244,20 @@ fn write_update(text: &mut String, u: &Update) {
     }
     for n in &u.nlri {
         let _ = writeln!(text, "  nlri inet {}", nlri_line(n));
+    }
+    if u.nlri_notes.host_bits_cleared > 0 {
+        let _ = writeln!(
+            text,
+            "  note: {} prefixes had bits set past their length, taken as the prefix (RFC 4271 §4.3)",
+            u.nlri_notes.host_bits_cleared
+        );
+    }
+    if u.nlri_notes.unknown_evpn_dropped > 0 {
+        let _ = writeln!(
+            text,
+            "  note: {} EVPN routes of unknown types ignored (RFC 7606 §5.4)",
+            u.nlri_notes.unknown_evpn_dropped
+        );
     }
     for e in &u.errors {
         let _ = writeln!(text, "  error: {e}");

@@ -139,6 +139,11 @@ pub fn neighbors(list: &[NeighborDetail]) -> String {
                 n.treat_as_withdraw
             );
         }
+        let _ = writeln!(
+            o,
+            "  Paths not sent (too large for the peer): {}",
+            n.oversize_paths_not_sent
+        );
         if let Some(e) = &n.last_error {
             let _ = writeln!(o, "  Last error: {e}");
         }

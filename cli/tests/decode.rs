@@ -115,3 +115,23 @@ fn malformed_input_prints_the_rfc_answer_and_fails() {
     assert_eq!(code, 2);
     assert!(err.contains("invalid hex character"), "{err}");
 }
+
+#[test]
+fn host_bits_and_unknown_evpn_types_are_shown_as_the_daemon_takes_them() {
+    // One MP_REACH_NLRI: Type 5 9.9.2.77/24, then an EVPN route of type 77.
+    let msg = "ffffffffffffffffffffffffffffffff 0054 02 0000 003d 40010100 400200 \
+               900e0032 0019 46 04 0a0a5d0c 00 \
+               0522 00010a0a192a0001 00000000000000000000 00000000 18 0909024d 00000000 002712 \
+               4d03 010203";
+    let (code, out, _) = bgpctl(&["decode", "--hex", msg], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("UPDATE 1 announced"), "{out}");
+    assert!(out.contains("prefix 9.9.2.0/24 gw 0.0.0.0"), "{out}");
+    assert!(!out.contains("9.9.2.77"), "{out}");
+    assert!(!out.contains("type-77"), "{out}");
+    assert!(out.contains("RFC 4271 §4.3"), "{out}");
+    assert!(
+        out.contains("1 EVPN routes of unknown types ignored (RFC 7606 §5.4)"),
+        "{out}"
+    );
+}

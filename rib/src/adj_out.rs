@@ -10,6 +10,15 @@
 //! Packing: NLRI of one family that share an exported attribute set go in
 //! one UPDATE until the negotiated maximum message size (RFC 4271 §4.3,
 //! RFC 8654); withdrawals of one family share UPDATEs the same way.
+//!
+//! No message is ever longer than the receiving peer's maximum (4096
+//! octets, 65535 with the extended message capability both ways). A path
+//! whose exported attributes leave no room for its NLRI in one UPDATE of
+//! that size — reflection adds ORIGINATOR_ID and CLUSTER_LIST to what a
+//! peer sent at the limit — is not sent to that peer at all, never
+//! truncated: [`EncodedAttrs::fits`] tells, the caller withdraws what the
+//! peer held instead, and [`Export::not_sent`] lists it for the log and
+//! the peer's counter (the RFC 8654 §4 and BIRD/OpenBGPD behaviour).
 
 use std::net::IpAddr;
 
@@ -54,6 +63,11 @@ pub struct Group {
 pub struct Export {
     pub peers: Vec<PeerId>,
     pub messages: Vec<Bytes>,
+    /// Routes each listed peer should have been sent but was not: their
+    /// attributes alone do not fit in one message of the peer's maximum
+    /// size. A peer that held an older path of one of them is sent its
+    /// withdrawal in `messages`.
+    pub not_sent: Vec<Nlri>,
 }
 
 impl Export {
@@ -75,6 +89,10 @@ pub struct EncodedAttrs {
     /// Attributes above MP_REACH_NLRI.
     high: Bytes,
     next_hop: NextHop,
+    /// The octets of an UPDATE carrying these attributes and no NLRI:
+    /// header, the two length fields, the attributes and, for families
+    /// other than IPv4 unicast, the MP_REACH_NLRI header with its next hop.
+    fixed_len: usize,
 }
 
 impl EncodedAttrs {
@@ -90,12 +108,41 @@ impl EncodedAttrs {
             path.encode_range(true, ctx, &mut low);
             path.encode_range(false, ctx, &mut high);
         }
+        let mut fixed_len = ferry_wire::HEADER_LEN + 2 + 2 + low.len();
+        if family != Family::IPV4_UNICAST {
+            let mut mp = BytesMut::with_capacity(48);
+            MpReachNlri::encode_header(family, &attrs.next_hop, &mut mp);
+            // Flags, type and the 2-octet extended length, then the value.
+            fixed_len += 4 + mp.len() + high.len();
+        }
         EncodedAttrs {
             low: low.freeze(),
             high: high.freeze(),
             next_hop: attrs.next_hop.clone(),
+            fixed_len,
         }
     }
+
+    /// The octets of an UPDATE with these attributes and no NLRI.
+    pub fn fixed_len(&self) -> usize {
+        self.fixed_len
+    }
+
+    /// True when an UPDATE with these attributes and `nlri` alone fits in
+    /// the largest message of `ctx`.
+    pub fn fits(&self, nlri: &Nlri, ctx: &EncodeContext) -> bool {
+        self.fixed_len + nlri.encoded_len() <= ctx.max_message_len()
+    }
+}
+
+/// UPDATEs packed from a list of actions.
+#[derive(Clone, Debug, Default)]
+pub struct Packed {
+    pub messages: Vec<Bytes>,
+    /// Announcements dropped because their attributes alone do not fit a
+    /// message (callers check [`EncodedAttrs::fits`] first and withdraw
+    /// instead; this is the packer's own guarantee).
+    pub not_sent: Vec<Nlri>,
 }
 
 /// One thing to tell a peer about one route.
@@ -130,13 +177,16 @@ fn patch_u16(buf: &mut BytesMut, pos: usize, value: usize) {
     buf[pos..pos + 2].copy_from_slice(&(value as u16).to_be_bytes());
 }
 
-/// Packs announcements of one family sharing `attrs` into UPDATEs.
+/// Packs announcements of one family sharing `attrs` into UPDATEs. An NLRI
+/// that does not fit even alone with `attrs` is left out and pushed on
+/// `not_sent`.
 pub fn pack_announcements<'n>(
     family: Family,
     attrs: &EncodedAttrs,
     nlri: impl Iterator<Item = &'n Nlri>,
     ctx: &EncodeContext,
     out: &mut Vec<Bytes>,
+    not_sent: &mut Vec<Nlri>,
 ) {
     let max = ctx.max_message_len();
     let mut scratch = BytesMut::with_capacity(64);
@@ -157,6 +207,10 @@ pub fn pack_announcements<'n>(
     for n in nlri {
         scratch.clear();
         n.encode(&mut scratch);
+        if attrs.fixed_len + scratch.len() > max {
+            not_sent.push(n.clone());
+            continue;
+        }
         if let Some(state) = open {
             let tail = if state.2.is_some() {
                 attrs.high.len()
@@ -262,8 +316,9 @@ pub fn pack_withdrawals<'n>(
 
 /// Packs a list of actions: withdrawals first (per family), then
 /// announcements grouped by family and attribute set, in first-seen order.
-pub fn pack(actions: &[Action], ctx: &EncodeContext) -> Vec<Bytes> {
+pub fn pack(actions: &[Action], ctx: &EncodeContext) -> Packed {
     let mut out = Vec::new();
+    let mut not_sent = Vec::new();
     let mut families: Vec<Family> = Vec::new();
     for a in actions {
         let f = a.family();
@@ -298,11 +353,14 @@ pub fn pack(actions: &[Action], ctx: &EncodeContext) -> Vec<Bytes> {
                     } if *attrs_index == idx && nlri.family() == f => Some(nlri),
                     _ => None,
                 });
-                pack_announcements(f, attrs, same, ctx, &mut out);
+                pack_announcements(f, attrs, same, ctx, &mut out, &mut not_sent);
             }
         }
     }
-    out
+    Packed {
+        messages: out,
+        not_sent,
+    }
 }
 
 /// The End-of-RIB marker of `family` (RFC 4724 §2).
@@ -345,8 +403,17 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        pack_announcements(Family::VPNV4, &enc, nlri.iter(), &ctx, &mut out);
+        let mut not_sent = Vec::new();
+        pack_announcements(
+            Family::VPNV4,
+            &enc,
+            nlri.iter(),
+            &ctx,
+            &mut out,
+            &mut not_sent,
+        );
         assert!(out.len() > 1);
+        assert!(not_sent.is_empty());
         let mut seen = Vec::new();
         for m in &out {
             assert!(m.len() <= 4096);

@@ -188,6 +188,7 @@ impl Rib {
             exports.push(Export {
                 peers: members,
                 messages,
+                not_sent: Vec::new(),
             });
         }
         Outcome {
@@ -644,8 +645,11 @@ impl Rib {
         let families = state.info.families;
         let mut changes = ChangeSet::default();
 
+        // The decoder drops EVPN routes of unknown types (RFC 7606 §5.4);
+        // an UPDATE built in code may still hold some: never stored.
+        let known = |n: &Nlri| !matches!(n, Nlri::Evpn(ferry_wire::EvpnRoute::Unknown { .. }));
         for w in update.withdrawn_all() {
-            if families.contains(w.nlri.family()) {
+            if families.contains(w.nlri.family()) && known(&w.nlri) {
                 let (key, _) = prefix::split(&w.nlri);
                 self.remove(&key, id, w.path_id.unwrap_or(0), &mut changes);
             }
@@ -655,7 +659,7 @@ impl Rib {
                 p.counters.treat_as_withdraw += 1;
             }
             for a in update.announced() {
-                if families.contains(a.nlri.family()) {
+                if families.contains(a.nlri.family()) && known(&a.nlri) {
                     let (key, _) = prefix::split(&a.nlri);
                     self.remove(&key, id, a.path_id.unwrap_or(0), &mut changes);
                 }
@@ -675,7 +679,7 @@ impl Rib {
         let mut last: Option<(PathExtra, bool, Attrs)> = None;
         for a in update.announced() {
             let family = a.nlri.family();
-            if !families.contains(family) {
+            if !families.contains(family) || !known(&a.nlri) {
                 continue;
             }
             let is_v4 = family == Family::IPV4_UNICAST;
@@ -777,7 +781,7 @@ impl Rib {
                 }
             }
             let mut encoded: Vec<EncodedAttrs> = Vec::new();
-            let mut plan: Vec<(usize, Option<usize>)> = Vec::new(); // change index, attrs index (None: withdraw)
+            let mut plan: Vec<(usize, Planned)> = Vec::new(); // change index, what to send
             for (i, c) in changes.iter().enumerate() {
                 let family = c.key.family();
                 if !gk.families.contains(family) {
@@ -787,27 +791,38 @@ impl Rib {
                 let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
                 if let Some(p) = new_ok {
                     let idx = cache.index(self, p, family, gk, &mut encoded);
-                    plan.push((i, Some(idx)));
+                    let nlri = prefix::join(&c.key, &p.attrs.extra);
+                    if encoded[idx].fits(&nlri, &gk.encode) {
+                        plan.push((i, Planned::Announce(idx, nlri)));
+                    } else {
+                        plan.push((i, Planned::TooLarge(nlri)));
+                    }
                 } else if old_ok {
-                    plan.push((i, None));
+                    plan.push((i, Planned::Withdraw));
                 }
             }
-            let actions_for = |member: Option<PeerId>| -> Vec<Action> {
+            let actions_for = |member: Option<PeerId>| -> (Vec<Action>, Vec<Nlri>) {
                 let mut actions = Vec::with_capacity(plan.len());
-                for &(i, attrs) in &plan {
-                    let c = &changes[i];
+                let mut not_sent = Vec::new();
+                for (i, planned) in &plan {
+                    let c = &changes[*i];
                     let from_member =
                         member.is_some() && c.new.as_ref().map(|p| p.peer()) == member;
-                    match attrs {
-                        Some(idx) if !from_member => actions.push(Action::Announce {
-                            nlri: prefix::join(
-                                &c.key,
-                                &c.new.as_ref().expect("planned").attrs.extra,
-                            ),
-                            attrs: &encoded[idx],
-                            attrs_index: idx,
-                        }),
+                    match planned {
+                        Planned::Announce(idx, nlri) if !from_member => {
+                            actions.push(Action::Announce {
+                                nlri: nlri.clone(),
+                                attrs: &encoded[*idx],
+                                attrs_index: *idx,
+                            })
+                        }
                         _ => {
+                            // A path too large for the peer is not sent;
+                            // what it held of the route is withdrawn, so
+                            // that it keeps no stale path.
+                            if let (Planned::TooLarge(nlri), false) = (planned, from_member) {
+                                not_sent.push(nlri.clone());
+                            }
                             // The member never got a path it sent itself.
                             let old_from_member =
                                 member.is_some() && c.old.as_ref().map(|p| p.peer()) == member;
@@ -820,7 +835,7 @@ impl Rib {
                         }
                     }
                 }
-                actions
+                (actions, not_sent)
             };
             let generic: Vec<PeerId> = group
                 .members
@@ -828,22 +843,25 @@ impl Rib {
                 .copied()
                 .filter(|m| !special.contains(m))
                 .collect();
+            let export = |peers: Vec<PeerId>, (actions, mut not_sent): (Vec<Action>, Vec<Nlri>)| {
+                let packed = pack(&actions, &gk.encode);
+                not_sent.extend(packed.not_sent);
+                Export {
+                    peers,
+                    messages: packed.messages,
+                    not_sent,
+                }
+            };
             if !generic.is_empty() && !plan.is_empty() {
-                let messages = pack(&actions_for(None), &gk.encode);
-                if !messages.is_empty() {
-                    exports.push(Export {
-                        peers: generic,
-                        messages,
-                    });
+                let e = export(generic, actions_for(None));
+                if !e.messages.is_empty() || !e.not_sent.is_empty() {
+                    exports.push(e);
                 }
             }
             for m in special {
-                let messages = pack(&actions_for(Some(m)), &gk.encode);
-                if !messages.is_empty() {
-                    exports.push(Export {
-                        peers: vec![m],
-                        messages,
-                    });
+                let e = export(vec![m], actions_for(Some(m)));
+                if !e.messages.is_empty() || !e.not_sent.is_empty() {
+                    exports.push(e);
                 }
             }
         }
@@ -856,16 +874,23 @@ impl Rib {
             return Vec::new();
         };
         let gk = GroupKey::of(&state.info);
-        self.table
-            .iter()
-            .filter_map(|(k, e)| {
-                let best = e.best()?;
-                let ok = gk.families.contains(k.family())
-                    && best.peer() != id
-                    && self.exportable(best, &gk);
-                ok.then_some((k, best))
-            })
-            .collect()
+        let mut cache = AttrCache::default();
+        let mut encoded: Vec<EncodedAttrs> = Vec::new();
+        let mut out = Vec::new();
+        for (k, e) in &self.table {
+            let Some(best) = e.best() else { continue };
+            let ok =
+                gk.families.contains(k.family()) && best.peer() != id && self.exportable(best, &gk);
+            if !ok {
+                continue;
+            }
+            // A path too large for the peer is not advertised to it.
+            let idx = cache.index(self, best, k.family(), &gk, &mut encoded);
+            if encoded[idx].fits(&prefix::join(k, &best.attrs.extra), &gk.encode) {
+                out.push((k, best));
+            }
+        }
+        out
     }
 
     /// The whole Adj-RIB-Out of one peer for `families`.
@@ -876,7 +901,8 @@ impl Rib {
         let gk = GroupKey::of(&state.info);
         let mut cache = AttrCache::default();
         let mut encoded: Vec<EncodedAttrs> = Vec::new();
-        let mut plan: Vec<(&RouteKey, &Path, usize)> = Vec::new();
+        let mut plan: Vec<(Nlri, usize)> = Vec::new();
+        let mut not_sent = Vec::new();
         for (key, entry) in &self.table {
             let family = key.family();
             if !families.contains(&family) || !gk.families.contains(family) {
@@ -887,21 +913,40 @@ impl Rib {
                 continue;
             }
             let idx = cache.index(self, best, family, &gk, &mut encoded);
-            plan.push((key, best, idx));
+            let nlri = prefix::join(key, &best.attrs.extra);
+            if encoded[idx].fits(&nlri, &gk.encode) {
+                plan.push((nlri, idx));
+            } else {
+                not_sent.push(nlri);
+            }
         }
         let actions: Vec<Action> = plan
-            .iter()
-            .map(|(key, best, idx)| Action::Announce {
-                nlri: prefix::join(key, &best.attrs.extra),
-                attrs: &encoded[*idx],
-                attrs_index: *idx,
+            .into_iter()
+            .map(|(nlri, idx)| Action::Announce {
+                nlri,
+                attrs: &encoded[idx],
+                attrs_index: idx,
             })
             .collect();
+        let packed = pack(&actions, &gk.encode);
+        not_sent.extend(packed.not_sent);
         Export {
             peers: vec![id],
-            messages: pack(&actions, &gk.encode),
+            messages: packed.messages,
+            not_sent,
         }
     }
+}
+
+/// What one best-path change sends to a group.
+enum Planned {
+    /// The new path, with its exported attribute set.
+    Announce(usize, Nlri),
+    /// The new path does not fit the group's maximum message size: not
+    /// sent, and a withdrawal of the old path when the peers had one.
+    TooLarge(Nlri),
+    /// A withdrawal.
+    Withdraw,
 }
 
 /// Exported attribute sets encoded during one event, keyed by the shared

@@ -150,8 +150,11 @@ impl Unpacker<'_> {
     }
 }
 
+/// A prefix as a key: without the bits past its length (RFC 4271 §4.3),
+/// whoever built the NLRI, so that `9.9.2.77/24` and `9.9.2.0/24` are one
+/// route.
 fn net(p: Packer, prefix: &IpNet) -> Packer {
-    match prefix {
+    match prefix.trunc() {
         IpNet::V4(n) => p.put(&[n.prefix_len()]).put(&n.addr().octets()),
         IpNet::V6(n) => p.put(&[n.prefix_len()]).put(&n.addr().octets()),
     }

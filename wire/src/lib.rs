@@ -34,6 +34,7 @@ pub use error::{AttrAction, AttributeError, EncodeError, MessageError};
 pub use iana::Family;
 pub use mac::MacAddress;
 pub use message::{
-    frame_length, Capability, Message, Notification, Open, RouteRefresh, Update, HEADER_LEN,
+    frame_length, Capability, Message, NlriNotes, Notification, Open, RouteRefresh, Update,
+    HEADER_LEN,
 };
 pub use nlri::{EvpnRoute, Label, LabelStack, Nlri, NlriEntry, RouteDistinguisher, VpnPrefix};

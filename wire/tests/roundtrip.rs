@@ -28,23 +28,13 @@ fn v6() -> impl Strategy<Value = Ipv6Addr> {
     any::<[u8; 16]>().prop_map(Ipv6Addr::from)
 }
 
-/// A prefix whose host bits are zero beyond the last octet it occupies.
+/// A prefix without host bits (the decoder clears them, RFC 4271 §4.3).
 fn v4net() -> impl Strategy<Value = Ipv4Net> {
-    (v4(), 0u8..=32).prop_map(|(a, l)| {
-        let keep = (l as usize).div_ceil(8);
-        let mut o = a.octets();
-        o[keep..].iter_mut().for_each(|b| *b = 0);
-        Ipv4Net::new(o.into(), l).unwrap()
-    })
+    (v4(), 0u8..=32).prop_map(|(a, l)| Ipv4Net::new(a, l).unwrap().trunc())
 }
 
 fn v6net() -> impl Strategy<Value = Ipv6Net> {
-    (v6(), 0u8..=128).prop_map(|(a, l)| {
-        let keep = (l as usize).div_ceil(8);
-        let mut o = a.octets();
-        o[keep..].iter_mut().for_each(|b| *b = 0);
-        Ipv6Net::new(o.into(), l).unwrap()
-    })
+    (v6(), 0u8..=128).prop_map(|(a, l)| Ipv6Net::new(a, l).unwrap().trunc())
 }
 
 fn rd() -> impl Strategy<Value = RouteDistinguisher> {
@@ -237,8 +227,7 @@ fn update() -> impl Strategy<Value = Update> {
                     .into_iter()
                     .map(|p| NlriEntry::new(Nlri::Ipv4(p)))
                     .collect(),
-                layout: Vec::new(),
-                errors: Vec::new(),
+                ..Default::default()
             }
         })
 }

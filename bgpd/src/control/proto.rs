@@ -268,6 +268,11 @@ pub struct NeighborDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub treat_as_withdraw: u64,
+    /// Paths not sent because their attributes alone do not fit in one
+    /// message of the peer's maximum size (RFC 8654); each is withdrawn
+    /// from the peer if it held an older path of the route.
+    #[serde(default)]
+    pub oversize_paths_not_sent: u64,
 }
 
 /// One path of `show route`.

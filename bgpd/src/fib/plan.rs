@@ -227,6 +227,8 @@ impl Plan {
     /// Marks a prefix as a local pod's (or not): a local prefix wins over
     /// remote routes for the same prefix.
     pub fn set_local(&mut self, vrf: &str, prefix: IpNet, local: bool) -> Vec<KernelOp> {
+        // The kernel knows prefixes without host bits; so does the plan.
+        let prefix = prefix.trunc();
         let key = (vrf.to_string(), prefix);
         let changed = if local {
             self.local.insert(key)
@@ -241,7 +243,18 @@ impl Plan {
     }
 
     /// Sets (or with `None` removes) the best path of a Type-5 route.
+    ///
+    /// Prefixes are taken without the bits past their length, as the RIB
+    /// keys them (the decoder clears them, RFC 4271 §4.3) and as the
+    /// kernel holds routes: `9.9.2.77/24` from one VTEP and `9.9.2.0/24`
+    /// from another are one ECMP route, and withdrawing either leaves the
+    /// other's next hop in place.
     pub fn set_remote(&mut self, key: RemoteKey, route: Option<RemoteRoute>) -> Vec<KernelOp> {
+        let key = (key.0, key.1.trunc());
+        let route = route.map(|r| RemoteRoute {
+            prefix: r.prefix.trunc(),
+            ..r
+        });
         let mut ops = Vec::new();
         let old = match route {
             Some(r) => {
@@ -499,6 +512,48 @@ mod tests {
         assert!(ops
             .iter()
             .any(|o| matches!(o, KernelOp::RouteSet { nexthops, .. } if nexthops.len() == 1)));
+    }
+
+    #[test]
+    fn a_prefix_with_host_bits_is_the_prefix_in_the_kernel_view() {
+        use ipnet::Ipv4Net;
+        // Built field by field: parsing would not keep the host bits.
+        let host_bits = IpNet::V4(Ipv4Net::new(Ipv4Addr::new(9, 9, 2, 77), 24).unwrap());
+        let clean: IpNet = "9.9.2.0/24".parse().unwrap();
+        let mut plan = Plan::default();
+        plan.add_vrf(blue());
+        let a = RemoteRoute {
+            prefix: host_bits,
+            ..route("9.9.2.0/24", [10, 0, 0, 2], &["11:11"])
+        };
+        let b = route("9.9.2.0/24", [10, 0, 0, 3], &["11:11"]);
+        let ops = plan.set_remote((rd("10.0.0.2:1"), host_bits), Some(a));
+        assert!(ops.iter().all(|o| match o {
+            KernelOp::RouteSet { prefix, .. } | KernelOp::RouteDel { prefix, .. } =>
+                *prefix == clean,
+            _ => true,
+        }));
+        // The other VTEP's route adds a next hop; it does not overwrite.
+        let ops = plan.set_remote((rd("10.0.0.3:1"), clean), Some(b));
+        assert!(ops.iter().any(|o| matches!(o,
+            KernelOp::RouteSet { prefix, nexthops, .. } if *prefix == clean && nexthops.len() == 2)));
+        let installed: Vec<_> = plan.installed("blue").collect();
+        assert_eq!(installed.len(), 1);
+        assert_eq!(*installed[0].0, clean);
+        // Withdrawing 9.9.2.77/24 removes that VTEP only: the route stays.
+        let ops = plan.set_remote((rd("10.0.0.2:1"), host_bits), None);
+        assert!(
+            !ops.iter().any(|o| matches!(o, KernelOp::RouteDel { .. })),
+            "{ops:?}"
+        );
+        assert!(ops.iter().any(|o| matches!(o,
+            KernelOp::RouteSet { prefix, nexthops, .. } if *prefix == clean && nexthops.len() == 1)));
+        assert_eq!(plan.installed("blue").count(), 1);
+        // A local pod prefix written with host bits hides the route too.
+        let ops = plan.set_local("blue", host_bits, true);
+        assert!(ops
+            .iter()
+            .any(|o| matches!(o, KernelOp::RouteDel { prefix, .. } if *prefix == clean)));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub use capability::{AddPathMode, Capability, GracefulRestartFamily};
 pub use notification::Notification;
 pub use open::{Open, OptionalParameter};
 pub use route_refresh::{RefreshSubtype, RouteRefresh};
-pub use update::Update;
+pub use update::{NlriNotes, Update};
 
 /// Length of the common header.
 pub const HEADER_LEN: usize = 19;

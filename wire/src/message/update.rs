@@ -11,7 +11,7 @@ use crate::attribute::{
 use crate::context::{DecodeContext, EncodeContext};
 use crate::error::{AttrAction, AttributeError, MessageError};
 use crate::iana::{attr, attr_flags, notification::update as subcode, Family};
-use crate::nlri::{decode_nlri_list, NlriEntry};
+use crate::nlri::{decode_nlri_list, EvpnRoute, Nlri, NlriEntry};
 
 /// The UPDATE message body.
 ///
@@ -49,6 +49,27 @@ pub struct Update {
     /// What RFC 7606 found while decoding; never written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<AttributeError>,
+    /// What decoding changed in the NLRI or left out of them; never
+    /// written.
+    #[serde(skip)]
+    pub nlri_notes: NlriNotes,
+}
+
+/// What [`Update::decode`] did to the NLRI it read, for the log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NlriNotes {
+    /// Prefixes (announced or withdrawn) whose bits past the prefix length
+    /// were set and have been cleared (RFC 4271 §4.3).
+    pub host_bits_cleared: u32,
+    /// EVPN routes of a type this codec does not know, dropped
+    /// (RFC 7606 §5.4).
+    pub unknown_evpn_dropped: u32,
+}
+
+impl NlriNotes {
+    pub fn is_empty(&self) -> bool {
+        *self == NlriNotes::default()
+    }
 }
 
 impl Update {
@@ -66,8 +87,12 @@ impl Update {
         u
     }
 
-    /// The family whose End-of-RIB this is, if it is one.
+    /// The family whose End-of-RIB this is, if it is one. An
+    /// MP_UNREACH_NLRI emptied by dropping unknown EVPN routes is not one.
     pub fn end_of_rib_family(&self) -> Option<Family> {
+        if self.nlri_notes.unknown_evpn_dropped > 0 {
+            return None;
+        }
         let no_attrs = self.attributes == PathAttributes::default() && self.mp_reach.is_none();
         if !no_attrs || !self.withdrawn.is_empty() || !self.nlri.is_empty() {
             return None;
@@ -148,9 +173,57 @@ impl Update {
             nlri,
             layout: decoded.layout,
             errors: decoded.errors,
+            nlri_notes: NlriNotes::default(),
         };
+        update.tidy_nlri();
         update.check_mandatory();
         Ok(update)
+    }
+
+    /// Puts the NLRI in the form every later stage relies on.
+    ///
+    /// * Bits past the prefix length are cleared in every family
+    ///   ([`Nlri::clear_host_bits`]): RFC 4271 §4.3 calls them
+    ///   irrelevant, and FRR (`apply_mask`) and BIRD do the same, so
+    ///   `9.9.2.77/24` is the route `9.9.2.0/24` — one RIB entry, one
+    ///   kernel route — and its withdrawal withdraws `9.9.2.0/24`.
+    /// * EVPN routes of an unknown type are dropped, announced or
+    ///   withdrawn. RFC 7606 §5.4 (typed NLRI): "A BGP speaker advertising
+    ///   support for such a typed address family MUST handle routes with
+    ///   unrecognized NLRI types within that address family by discarding
+    ///   them", and RFC 7432 defines no other handling. The routes of known
+    ///   types in the same attribute are kept.
+    fn tidy_nlri(&mut self) {
+        let mut notes = NlriNotes::default();
+        let reach = self.mp_reach.iter_mut().flat_map(|r| r.nlri.iter_mut());
+        let unreach = self
+            .mp_unreach
+            .iter_mut()
+            .flat_map(|u| u.withdrawn.iter_mut());
+        for e in self
+            .withdrawn
+            .iter_mut()
+            .chain(self.nlri.iter_mut())
+            .chain(reach)
+            .chain(unreach)
+        {
+            if e.nlri.clear_host_bits() {
+                notes.host_bits_cleared += 1;
+            }
+        }
+        let known = |e: &NlriEntry| !matches!(e.nlri, Nlri::Evpn(EvpnRoute::Unknown { .. }));
+        let mut drop_unknown = |list: &mut Vec<NlriEntry>| {
+            let before = list.len();
+            list.retain(known);
+            notes.unknown_evpn_dropped += (before - list.len()) as u32;
+        };
+        if let Some(r) = &mut self.mp_reach {
+            drop_unknown(&mut r.nlri);
+        }
+        if let Some(u) = &mut self.mp_unreach {
+            drop_unknown(&mut u.withdrawn);
+        }
+        self.nlri_notes = notes;
     }
 
     /// RFC 7606 §3 d: a missing well-known mandatory attribute makes the

@@ -12,8 +12,10 @@
 //! +-----------------------------------+
 //! ```
 //!
-//! Unknown route types are kept as raw octets, so a reflector passes them
-//! on unchanged.
+//! Unknown route types are read as raw octets, so that the routes after
+//! them in the same attribute can be found; an UPDATE drops them
+//! (RFC 7606 §5.4, see [`crate::Update::decode`]) and they are never
+//! stored or reflected.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -390,6 +392,24 @@ impl EvpnRoute {
         }
     }
 
+    /// The octets [`EvpnRoute::encode`] writes: type, length and value.
+    pub fn encoded_len(&self) -> usize {
+        let ip = |a: &IpAddr| if a.is_ipv4() { 4 } else { 16 };
+        let value = match self {
+            EvpnRoute::EthernetAutoDiscovery(_) => 25,
+            EvpnRoute::MacIp(r) => {
+                33 + r.ip.as_ref().map_or(0, ip) + if r.label2.is_some() { 3 } else { 0 }
+            }
+            EvpnRoute::InclusiveMulticast(r) => 13 + ip(&r.originator),
+            EvpnRoute::EthernetSegment(r) => 19 + ip(&r.originator),
+            EvpnRoute::IpPrefix(r) => {
+                26 + if r.prefix.addr().is_ipv4() { 4 } else { 16 } + ip(&r.gateway)
+            }
+            EvpnRoute::Unknown { value, .. } => value.len(),
+        };
+        2 + value
+    }
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_u8(self.route_type());
         let len_pos = buf.len();
@@ -708,6 +728,7 @@ mod tests {
         let (rest, back) = EvpnRoute::decode(&buf).unwrap();
         assert!(rest.is_empty());
         assert_eq!(&back, r);
+        assert_eq!(r.encoded_len(), buf.len(), "{r}");
         buf.to_vec()
     }
 
@@ -981,6 +1002,7 @@ mod tests {
         fn decode_inverts_encode(r in arb_route()) {
             let mut buf = BytesMut::new();
             r.encode(&mut buf);
+            prop_assert_eq!(r.encoded_len(), buf.len());
             let (rest, back) = EvpnRoute::decode(&buf).unwrap();
             prop_assert!(rest.is_empty());
             prop_assert_eq!(back, r);

@@ -72,6 +72,44 @@ impl Nlri {
         }
     }
 
+    /// Clears the bits of the prefix past its length, in every family
+    /// that carries a prefix (IPv4/IPv6 unicast, VPN-IPv4/IPv6, and the IP
+    /// prefix of EVPN Type 5 — not its gateway). RFC 4271 §4.3 says those
+    /// trailing bits are irrelevant, so `9.9.2.77/24` is the route
+    /// `9.9.2.0/24`. Returns true when some were set.
+    pub fn clear_host_bits(&mut self) -> bool {
+        fn clear(p: &mut IpNet) -> bool {
+            let t = p.trunc();
+            let changed = t != *p;
+            *p = t;
+            changed
+        }
+        match self {
+            Nlri::Ipv4(p) => {
+                let t = p.trunc();
+                std::mem::replace(p, t) != t
+            }
+            Nlri::Ipv6(p) => {
+                let t = p.trunc();
+                std::mem::replace(p, t) != t
+            }
+            Nlri::Vpn(v) => clear(&mut v.prefix),
+            Nlri::Evpn(EvpnRoute::IpPrefix(r)) => clear(&mut r.prefix),
+            Nlri::Evpn(_) => false,
+        }
+    }
+
+    /// The octets this NLRI takes on the wire (without path identifier).
+    pub fn encoded_len(&self) -> usize {
+        let bits = |p: &IpNet| prefix::octets_for(p.prefix_len() as usize);
+        match self {
+            Nlri::Ipv4(p) => 1 + prefix::octets_for(p.prefix_len() as usize),
+            Nlri::Ipv6(p) => 1 + prefix::octets_for(p.prefix_len() as usize),
+            Nlri::Vpn(v) => 1 + v.labels.bit_len() / 8 + 8 + bits(&v.prefix),
+            Nlri::Evpn(e) => e.encoded_len(),
+        }
+    }
+
     pub fn encode(&self, buf: &mut BytesMut) {
         match self {
             Nlri::Ipv4(p) => prefix::encode_prefix(&IpNet::V4(*p), buf),

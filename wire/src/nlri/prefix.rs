@@ -9,8 +9,9 @@
 //! +---------------------------+
 //! ```
 //!
-//! Trailing bits past the length are kept as received, so that a decoded
-//! prefix re-encodes to the same octets.
+//! Trailing bits past the length are read as received here; an UPDATE
+//! clears them before anyone uses the prefix (RFC 4271 §4.3 calls them
+//! irrelevant; see [`crate::Nlri::clear_host_bits`]).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
