@@ -34,8 +34,8 @@ use crate::control::proto::{
 };
 use crate::core::CoreEvent;
 use crate::fib::kernel::{
-    bridge_name, owned_vni, set_sysctl, vrf_device_name, vxlan_name, Backend, Kernel, KernelRoute,
-    PodLink,
+    bridge_name, owned_vni, pod_address_problem, pod_host_ifname, set_sysctl, vrf_device_name,
+    vxlan_name, Backend, Kernel, KernelRoute, KernelView, PodLink,
 };
 use crate::fib::plan::{KernelOp, NotInstalled, Plan, RemoteKey, RemoteRoute, VrfSpec};
 use crate::origination::{vrf_spec, Originator};
@@ -43,6 +43,13 @@ use crate::origination::{vrf_spec, Originator};
 /// How long routes learned before a restart are kept when no End-of-RIB
 /// arrives.
 pub const STALE_TIME: Duration = Duration::from_secs(300);
+
+/// How often the worker compares the kernel objects it owns (its VRFs'
+/// devices, rules and routes, its pods' routes, rules and neighbour
+/// entries, the remote routes, neighbour and FDB entries it installed)
+/// with what it wants, and restores what is missing. One pass reads the
+/// links, rules, routes and neighbour tables once.
+pub const REPAIR_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What the worker task is told.
 #[derive(Debug)]
@@ -120,6 +127,9 @@ pub struct Worker {
     /// Routes and entries found in the kernel at start, kept until the
     /// RIB has converged.
     stale_pending: bool,
+    /// Kernel objects restored after something else removed or changed
+    /// them, per VRF (`kernel-repairs` of `show vrf`).
+    repairs: BTreeMap<String, u64>,
 }
 
 impl Worker {
@@ -152,6 +162,7 @@ impl Worker {
             state_path,
             core,
             stale_pending: true,
+            repairs: BTreeMap::new(),
         };
         for (i, v) in cfg.vrfs.iter().enumerate() {
             let spec = vrf_spec(cfg, v, (i + 1) as u16);
@@ -186,7 +197,20 @@ impl Worker {
             });
         }
         drop(tx);
-        while let Some(ev) = events.recv().await {
+        let mut repair = tokio::time::interval(REPAIR_INTERVAL);
+        repair.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        repair.tick().await;
+        loop {
+            let ev = tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => ev,
+                    None => break,
+                },
+                _ = repair.tick() => {
+                    self.repair().await;
+                    continue;
+                }
+            };
             match ev {
                 WorkerEvent::Remote(changes) => {
                     let mut ops = Vec::new();
@@ -572,10 +596,68 @@ impl Worker {
         ))
     }
 
-    async fn attach_pod(&mut self, a: PodAttach) -> Result<Body, String> {
+    /// Refuses an attachment that names anything but what the CNI plugin
+    /// made for this container: the host link must be the veth of Ferry's
+    /// naming scheme for the container and interface, with its peer in
+    /// another network namespace; the addresses must be pod addresses.
+    async fn validate_attach(&self, a: &PodAttach) -> Result<(), String> {
+        if a.container_id.is_empty() || a.container_id.len() > 256 {
+            return Err(format!(
+                "container-id {:?}: 1 to 256 characters",
+                a.container_id
+            ));
+        }
+        if a.ifname.is_empty()
+            || a.ifname.len() > 15
+            || a.ifname.contains(['/', ' '])
+            || a.ifname == "."
+            || a.ifname == ".."
+        {
+            return Err(format!("ifname {:?} is not an interface name", a.ifname));
+        }
+        let want = pod_host_ifname(&a.container_id, &a.ifname);
+        if a.host_ifname != want {
+            return Err(format!(
+                "host-ifname {:?} is not the link Ferry makes for {}/{} ({want})",
+                a.host_ifname, a.container_id, a.ifname
+            ));
+        }
         if a.addresses.is_empty() {
             return Err("the pod has no address (ipConfig)".into());
         }
+        for (i, addr) in a.addresses.iter().enumerate() {
+            if let Some(why) = pod_address_problem(addr) {
+                return Err(format!("addresses[{i}]: {why}"));
+            }
+            if a.addresses[..i]
+                .iter()
+                .any(|b| b.addr().is_ipv4() == addr.addr().is_ipv4())
+            {
+                return Err(format!(
+                    "addresses[{i}]: {addr}: one address per family and pod"
+                ));
+            }
+        }
+        if a.mac.0[0] & 1 == 1 || a.mac.0 == [0; 6] {
+            return Err(format!("mac {} is not a unicast address", a.mac));
+        }
+        if let Some(p) = self.pods.iter().find(|p| {
+            p.link.host_ifname == a.host_ifname
+                && (p.container_id != a.container_id || p.ifname != a.ifname)
+        }) {
+            return Err(format!(
+                "host-ifname {} is attached for {}/{}",
+                a.host_ifname, p.container_id, p.ifname
+            ));
+        }
+        if let Some(why) = self.kernel.pod_link_problem(&a.host_ifname).await {
+            return Err(why);
+        }
+        Ok(())
+    }
+
+    async fn attach_pod(&mut self, a: PodAttach) -> Result<Body, String> {
+        self.validate_attach(&a).await?;
         // A repeated ADD replaces the previous attachment.
         if self
             .pods
@@ -673,29 +755,265 @@ impl Worker {
             .ok_or_else(|| format!("no attachment for {container_id}/{ifname}"))?;
         let spec = self.vrf(&pod.vrf)?.clone();
         let view = self.kernel.view().await.map_err(|e| e.to_string())?;
-        if !view.links.contains_key(&pod.link.host_ifname) {
-            return Err(format!("host link {} is gone", pod.link.host_ifname));
+        let mut damage = self.vrf_damage(&spec, &view);
+        damage.extend(self.pod_damage(&spec, &pod, &view));
+        if view.links.contains_key(&pod.link.host_ifname) {
+            if let Some(why) = self.kernel.pod_link_problem(&pod.link.host_ifname).await {
+                damage.push(why);
+            }
         }
         for a in &pod.link.addresses {
-            let ok = view.routes.iter().any(|r| {
-                r.table == spec.table
-                    && r.prefix == a.trunc()
-                    && r.nexthops
-                        .iter()
-                        .any(|n| n.device.as_deref() == Some(pod.link.host_ifname.as_str()))
-            });
-            if !ok {
-                return Err(format!(
-                    "route {} dev {} missing from table {}",
+            if !self.plan.is_local(&spec.name, a.trunc()) {
+                damage.push(format!(
+                    "prefix {} is not originated in VRF {}",
                     a.trunc(),
-                    pod.link.host_ifname,
-                    spec.table
+                    spec.name
                 ));
             }
+        }
+        if !damage.is_empty() {
+            return Err(format!(
+                "{container_id}/{ifname} in VRF {}: {}",
+                spec.name,
+                damage.join("; ")
+            ));
         }
         Ok(Body::Done {
             message: format!("{container_id}/{ifname} attached to VRF {}", pod.vrf),
         })
+    }
+
+    /// What of a VRF's kernel objects is missing (empty: all there).
+    fn vrf_damage(&self, spec: &VrfSpec, view: &KernelView) -> Vec<String> {
+        let mut out = Vec::new();
+        let br = bridge_name(spec.vni);
+        let vx = vxlan_name(spec.vni);
+        for dev in [&br, &vx] {
+            if !view.links.contains_key(dev) {
+                out.push(format!("device {dev} is gone"));
+            }
+        }
+        if view.links.contains_key(&vx)
+            && view.links.contains_key(&br)
+            && view.controllers.get(&vx) != view.links.get(&br)
+        {
+            out.push(format!("{vx} is not in {br}"));
+        }
+        match self.kernel.backend {
+            Backend::VrfDevice => {
+                let vrf = vrf_device_name(&spec.name);
+                match view.links.get(&vrf) {
+                    None => out.push(format!("device {vrf} is gone")),
+                    Some(i) if view.links.contains_key(&br) => {
+                        if view.controllers.get(&br) != Some(i) {
+                            out.push(format!("{br} is not in {vrf}"));
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            Backend::RuleTable => out.extend(missing_rules(view, &br, spec.table)),
+        }
+        for v6 in [false, true] {
+            let there = view.routes.iter().any(|r| {
+                r.table == spec.table
+                    && r.kind == "unreachable"
+                    && r.prefix.prefix_len() == 0
+                    && r.prefix.addr().is_ipv6() == v6
+            });
+            if !there {
+                out.push(format!(
+                    "unreachable default ({}) of table {} is gone",
+                    if v6 { "IPv6" } else { "IPv4" },
+                    spec.table
+                ));
+            }
+        }
+        out
+    }
+
+    /// What of a pod's host side is not as the attachment made it
+    /// (empty: all there).
+    fn pod_damage(&self, spec: &VrfSpec, pod: &Pod, view: &KernelView) -> Vec<String> {
+        let host = &pod.link.host_ifname;
+        if !view.links.contains_key(host) {
+            return vec![format!("host link {host} is gone")];
+        }
+        let mut out = Vec::new();
+        match self.kernel.backend {
+            Backend::VrfDevice => {
+                let vrf = vrf_device_name(&spec.name);
+                if view.links.get(&vrf).is_none()
+                    || view.controllers.get(host) != view.links.get(&vrf)
+                {
+                    out.push(format!("{host} is not in {vrf}"));
+                }
+            }
+            Backend::RuleTable => out.extend(missing_rules(view, host, spec.table)),
+        }
+        for a in &pod.link.addresses {
+            let route = view.routes.iter().any(|r| {
+                r.table == spec.table
+                    && r.prefix == a.trunc()
+                    && r.nexthops
+                        .iter()
+                        .any(|n| n.device.as_deref() == Some(host.as_str()))
+            });
+            if !route {
+                out.push(format!(
+                    "route {} dev {host} missing from table {}",
+                    a.trunc(),
+                    spec.table
+                ));
+            }
+            let neighbour = view
+                .pod_neighbours
+                .iter()
+                .any(|(d, ip, m)| d == host && *ip == a.addr() && *m == pod.link.mac);
+            if !neighbour {
+                out.push(format!(
+                    "neighbour {} lladdr {} dev {host} missing",
+                    a.addr(),
+                    pod.link.mac
+                ));
+            }
+        }
+        out
+    }
+
+    fn count_repairs(&mut self, vrf: &str, n: usize) {
+        *self.repairs.entry(vrf.to_string()).or_default() += n as u64;
+    }
+
+    /// Restores the kernel objects Ferry owns that something else removed
+    /// or changed; detaches pods whose link is gone (the pod went away
+    /// without a CNI DEL). Every restored object is logged and counted.
+    async fn repair(&mut self) {
+        let mut view = match self.kernel.view().await {
+            Ok(v) => v,
+            Err(e) => {
+                error!(error = %e, "reading kernel state for repair");
+                return;
+            }
+        };
+        let specs: Vec<VrfSpec> = self
+            .vrfs
+            .values()
+            .filter(|(s, _)| !self.vrf_errors.contains_key(&s.name))
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut reread = false;
+        for spec in &specs {
+            let damage = self.vrf_damage(spec, &view);
+            if damage.is_empty() {
+                continue;
+            }
+            reread = true;
+            match self
+                .kernel
+                .ensure_vrf(spec, self.originator.vtep, self.originator.router_mac)
+                .await
+            {
+                Ok(()) => {
+                    warn!(vrf = %spec.name, damage = ?damage, "VRF kernel objects restored");
+                    self.count_repairs(&spec.name, damage.len());
+                }
+                Err(e) => {
+                    error!(vrf = %spec.name, damage = ?damage, error = %e, "restoring VRF kernel objects")
+                }
+            }
+        }
+        if reread {
+            match self.kernel.view().await {
+                Ok(v) => view = v,
+                Err(e) => {
+                    error!(error = %e, "reading kernel state for repair");
+                    return;
+                }
+            }
+        }
+        for pod in self.pods.clone() {
+            let Some((spec, _)) = self.vrfs.get(&pod.vrf).cloned() else {
+                continue;
+            };
+            if !view.links.contains_key(&pod.link.host_ifname) {
+                info!(pod = %pod.container_id, link = %pod.link.host_ifname, "pod detached: its link is gone");
+                if let Err(e) = self.detach_pod(&pod.container_id, &pod.ifname).await {
+                    error!(pod = %pod.container_id, error = %e, "detaching pod");
+                }
+                continue;
+            }
+            let damage = self.pod_damage(&spec, &pod, &view);
+            if damage.is_empty() {
+                continue;
+            }
+            match self.kernel.attach(&spec, &pod.link).await {
+                Ok(()) => {
+                    warn!(pod = %pod.container_id, vrf = %spec.name, damage = ?damage, "pod kernel objects restored");
+                    self.count_repairs(&spec.name, damage.len());
+                }
+                Err(e) => {
+                    error!(pod = %pod.container_id, damage = ?damage, error = %e, "restoring pod kernel objects")
+                }
+            }
+        }
+        // What the plan installed for remote routes.
+        let mut ops = Vec::new();
+        let mut counted: Vec<String> = Vec::new();
+        for (vrf, prefix, nexthops) in self.plan.all_installed() {
+            let Some(spec) = self.plan.vrf(vrf) else {
+                continue;
+            };
+            let mut want: Vec<IpAddr> = nexthops.iter().map(|n| n.gateway(prefix)).collect();
+            want.sort();
+            let intact = view.routes.iter().any(|r| {
+                let mut have: Vec<IpAddr> = r.nexthops.iter().filter_map(|n| n.gateway).collect();
+                have.sort();
+                r.table == spec.table && r.prefix == *prefix && have == want
+            });
+            if !intact {
+                ops.push(KernelOp::RouteSet {
+                    vni: spec.vni,
+                    table: spec.table,
+                    prefix: *prefix,
+                    nexthops: nexthops.clone(),
+                });
+                counted.push(spec.name.clone());
+            }
+        }
+        let vrf_of = |vni: u32| {
+            self.plan
+                .vrfs()
+                .find(|s| s.vni == vni)
+                .map(|s| s.name.clone())
+        };
+        for (vni, addr, mac) in self.plan.neighbours() {
+            if !view
+                .neighbours
+                .iter()
+                .any(|(d, a, m)| *d == bridge_name(vni) && *a == addr && *m == mac)
+            {
+                ops.push(KernelOp::NeighAdd { vni, addr, mac });
+                counted.extend(vrf_of(vni));
+            }
+        }
+        for (vni, mac, vtep) in self.plan.fdb() {
+            if !view
+                .fdb
+                .iter()
+                .any(|(d, m, v)| *d == vxlan_name(vni) && *m == mac && *v == vtep)
+            {
+                ops.push(KernelOp::FdbAdd { vni, mac, vtep });
+                counted.extend(vrf_of(vni));
+            }
+        }
+        if !ops.is_empty() {
+            warn!(objects = ?ops, "remote routes, neighbour and FDB entries restored");
+            for vrf in counted {
+                self.count_repairs(&vrf, 1);
+            }
+            self.apply(ops).await;
+        }
     }
 
     fn show_vrfs(&self, name: Option<&str>) -> Result<Body, String> {
@@ -728,6 +1046,7 @@ impl Worker {
                 imported: self.plan.imported_count(&s.name),
                 installed: self.plan.installed(&s.name).count(),
                 error: self.vrf_errors.get(&s.name).cloned(),
+                kernel_repairs: self.repairs.get(&s.name).copied().unwrap_or(0),
             })
             .collect();
         Ok(Body::Vrfs { vrfs })
@@ -790,6 +1109,25 @@ impl Worker {
             kernel,
         })
     }
+}
+
+/// The `ip rule iif IIF lookup TABLE` (IPv4 and IPv6) that are missing.
+fn missing_rules(view: &KernelView, iif: &str, table: u32) -> Vec<String> {
+    [false, true]
+        .into_iter()
+        .filter(|v6| {
+            !view
+                .rules
+                .iter()
+                .any(|(b, n, t)| b == v6 && n == iif && *t == table)
+        })
+        .map(|v6| {
+            format!(
+                "ip {}rule iif {iif} lookup {table} missing",
+                if v6 { "-6 " } else { "" }
+            )
+        })
+        .collect()
 }
 
 fn kernel_route_text(r: &KernelRoute) -> VrfKernelRoute {
