@@ -54,6 +54,15 @@ pub fn netconf(version: &str, socket: &str, mac: &str, v4: &str) -> String {
     )
 }
 
+/// The same, dual-stack.
+pub fn netconf6(version: &str, socket: &str, mac: &str, v4: &str, v6: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&netconf(version, socket, mac, v4)).unwrap();
+    v["args"]["cni"]["ipConfig"]["ipv6"] =
+        serde_json::json!({"address": v6, "gateway": gateway(v6), "routes": ["abcd::/64"]});
+    v.to_string()
+}
+
 /// Blue-net shared by many containers: no `args.cni`, each container's
 /// address and MAC come from the runtime (CNI_ARGS or runtimeConfig).
 pub fn shared_netconf(socket: &str) -> serde_json::Value {

@@ -33,9 +33,10 @@ use crate::control::proto::{
     Body, PodAttach, Request, Response, VrfInfo, VrfKernelRoute, VrfRibRoute,
 };
 use crate::core::CoreEvent;
+use crate::fib::damage;
 use crate::fib::kernel::{
     bridge_name, owned_vni, pod_address_problem, pod_host_ifname, set_sysctl, vrf_device_name,
-    vxlan_name, Backend, Kernel, KernelRoute, KernelView, PodLink,
+    vxlan_name, Backend, Kernel, KernelRoute, PodLink,
 };
 use crate::fib::plan::{KernelOp, NotInstalled, Plan, RemoteKey, RemoteRoute, VrfSpec};
 use crate::origination::{vrf_spec, Originator};
@@ -755,130 +756,37 @@ impl Worker {
             .ok_or_else(|| format!("no attachment for {container_id}/{ifname}"))?;
         let spec = self.vrf(&pod.vrf)?.clone();
         let view = self.kernel.view().await.map_err(|e| e.to_string())?;
-        let mut damage = self.vrf_damage(&spec, &view);
-        damage.extend(self.pod_damage(&spec, &pod, &view));
+        let mut broken = damage::vrf_damage(self.kernel.backend, &spec, &view);
+        broken.extend(damage::pod_damage(
+            self.kernel.backend,
+            &spec,
+            &pod.link,
+            &view,
+        ));
         if view.links.contains_key(&pod.link.host_ifname) {
             if let Some(why) = self.kernel.pod_link_problem(&pod.link.host_ifname).await {
-                damage.push(why);
+                broken.push(why);
             }
         }
         for a in &pod.link.addresses {
             if !self.plan.is_local(&spec.name, a.trunc()) {
-                damage.push(format!(
+                broken.push(format!(
                     "prefix {} is not originated in VRF {}",
                     a.trunc(),
                     spec.name
                 ));
             }
         }
-        if !damage.is_empty() {
+        if !broken.is_empty() {
             return Err(format!(
                 "{container_id}/{ifname} in VRF {}: {}",
                 spec.name,
-                damage.join("; ")
+                broken.join("; ")
             ));
         }
         Ok(Body::Done {
             message: format!("{container_id}/{ifname} attached to VRF {}", pod.vrf),
         })
-    }
-
-    /// What of a VRF's kernel objects is missing (empty: all there).
-    fn vrf_damage(&self, spec: &VrfSpec, view: &KernelView) -> Vec<String> {
-        let mut out = Vec::new();
-        let br = bridge_name(spec.vni);
-        let vx = vxlan_name(spec.vni);
-        for dev in [&br, &vx] {
-            if !view.links.contains_key(dev) {
-                out.push(format!("device {dev} is gone"));
-            }
-        }
-        if view.links.contains_key(&vx)
-            && view.links.contains_key(&br)
-            && view.controllers.get(&vx) != view.links.get(&br)
-        {
-            out.push(format!("{vx} is not in {br}"));
-        }
-        match self.kernel.backend {
-            Backend::VrfDevice => {
-                let vrf = vrf_device_name(&spec.name);
-                match view.links.get(&vrf) {
-                    None => out.push(format!("device {vrf} is gone")),
-                    Some(i) if view.links.contains_key(&br) => {
-                        if view.controllers.get(&br) != Some(i) {
-                            out.push(format!("{br} is not in {vrf}"));
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
-            Backend::RuleTable => out.extend(missing_rules(view, &br, spec.table)),
-        }
-        for v6 in [false, true] {
-            let there = view.routes.iter().any(|r| {
-                r.table == spec.table
-                    && r.kind == "unreachable"
-                    && r.prefix.prefix_len() == 0
-                    && r.prefix.addr().is_ipv6() == v6
-            });
-            if !there {
-                out.push(format!(
-                    "unreachable default ({}) of table {} is gone",
-                    if v6 { "IPv6" } else { "IPv4" },
-                    spec.table
-                ));
-            }
-        }
-        out
-    }
-
-    /// What of a pod's host side is not as the attachment made it
-    /// (empty: all there).
-    fn pod_damage(&self, spec: &VrfSpec, pod: &Pod, view: &KernelView) -> Vec<String> {
-        let host = &pod.link.host_ifname;
-        if !view.links.contains_key(host) {
-            return vec![format!("host link {host} is gone")];
-        }
-        let mut out = Vec::new();
-        match self.kernel.backend {
-            Backend::VrfDevice => {
-                let vrf = vrf_device_name(&spec.name);
-                if view.links.get(&vrf).is_none()
-                    || view.controllers.get(host) != view.links.get(&vrf)
-                {
-                    out.push(format!("{host} is not in {vrf}"));
-                }
-            }
-            Backend::RuleTable => out.extend(missing_rules(view, host, spec.table)),
-        }
-        for a in &pod.link.addresses {
-            let route = view.routes.iter().any(|r| {
-                r.table == spec.table
-                    && r.prefix == a.trunc()
-                    && r.nexthops
-                        .iter()
-                        .any(|n| n.device.as_deref() == Some(host.as_str()))
-            });
-            if !route {
-                out.push(format!(
-                    "route {} dev {host} missing from table {}",
-                    a.trunc(),
-                    spec.table
-                ));
-            }
-            let neighbour = view
-                .pod_neighbours
-                .iter()
-                .any(|(d, ip, m)| d == host && *ip == a.addr() && *m == pod.link.mac);
-            if !neighbour {
-                out.push(format!(
-                    "neighbour {} lladdr {} dev {host} missing",
-                    a.addr(),
-                    pod.link.mac
-                ));
-            }
-        }
-        out
     }
 
     fn count_repairs(&mut self, vrf: &str, n: usize) {
@@ -904,8 +812,8 @@ impl Worker {
             .collect();
         let mut reread = false;
         for spec in &specs {
-            let damage = self.vrf_damage(spec, &view);
-            if damage.is_empty() {
+            let broken = damage::vrf_damage(self.kernel.backend, spec, &view);
+            if broken.is_empty() {
                 continue;
             }
             reread = true;
@@ -915,11 +823,11 @@ impl Worker {
                 .await
             {
                 Ok(()) => {
-                    warn!(vrf = %spec.name, damage = ?damage, "VRF kernel objects restored");
-                    self.count_repairs(&spec.name, damage.len());
+                    warn!(vrf = %spec.name, damage = ?broken, "VRF kernel objects restored");
+                    self.count_repairs(&spec.name, broken.len());
                 }
                 Err(e) => {
-                    error!(vrf = %spec.name, damage = ?damage, error = %e, "restoring VRF kernel objects")
+                    error!(vrf = %spec.name, damage = ?broken, error = %e, "restoring VRF kernel objects")
                 }
             }
         }
@@ -943,74 +851,26 @@ impl Worker {
                 }
                 continue;
             }
-            let damage = self.pod_damage(&spec, &pod, &view);
-            if damage.is_empty() {
+            let broken = damage::pod_damage(self.kernel.backend, &spec, &pod.link, &view);
+            if broken.is_empty() {
                 continue;
             }
             match self.kernel.attach(&spec, &pod.link).await {
                 Ok(()) => {
-                    warn!(pod = %pod.container_id, vrf = %spec.name, damage = ?damage, "pod kernel objects restored");
-                    self.count_repairs(&spec.name, damage.len());
+                    warn!(pod = %pod.container_id, vrf = %spec.name, damage = ?broken, "pod kernel objects restored");
+                    self.count_repairs(&spec.name, broken.len());
                 }
                 Err(e) => {
-                    error!(pod = %pod.container_id, damage = ?damage, error = %e, "restoring pod kernel objects")
+                    error!(pod = %pod.container_id, damage = ?broken, error = %e, "restoring pod kernel objects")
                 }
             }
         }
         // What the plan installed for remote routes.
-        let mut ops = Vec::new();
-        let mut counted: Vec<String> = Vec::new();
-        for (vrf, prefix, nexthops) in self.plan.all_installed() {
-            let Some(spec) = self.plan.vrf(vrf) else {
-                continue;
-            };
-            let mut want: Vec<IpAddr> = nexthops.iter().map(|n| n.gateway(prefix)).collect();
-            want.sort();
-            let intact = view.routes.iter().any(|r| {
-                let mut have: Vec<IpAddr> = r.nexthops.iter().filter_map(|n| n.gateway).collect();
-                have.sort();
-                r.table == spec.table && r.prefix == *prefix && have == want
-            });
-            if !intact {
-                ops.push(KernelOp::RouteSet {
-                    vni: spec.vni,
-                    table: spec.table,
-                    prefix: *prefix,
-                    nexthops: nexthops.clone(),
-                });
-                counted.push(spec.name.clone());
-            }
-        }
-        let vrf_of = |vni: u32| {
-            self.plan
-                .vrfs()
-                .find(|s| s.vni == vni)
-                .map(|s| s.name.clone())
-        };
-        for (vni, addr, mac) in self.plan.neighbours() {
-            if !view
-                .neighbours
-                .iter()
-                .any(|(d, a, m)| *d == bridge_name(vni) && *a == addr && *m == mac)
-            {
-                ops.push(KernelOp::NeighAdd { vni, addr, mac });
-                counted.extend(vrf_of(vni));
-            }
-        }
-        for (vni, mac, vtep) in self.plan.fdb() {
-            if !view
-                .fdb
-                .iter()
-                .any(|(d, m, v)| *d == vxlan_name(vni) && *m == mac && *v == vtep)
-            {
-                ops.push(KernelOp::FdbAdd { vni, mac, vtep });
-                counted.extend(vrf_of(vni));
-            }
-        }
+        let (ops, counted) = damage::remote_repairs(&self.plan, &view);
         if !ops.is_empty() {
             warn!(objects = ?ops, "remote routes, neighbour and FDB entries restored");
-            for vrf in counted {
-                self.count_repairs(&vrf, 1);
+            for vrf in counted.iter().flatten() {
+                self.count_repairs(vrf, 1);
             }
             self.apply(ops).await;
         }
@@ -1109,25 +969,6 @@ impl Worker {
             kernel,
         })
     }
-}
-
-/// The `ip rule iif IIF lookup TABLE` (IPv4 and IPv6) that are missing.
-fn missing_rules(view: &KernelView, iif: &str, table: u32) -> Vec<String> {
-    [false, true]
-        .into_iter()
-        .filter(|v6| {
-            !view
-                .rules
-                .iter()
-                .any(|(b, n, t)| b == v6 && n == iif && *t == table)
-        })
-        .map(|v6| {
-            format!(
-                "ip {}rule iif {iif} lookup {table} missing",
-                if v6 { "-6 " } else { "" }
-            )
-        })
-        .collect()
 }
 
 fn kernel_route_text(r: &KernelRoute) -> VrfKernelRoute {

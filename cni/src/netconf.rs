@@ -327,6 +327,9 @@ fn conventional_ips(
                 IpNet::new(ip, len).map_err(|e| CniError::config(format!("{field}[{i}]: {e}")))?
             }
         };
+        if let Some(why) = ferry_bgpd::fib::kernel::pod_address_problem(&net) {
+            return Err(CniError::config(format!("{field}[{i}]: {why}")));
+        }
         let key = if net.addr().is_ipv4() { "ipv4" } else { "ipv6" };
         if out.contains_key(key) {
             return Err(CniError::config(format!(
@@ -555,5 +558,69 @@ mod tests {
         assert_eq!(c.vni, 20002);
         assert!(c.mac.is_none());
         assert_eq!(c.bgpd_socket, PathBuf::from("/tmp/x.sock"));
+    }
+
+    const SHARED: &str = r#"{"cniVersion":"1.0.0","name":"blue-net","type":"ferry",
+        "args":{"vxlanVNI":"10002","vrfName":"blue","vrfTarget":"11:11","routes":["1.0.0.0/8","abcd::/64"]}}"#;
+
+    #[test]
+    fn cni_args_give_the_address_and_mac_where_args_cni_does_not() {
+        let c = parse(
+            SHARED,
+            Some("IgnoreUnknown=1;K8S_POD_NAME=a;MAC=aa:bb:cc:dd:0a:0a;IP=1.1.1.2,abcd::1:2"),
+        )
+        .unwrap();
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:0a:0a");
+        let v4 = c.ipv4.unwrap();
+        assert_eq!(v4.address.to_string(), "1.1.1.2/30");
+        assert_eq!(v4.gateway.unwrap().to_string(), "1.1.1.1");
+        assert_eq!(v4.routes, vec!["1.0.0.0/8".parse::<IpNet>().unwrap()]);
+        let v6 = c.ipv6.unwrap();
+        assert_eq!(v6.address.to_string(), "abcd::1:2/126");
+        assert_eq!(v6.gateway.unwrap().to_string(), "abcd::1:1");
+        assert_eq!(v6.routes, vec!["abcd::/64".parse::<IpNet>().unwrap()]);
+    }
+
+    #[test]
+    fn runtime_config_wins_over_cni_args_and_args_cni_over_both() {
+        let mut v: Value = serde_json::from_str(SHARED).unwrap();
+        v["runtimeConfig"] = serde_json::json!({"ips": ["1.1.1.6/30"], "mac": "aa:bb:cc:dd:0b:0b"});
+        let c = parse(&v.to_string(), Some("IP=1.1.1.10;MAC=aa:bb:cc:dd:0c:0c")).unwrap();
+        assert_eq!(c.ipv4.unwrap().address.to_string(), "1.1.1.6/30");
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:0b:0b");
+        let c = parse(SEED, Some("IP=9.9.9.2;MAC=aa:bb:cc:dd:0c:0c")).unwrap();
+        assert_eq!(c.ipv4.unwrap().address.to_string(), "1.1.1.2/30");
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:01:01");
+        v["args"]["podPrefixLength"] = serde_json::json!(24);
+        v["runtimeConfig"] = serde_json::json!({"ips": ["10.1.2.3"]});
+        let c = parse(&v.to_string(), None).unwrap();
+        assert_eq!(c.ipv4.unwrap().gateway.unwrap().to_string(), "10.1.2.1");
+    }
+
+    #[test]
+    fn conventional_addresses_are_checked_like_ip_config() {
+        let cases: &[(&str, &[&str])] = &[
+            ("IP=1.1.1.1", &["CNI_ARGS IP", "gateway"]),
+            ("IP=0.0.0.0/0", &["CNI_ARGS IP", "0.0.0.0/0"]),
+            ("IP=127.0.0.2", &["loopback"]),
+            ("IP=224.0.0.5", &["multicast"]),
+            ("IP=::/0", &["::/0"]),
+            ("IP=1.1.1.2,1.1.1.6", &["one ipv4 address"]),
+            ("IP=nope", &["CNI_ARGS IP", "nope"]),
+            (
+                "IP=1.1.1.2;MAC=01:00:5e:00:00:01",
+                &["CNI_ARGS MAC", "unicast"],
+            ),
+            ("K8S_POD_NAME=x", &["CNI_ARGS IP", "runtimeConfig.ips"]),
+        ];
+        for (args, words) in cases {
+            let e = parse(SHARED, Some(args)).expect_err(args);
+            assert_eq!(e.code, CniError::INVALID_CONFIG, "{args}");
+            for w in *words {
+                assert!(e.msg.contains(w), "{args}: {:?} lacks {w:?}", e.msg);
+            }
+        }
+        let e = with("\"1.1.1.2/30\"", "\"0.0.0.0/0\"").unwrap_err();
+        assert!(e.msg.contains("not a pod address"), "{}", e.msg);
     }
 }

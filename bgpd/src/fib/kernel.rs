@@ -881,6 +881,11 @@ impl Kernel {
                         NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
                             dst = Some(IpAddr::V6(*v6))
                         }
+                        // FDB entries (family AF_BRIDGE): the VTEP comes as
+                        // raw bytes.
+                        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+                            dst = ip_from_bytes(b)
+                        }
                         NeighbourAttribute::LinkLayerAddress(b) if b.len() == 6 => {
                             let mut m = [0u8; 6];
                             m.copy_from_slice(b);
@@ -925,6 +930,15 @@ impl Kernel {
     /// Deletes a link by name (gone already is fine).
     pub async fn remove_link(&self, name: &str) -> Result<(), KernelError> {
         self.delete_link(name).await
+    }
+}
+
+/// An IPv4 or IPv6 address from its 4 or 16 bytes.
+fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+        16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
+        _ => None,
     }
 }
 
@@ -1208,4 +1222,54 @@ fn kernel_route(r: &RouteMessage, names: &HashMap<u32, String>) -> Option<Kernel
         metric,
         nexthops,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_links_keep_their_names() {
+        // The names of pods attached before: a restarted bgpd adopts them.
+        assert_eq!(pod_host_ifname("c1", "net1"), "fyeed53f7a1e9c");
+        assert_ne!(
+            pod_host_ifname("pod-one", "net1"),
+            pod_host_ifname("pod-one", "net2")
+        );
+        assert!(pod_host_ifname("c", "eth0").starts_with("fy"));
+    }
+
+    #[test]
+    fn only_pod_addresses_are_accepted() {
+        for good in [
+            "1.1.1.2/30",
+            "10.0.0.1/16",
+            "abcd::1.1.1.2/126",
+            "2001:db8::1/64",
+        ] {
+            let a: IpNet = good.parse().unwrap();
+            assert_eq!(pod_address_problem(&a), None, "{good}");
+        }
+        for bad in [
+            "0.0.0.0/0",
+            "::/0",
+            "0.1.2.3/30",
+            "127.0.0.1/8",
+            "127.0.0.2/32",
+            "::1/128",
+            "224.0.0.1/32",
+            "ff02::1/128",
+            "255.255.255.255/32",
+            "240.0.0.1/30",
+            "169.254.0.5/30",
+            "fe80::1/64",
+            "::ffff:1.1.1.2/126",
+            "1.0.0.1/8",
+            "2001:db8::1/48",
+        ] {
+            let a: IpNet = bad.parse().unwrap();
+            let why = pod_address_problem(&a).expect(bad);
+            assert!(why.contains(&a.to_string()), "{why}");
+        }
+    }
 }
