@@ -15,6 +15,14 @@
 //! removes what it owns and no longer wants, and keeps the routes learned
 //! before the restart until the route reflector has sent everything again
 //! (End-of-RIB), so that forwarding never stops for routes still valid.
+//!
+//! While it runs it compares, every [`REPAIR_INTERVAL`], the kernel objects
+//! it owns with what it wants ([`crate::fib::damage`]) and restores what
+//! something else removed or changed (logged, counted per VRF as
+//! `kernel-repairs`); a pod whose link is gone is detached. `attach-pod`
+//! accepts only the veth the CNI plugin made for that container (its name
+//! from the container ID and interface name, its peer in another network
+//! namespace) and pod addresses.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
