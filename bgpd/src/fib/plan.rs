@@ -226,7 +226,7 @@ impl Plan {
 
     /// True when `prefix` is a local pod's in `vrf`.
     pub fn is_local(&self, vrf: &str, prefix: IpNet) -> bool {
-        self.local.contains(&(vrf.to_string(), prefix))
+        self.local.contains(&(vrf.to_string(), prefix.trunc()))
     }
 
     /// Marks a prefix as a local pod's (or not): a local prefix wins over
