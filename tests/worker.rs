@@ -176,6 +176,7 @@ fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
     let (p1, p2, c1, c2) = blue_pods(&s);
     let (ok, res) = cni(n1ns, "ADD", "pod-one", &p1, &c1);
     assert!(ok, "{res}");
+    let added_one = res.clone();
     assert_eq!(res["cniVersion"], "0.4.0");
     assert_eq!(res["ips"][0]["address"], "1.1.1.2/30");
     assert_eq!(res["ips"][0]["version"], "4");
@@ -336,8 +337,10 @@ fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
     );
     assert!(!p5.exec_ok(&["ip", "-o", "link"]).contains("net1"));
 
-    // CHECK passes for an attached pod.
-    let (ok, res) = cni(n1ns, "CHECK", "pod-one", &p1, &c1);
+    // CHECK passes for an attached pod, given ADD's result.
+    let mut checked: serde_json::Value = serde_json::from_str(&c1).unwrap();
+    checked["prevResult"] = added_one;
+    let (ok, res) = cni(n1ns, "CHECK", "pod-one", &p1, &checked.to_string());
     assert!(ok, "{res}");
 
     // Deleting pod two withdraws its route from node 1's kernel.

@@ -15,6 +15,14 @@
 //! removes what it owns and no longer wants, and keeps the routes learned
 //! before the restart until the route reflector has sent everything again
 //! (End-of-RIB), so that forwarding never stops for routes still valid.
+//!
+//! While it runs it compares, every [`REPAIR_INTERVAL`], the kernel objects
+//! it owns with what it wants ([`crate::fib::damage`]) and restores what
+//! something else removed or changed (logged, counted per VRF as
+//! `kernel-repairs`); a pod whose link is gone is detached. `attach-pod`
+//! accepts only the veth the CNI plugin made for that container (its name
+//! from the container ID and interface name, its peer in another network
+//! namespace) and pod addresses.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
@@ -33,9 +41,10 @@ use crate::control::proto::{
     Body, PodAttach, Request, Response, VrfInfo, VrfKernelRoute, VrfRibRoute,
 };
 use crate::core::CoreEvent;
+use crate::fib::damage;
 use crate::fib::kernel::{
-    bridge_name, owned_vni, set_sysctl, vrf_device_name, vxlan_name, Backend, Kernel, KernelRoute,
-    PodLink,
+    bridge_name, owned_vni, pod_address_problem, pod_host_ifname, set_sysctl, vrf_device_name,
+    vxlan_name, Backend, Kernel, KernelRoute, PodLink,
 };
 use crate::fib::plan::{KernelOp, NotInstalled, Plan, RemoteKey, RemoteRoute, VrfSpec};
 use crate::origination::{vrf_spec, Originator};
@@ -43,6 +52,13 @@ use crate::origination::{vrf_spec, Originator};
 /// How long routes learned before a restart are kept when no End-of-RIB
 /// arrives.
 pub const STALE_TIME: Duration = Duration::from_secs(300);
+
+/// How often the worker compares the kernel objects it owns (its VRFs'
+/// devices, rules and routes, its pods' routes, rules and neighbour
+/// entries, the remote routes, neighbour and FDB entries it installed)
+/// with what it wants, and restores what is missing. One pass reads the
+/// links, rules, routes and neighbour tables once.
+pub const REPAIR_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What the worker task is told.
 #[derive(Debug)]
@@ -120,6 +136,9 @@ pub struct Worker {
     /// Routes and entries found in the kernel at start, kept until the
     /// RIB has converged.
     stale_pending: bool,
+    /// Kernel objects restored after something else removed or changed
+    /// them, per VRF (`kernel-repairs` of `show vrf`).
+    repairs: BTreeMap<String, u64>,
 }
 
 impl Worker {
@@ -152,6 +171,7 @@ impl Worker {
             state_path,
             core,
             stale_pending: true,
+            repairs: BTreeMap::new(),
         };
         for (i, v) in cfg.vrfs.iter().enumerate() {
             let spec = vrf_spec(cfg, v, (i + 1) as u16);
@@ -186,7 +206,20 @@ impl Worker {
             });
         }
         drop(tx);
-        while let Some(ev) = events.recv().await {
+        let mut repair = tokio::time::interval(REPAIR_INTERVAL);
+        repair.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        repair.tick().await;
+        loop {
+            let ev = tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => ev,
+                    None => break,
+                },
+                _ = repair.tick() => {
+                    self.repair().await;
+                    continue;
+                }
+            };
             match ev {
                 WorkerEvent::Remote(changes) => {
                     let mut ops = Vec::new();
@@ -572,10 +605,68 @@ impl Worker {
         ))
     }
 
-    async fn attach_pod(&mut self, a: PodAttach) -> Result<Body, String> {
+    /// Refuses an attachment that names anything but what the CNI plugin
+    /// made for this container: the host link must be the veth of Ferry's
+    /// naming scheme for the container and interface, with its peer in
+    /// another network namespace; the addresses must be pod addresses.
+    async fn validate_attach(&self, a: &PodAttach) -> Result<(), String> {
+        if a.container_id.is_empty() || a.container_id.len() > 256 {
+            return Err(format!(
+                "container-id {:?}: 1 to 256 characters",
+                a.container_id
+            ));
+        }
+        if a.ifname.is_empty()
+            || a.ifname.len() > 15
+            || a.ifname.contains(['/', ' '])
+            || a.ifname == "."
+            || a.ifname == ".."
+        {
+            return Err(format!("ifname {:?} is not an interface name", a.ifname));
+        }
+        let want = pod_host_ifname(&a.container_id, &a.ifname);
+        if a.host_ifname != want {
+            return Err(format!(
+                "host-ifname {:?} is not the link Ferry makes for {}/{} ({want})",
+                a.host_ifname, a.container_id, a.ifname
+            ));
+        }
         if a.addresses.is_empty() {
             return Err("the pod has no address (ipConfig)".into());
         }
+        for (i, addr) in a.addresses.iter().enumerate() {
+            if let Some(why) = pod_address_problem(addr) {
+                return Err(format!("addresses[{i}]: {why}"));
+            }
+            if a.addresses[..i]
+                .iter()
+                .any(|b| b.addr().is_ipv4() == addr.addr().is_ipv4())
+            {
+                return Err(format!(
+                    "addresses[{i}]: {addr}: one address per family and pod"
+                ));
+            }
+        }
+        if a.mac.0[0] & 1 == 1 || a.mac.0 == [0; 6] {
+            return Err(format!("mac {} is not a unicast address", a.mac));
+        }
+        if let Some(p) = self.pods.iter().find(|p| {
+            p.link.host_ifname == a.host_ifname
+                && (p.container_id != a.container_id || p.ifname != a.ifname)
+        }) {
+            return Err(format!(
+                "host-ifname {} is attached for {}/{}",
+                a.host_ifname, p.container_id, p.ifname
+            ));
+        }
+        if let Some(why) = self.kernel.pod_link_problem(&a.host_ifname).await {
+            return Err(why);
+        }
+        Ok(())
+    }
+
+    async fn attach_pod(&mut self, a: PodAttach) -> Result<Body, String> {
+        self.validate_attach(&a).await?;
         // A repeated ADD replaces the previous attachment.
         if self
             .pods
@@ -673,29 +764,124 @@ impl Worker {
             .ok_or_else(|| format!("no attachment for {container_id}/{ifname}"))?;
         let spec = self.vrf(&pod.vrf)?.clone();
         let view = self.kernel.view().await.map_err(|e| e.to_string())?;
-        if !view.links.contains_key(&pod.link.host_ifname) {
-            return Err(format!("host link {} is gone", pod.link.host_ifname));
+        let mut broken = damage::vrf_damage(self.kernel.backend, &spec, &view);
+        broken.extend(damage::pod_damage(
+            self.kernel.backend,
+            &spec,
+            &pod.link,
+            &view,
+        ));
+        if view.links.contains_key(&pod.link.host_ifname) {
+            if let Some(why) = self.kernel.pod_link_problem(&pod.link.host_ifname).await {
+                broken.push(why);
+            }
         }
         for a in &pod.link.addresses {
-            let ok = view.routes.iter().any(|r| {
-                r.table == spec.table
-                    && r.prefix == a.trunc()
-                    && r.nexthops
-                        .iter()
-                        .any(|n| n.device.as_deref() == Some(pod.link.host_ifname.as_str()))
-            });
-            if !ok {
-                return Err(format!(
-                    "route {} dev {} missing from table {}",
+            if !self.plan.is_local(&spec.name, a.trunc()) {
+                broken.push(format!(
+                    "prefix {} is not originated in VRF {}",
                     a.trunc(),
-                    pod.link.host_ifname,
-                    spec.table
+                    spec.name
                 ));
             }
+        }
+        if !broken.is_empty() {
+            return Err(format!(
+                "{container_id}/{ifname} in VRF {}: {}",
+                spec.name,
+                broken.join("; ")
+            ));
         }
         Ok(Body::Done {
             message: format!("{container_id}/{ifname} attached to VRF {}", pod.vrf),
         })
+    }
+
+    fn count_repairs(&mut self, vrf: &str, n: usize) {
+        *self.repairs.entry(vrf.to_string()).or_default() += n as u64;
+    }
+
+    /// Restores the kernel objects Ferry owns that something else removed
+    /// or changed; detaches pods whose link is gone (the pod went away
+    /// without a CNI DEL). Every restored object is logged and counted.
+    async fn repair(&mut self) {
+        let mut view = match self.kernel.view().await {
+            Ok(v) => v,
+            Err(e) => {
+                error!(error = %e, "reading kernel state for repair");
+                return;
+            }
+        };
+        let specs: Vec<VrfSpec> = self
+            .vrfs
+            .values()
+            .filter(|(s, _)| !self.vrf_errors.contains_key(&s.name))
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut reread = false;
+        for spec in &specs {
+            let broken = damage::vrf_damage(self.kernel.backend, spec, &view);
+            if broken.is_empty() {
+                continue;
+            }
+            reread = true;
+            match self
+                .kernel
+                .ensure_vrf(spec, self.originator.vtep, self.originator.router_mac)
+                .await
+            {
+                Ok(()) => {
+                    warn!(vrf = %spec.name, damage = ?broken, "VRF kernel objects restored");
+                    self.count_repairs(&spec.name, broken.len());
+                }
+                Err(e) => {
+                    error!(vrf = %spec.name, damage = ?broken, error = %e, "restoring VRF kernel objects")
+                }
+            }
+        }
+        if reread {
+            match self.kernel.view().await {
+                Ok(v) => view = v,
+                Err(e) => {
+                    error!(error = %e, "reading kernel state for repair");
+                    return;
+                }
+            }
+        }
+        for pod in self.pods.clone() {
+            let Some((spec, _)) = self.vrfs.get(&pod.vrf).cloned() else {
+                continue;
+            };
+            if !view.links.contains_key(&pod.link.host_ifname) {
+                info!(pod = %pod.container_id, link = %pod.link.host_ifname, "pod detached: its link is gone");
+                if let Err(e) = self.detach_pod(&pod.container_id, &pod.ifname).await {
+                    error!(pod = %pod.container_id, error = %e, "detaching pod");
+                }
+                continue;
+            }
+            let broken = damage::pod_damage(self.kernel.backend, &spec, &pod.link, &view);
+            if broken.is_empty() {
+                continue;
+            }
+            match self.kernel.attach(&spec, &pod.link).await {
+                Ok(()) => {
+                    warn!(pod = %pod.container_id, vrf = %spec.name, damage = ?broken, "pod kernel objects restored");
+                    self.count_repairs(&spec.name, broken.len());
+                }
+                Err(e) => {
+                    error!(pod = %pod.container_id, damage = ?broken, error = %e, "restoring pod kernel objects")
+                }
+            }
+        }
+        // What the plan installed for remote routes.
+        let (ops, counted) = damage::remote_repairs(&self.plan, &view);
+        if !ops.is_empty() {
+            warn!(objects = ?ops, "remote routes, neighbour and FDB entries restored");
+            for vrf in counted.iter().flatten() {
+                self.count_repairs(vrf, 1);
+            }
+            self.apply(ops).await;
+        }
     }
 
     fn show_vrfs(&self, name: Option<&str>) -> Result<Body, String> {
@@ -728,6 +914,7 @@ impl Worker {
                 imported: self.plan.imported_count(&s.name),
                 installed: self.plan.installed(&s.name).count(),
                 error: self.vrf_errors.get(&s.name).cloned(),
+                kernel_repairs: self.repairs.get(&s.name).copied().unwrap_or(0),
             })
             .collect();
         Ok(Body::Vrfs { vrfs })

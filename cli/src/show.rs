@@ -268,8 +268,8 @@ pub fn vrfs(vrfs: &[VrfInfo]) -> String {
         );
         let _ = writeln!(
             o,
-            "  Imported routes: {}  installed: {}",
-            v.imported, v.installed
+            "  Imported routes: {}  installed: {}  kernel repairs: {}",
+            v.imported, v.installed, v.kernel_repairs
         );
         if v.pods.is_empty() {
             let _ = writeln!(o, "  Pods: none");

@@ -10,6 +10,14 @@
 //! VERSION), the container in `CNI_CONTAINERID`, `CNI_NETNS`,
 //! `CNI_IFNAME`, and the network configuration on standard input. The
 //! result (or the error) is JSON on standard output.
+//!
+//! Only what an invocation made is ever removed: the host end of a pod's
+//! pair is named after the container ID and interface name, and the pod
+//! end carries the alias `ferry:<container-id>`. DEL always completes: a
+//! bgpd that cannot be reached, or a pod that is gone, is not an error
+//! (bgpd detaches, when it starts and while it runs, pods whose link is
+//! gone). CHECK (cniVersion 0.4.0 and later) needs the prevResult and
+//! verifies both sides of the pair and bgpd's attachment.
 
 mod netconf;
 mod pod;
@@ -30,6 +38,8 @@ struct Env {
     container_id: String,
     netns: Option<PathBuf>,
     ifname: String,
+    /// `CNI_ARGS`: `IP` and `MAC` are read from it.
+    cni_args: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -86,7 +96,33 @@ fn run(command: &str, input: &str) -> Result<Option<String>, CniError> {
                 container_id: required("CNI_CONTAINERID")?,
                 netns: env("CNI_NETNS").map(PathBuf::from),
                 ifname: required("CNI_IFNAME")?,
+                cni_args: env("CNI_ARGS"),
             };
+            if e.container_id.len() > pod::MAX_CONTAINER_ID
+                || !e
+                    .container_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            {
+                return Err(CniError::new(
+                    CniError::INVALID_ENV,
+                    format!(
+                        "CNI_CONTAINERID {:?}: use up to {} letters, digits, '_', '.' or '-'",
+                        e.container_id,
+                        pod::MAX_CONTAINER_ID
+                    ),
+                ));
+            }
+            if e.ifname.len() > 15
+                || e.ifname == "."
+                || e.ifname == ".."
+                || e.ifname.contains(['/', ' ', ':'])
+            {
+                return Err(CniError::new(
+                    CniError::INVALID_ENV,
+                    format!("CNI_IFNAME {:?} is not an interface name", e.ifname),
+                ));
+            }
             match e.command.as_str() {
                 "ADD" => add(&e, input).map(Some),
                 "DEL" => del(&e, input).map(|_| None),
@@ -139,7 +175,7 @@ fn ask(socket: &Path, request: &Request) -> Result<String, CniError> {
 }
 
 fn add(e: &Env, input: &str) -> Result<String, CniError> {
-    let conf = netconf::parse(input)?;
+    let conf = netconf::parse(input, e.cni_args.as_deref())?;
     let netns = e
         .netns
         .clone()
@@ -161,7 +197,7 @@ fn add(e: &Env, input: &str) -> Result<String, CniError> {
         addresses,
     });
     if let Err(err) = ask(&conf.bgpd_socket, &request) {
-        // Roll back: nothing of this pod may stay.
+        // Roll back what this call made: this container's pair.
         let _ = pod::del(&e.container_id, &e.ifname, Some(&netns));
         return Err(err);
     }
@@ -216,20 +252,55 @@ fn del(e: &Env, input: &str) -> Result<(), CniError> {
     };
     match ask(Path::new(socket), &request) {
         Ok(_) => Ok(()),
-        // With bgpd down, the pair being gone is enough: bgpd drops
-        // attachments whose link is gone when it starts.
-        Err(err) if err.code == CniError::TRY_AGAIN && !Path::new(socket).exists() => Ok(()),
+        // bgpd down (or its socket left behind by a killed bgpd): the pair
+        // is gone, which is enough. bgpd detaches pods whose link is gone
+        // when it starts, and while it runs.
+        Err(err) if err.code == CniError::TRY_AGAIN => {
+            eprintln!(
+                "ferry: DEL {}/{}: {}; the pod's pair is deleted, bgpd detaches it when it runs",
+                e.container_id, e.ifname, err.msg
+            );
+            Ok(())
+        }
         Err(err) => Err(err),
     }
 }
 
+/// The version order of the CNI specification (`0.3.1` < `0.4.0` <
+/// `1.0.0`).
+fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
 fn check(e: &Env, input: &str) -> Result<(), CniError> {
-    let conf = netconf::parse(input)?;
+    let v: Value = serde_json::from_str(input)
+        .map_err(|e| CniError::config(format!("network configuration is not JSON: {e}")))?;
+    let version = netconf::version_of(&v)?;
+    if version_key(&version) < version_key("0.4.0") {
+        return Err(CniError::new(
+            CniError::INCOMPATIBLE_VERSION,
+            format!("cniVersion {version}: CHECK needs cniVersion 0.4.0 or later"),
+        ));
+    }
+    let prev = v
+        .get("prevResult")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| CniError::config("prevResult: missing: CHECK verifies the result of ADD"))?;
+    if let Some(pv) = prev.get("cniVersion").and_then(|x| x.as_str()) {
+        if !SUPPORTED_VERSIONS.contains(&pv) || version_key(pv) < version_key("0.4.0") {
+            return Err(CniError::new(
+                CniError::INCOMPATIBLE_VERSION,
+                format!("prevResult.cniVersion {pv:?} cannot be checked (0.4.0 or later)"),
+            ));
+        }
+    }
+    let conf = netconf::parse(input, e.cni_args.as_deref())?;
     let netns = e
         .netns
         .clone()
         .ok_or_else(|| CniError::new(CniError::INVALID_ENV, "CNI_NETNS: missing"))?;
-    pod::check(&conf, &e.container_id, &e.ifname, &netns)?;
+    let host_mac = pod::check(&conf, &e.container_id, &e.ifname, &netns)?;
+    check_prev_result(&conf, e, prev, host_mac)?;
     ask(
         &conf.bgpd_socket,
         &Request::CheckPod {
@@ -237,5 +308,66 @@ fn check(e: &Env, input: &str) -> Result<(), CniError> {
             ifname: e.ifname.clone(),
         },
     )?;
+    Ok(())
+}
+
+/// The prevResult must be what ADD returned for this pod: its interfaces
+/// (host end and pod end with their MACs) and its addresses.
+fn check_prev_result(
+    conf: &NetConf,
+    e: &Env,
+    prev: &Value,
+    host_mac: ferry_wire::MacAddress,
+) -> Result<(), CniError> {
+    let bad = |m: String| CniError::config(format!("prevResult: {m}"));
+    let interfaces = prev
+        .get("interfaces")
+        .and_then(|i| i.as_array())
+        .ok_or_else(|| bad("interfaces: missing".into()))?;
+    let host = pod::host_ifname(&e.container_id, &e.ifname);
+    let pod_mac = conf
+        .mac
+        .unwrap_or_else(|| pod::derived_mac(&e.container_id, &e.ifname));
+    let find = |name: &str| {
+        interfaces
+            .iter()
+            .position(|i| i.get("name").and_then(|n| n.as_str()) == Some(name))
+    };
+    let mac_of = |i: usize| {
+        interfaces[i]
+            .get("mac")
+            .and_then(|m| m.as_str())
+            .and_then(|m| m.parse::<ferry_wire::MacAddress>().ok())
+    };
+    let h = find(&host).ok_or_else(|| bad(format!("no interface {host}")))?;
+    if mac_of(h) != Some(host_mac) {
+        return Err(bad(format!(
+            "interface {host} has MAC {:?}, the host end has {host_mac}",
+            interfaces[h].get("mac")
+        )));
+    }
+    let p = find(&e.ifname).ok_or_else(|| bad(format!("no interface {}", e.ifname)))?;
+    if mac_of(p) != Some(pod_mac) {
+        return Err(bad(format!(
+            "interface {} has MAC {:?}, the configuration gives {pod_mac}",
+            e.ifname,
+            interfaces[p].get("mac")
+        )));
+    }
+    let ips: Vec<&str> = prev
+        .get("ips")
+        .and_then(|i| i.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i.get("address").and_then(|x| x.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in [&conf.ipv4, &conf.ipv6].into_iter().flatten() {
+        let want = c.address.to_string();
+        if !ips.contains(&want.as_str()) {
+            return Err(bad(format!("ips lacks {want}")));
+        }
+    }
     Ok(())
 }

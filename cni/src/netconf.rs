@@ -110,8 +110,19 @@ pub fn version_of(v: &Value) -> Result<String, CniError> {
     Ok(version)
 }
 
-/// Parses and validates the configuration of ADD (and CHECK).
-pub fn parse(text: &str) -> Result<NetConf, CniError> {
+/// One key of `CNI_ARGS` (`K=V;K=V`).
+pub fn cni_arg<'a>(cni_args: Option<&'a str>, key: &str) -> Option<&'a str> {
+    cni_args?
+        .split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Parses and validates the configuration of ADD (and CHECK); `cni_args`
+/// is `CNI_ARGS`.
+pub fn parse(text: &str, cni_args: Option<&str>) -> Result<NetConf, CniError> {
     let v: Value = serde_json::from_str(text)
         .map_err(|e| CniError::config(format!("network configuration is not JSON: {e}")))?;
     if !v.is_object() {
@@ -169,14 +180,11 @@ pub fn parse(text: &str) -> Result<NetConf, CniError> {
     let bgpd_socket = PathBuf::from(str_field(&v, "bgpdSocket", "")?.unwrap_or(DEFAULT_SOCKET));
     str_field(&v, "kubeConfig", "")?;
 
+    let empty = Value::Object(Default::default());
     let (pod, path) = match (args.get("cni"), v.get("cni-args")) {
         (Some(p), _) => (p, "args.cni."),
         (None, Some(p)) => (p, "cni-args."),
-        (None, None) => {
-            return Err(CniError::config(
-                "args.cni: missing: the pod's cni-args (mac, dataplane, ipConfig)",
-            ))
-        }
+        (None, None) => (&empty, "args.cni."),
     };
     if !pod.is_object() {
         return Err(CniError::config(format!("{path}: not an object")));
@@ -188,27 +196,43 @@ pub fn parse(text: &str) -> Result<NetConf, CniError> {
             )));
         }
     }
-    let mac = str_field(pod, "mac", path)?
-        .map(|m| {
+    let runtime = v.get("runtimeConfig").filter(|r| !r.is_null());
+    let mac_source = match str_field(pod, "mac", path)? {
+        Some(m) => Some((m.to_string(), format!("{path}mac"))),
+        None => match runtime
+            .map(|r| str_field(r, "mac", "runtimeConfig."))
+            .transpose()?
+        {
+            Some(Some(m)) => Some((m.to_string(), "runtimeConfig.mac".to_string())),
+            _ => cni_arg(cni_args, "MAC").map(|m| (m.to_string(), "CNI_ARGS MAC".to_string())),
+        },
+    };
+    let mac = mac_source
+        .map(|(m, field)| {
             let mac: MacAddress = m
                 .parse()
-                .map_err(|_| CniError::config(format!("{path}mac: {m:?} is not a MAC address")))?;
+                .map_err(|_| CniError::config(format!("{field}: {m:?} is not a MAC address")))?;
             if mac.0[0] & 1 == 1 || mac.0 == [0; 6] {
                 return Err(CniError::config(format!(
-                    "{path}mac: {m:?} is not a unicast address"
+                    "{field}: {m:?} is not a unicast address"
                 )));
             }
             Ok(mac)
         })
         .transpose()?;
-    let ip_config = pod
-        .get("ipConfig")
-        .ok_or_else(|| CniError::config(format!("{path}ipConfig: missing")))?;
-    let ipv4 = family(ip_config, "ipv4", &format!("{path}ipConfig."), false)?;
-    let ipv6 = family(ip_config, "ipv6", &format!("{path}ipConfig."), true)?;
+    let (ip_config, ip_path) = match pod.get("ipConfig") {
+        Some(c) => (c.clone(), format!("{path}ipConfig.")),
+        None => conventional_ips(args, runtime, cni_args)?.ok_or_else(|| {
+            CniError::config(format!(
+                "{path}ipConfig: missing, and neither runtimeConfig.ips nor CNI_ARGS IP gives the pod's address"
+            ))
+        })?,
+    };
+    let ipv4 = family(&ip_config, "ipv4", &ip_path, false)?;
+    let ipv6 = family(&ip_config, "ipv6", &ip_path, true)?;
     if ipv4.is_none() && ipv6.is_none() {
         return Err(CniError::config(format!(
-            "{path}ipConfig: neither ipv4 nor ipv6 given"
+            "{ip_path}: neither ipv4 nor ipv6 given"
         )));
     }
     Ok(NetConf {
@@ -223,6 +247,116 @@ pub fn parse(text: &str) -> Result<NetConf, CniError> {
         ipv4,
         ipv6,
     })
+}
+
+/// The pod's addresses from `runtimeConfig.ips`, else `CNI_ARGS` `IP`,
+/// as an `ipConfig` object, with the field they came from.
+fn conventional_ips(
+    args: &Value,
+    runtime: Option<&Value>,
+    cni_args: Option<&str>,
+) -> Result<Option<(Value, String)>, CniError> {
+    let (list, field): (Vec<String>, &str) = match runtime.and_then(|r| r.get("ips")) {
+        Some(Value::Array(a)) if !a.is_empty() => (
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    x.as_str().map(str::to_string).ok_or_else(|| {
+                        CniError::config(format!("runtimeConfig.ips[{i}]: {x} is not a string"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            "runtimeConfig.ips",
+        ),
+        Some(Value::Array(_)) | None | Some(Value::Null) => match cni_arg(cni_args, "IP") {
+            Some(ips) => (
+                ips.split(',').map(|x| x.trim().to_string()).collect(),
+                "CNI_ARGS IP",
+            ),
+            None => return Ok(None),
+        },
+        Some(other) => {
+            return Err(CniError::config(format!(
+                "runtimeConfig.ips: {other} is not a list"
+            )))
+        }
+    };
+    let length = |key: &str, default: u8, max: u8| -> Result<u8, CniError> {
+        match args.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|n| *n <= max as u64)
+                .map(|n| n as u8)
+                .ok_or_else(|| CniError::config(format!("args.{key}: {n} is not 0..={max}"))),
+            Some(other) => Err(CniError::config(format!(
+                "args.{key}: {other} is not a number"
+            ))),
+        }
+    };
+    let routes: Vec<String> = match args.get("routes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.as_str().map(str::to_string).ok_or_else(|| {
+                    CniError::config(format!("args.routes[{i}]: {r} is not a string"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(CniError::config(format!(
+                "args.routes: {other} is not a list"
+            )))
+        }
+    };
+    let mut out = serde_json::Map::new();
+    for (i, text) in list.iter().enumerate() {
+        let net: IpNet = match text.parse::<IpNet>() {
+            Ok(n) => n,
+            Err(_) => {
+                let ip: IpAddr = text.parse().map_err(|_| {
+                    CniError::config(format!("{field}[{i}]: {text:?} is not an address"))
+                })?;
+                let len = if ip.is_ipv4() {
+                    length("podPrefixLength", 30, 32)?
+                } else {
+                    length("podPrefixLength6", 126, 128)?
+                };
+                IpNet::new(ip, len).map_err(|e| CniError::config(format!("{field}[{i}]: {e}")))?
+            }
+        };
+        if let Some(why) = ferry_bgpd::fib::kernel::pod_address_problem(&net) {
+            return Err(CniError::config(format!("{field}[{i}]: {why}")));
+        }
+        let key = if net.addr().is_ipv4() { "ipv4" } else { "ipv6" };
+        if out.contains_key(key) {
+            return Err(CniError::config(format!(
+                "{field}[{i}]: {text:?}: one {key} address per pod"
+            )));
+        }
+        let mut fam = serde_json::json!({ "address": net.to_string() });
+        if net.prefix_len() + 1 < net.max_prefix_len() {
+            let first = match net.network() {
+                IpAddr::V4(a) => IpAddr::V4((u32::from(a).wrapping_add(1)).into()),
+                IpAddr::V6(a) => IpAddr::V6((u128::from(a).wrapping_add(1)).into()),
+            };
+            if first == net.addr() {
+                return Err(CniError::config(format!(
+                    "{field}[{i}]: {net} is the gateway (first address) of its subnet"
+                )));
+            }
+            fam["gateway"] = Value::String(first.to_string());
+            let mine: Vec<&String> = routes
+                .iter()
+                .filter(|r| r.contains(':') == net.addr().is_ipv6())
+                .collect();
+            fam["routes"] = serde_json::json!(mine);
+        }
+        out.insert(key.to_string(), fam);
+    }
+    Ok(Some((Value::Object(out), format!("{field} "))))
 }
 
 fn family(
@@ -246,6 +380,9 @@ fn family(
         return Err(CniError::config(format!(
             "{path}address: {address:?} is not an {key} address"
         )));
+    }
+    if let Some(why) = ferry_bgpd::fib::kernel::pod_address_problem(&addr) {
+        return Err(CniError::config(format!("{path}address: {why}")));
     }
     if addr.addr() == addr.network() && addr.prefix_len() < addr.max_prefix_len() - 1 {
         return Err(CniError::config(format!(
@@ -317,7 +454,7 @@ mod tests {
 
     #[test]
     fn the_seed_configuration_parses() {
-        let c = parse(SEED).unwrap();
+        let c = parse(SEED, None).unwrap();
         assert_eq!(c.vrf_name, "blue");
         assert_eq!(c.vni, 10002);
         assert_eq!(c.vrf_target.to_string(), "11:11");
@@ -331,7 +468,7 @@ mod tests {
 
     fn with(from: &str, to: &str) -> Result<NetConf, CniError> {
         assert!(SEED.contains(from), "{from}");
-        parse(&SEED.replace(from, to))
+        parse(&SEED.replace(from, to), None)
     }
 
     #[test]
@@ -408,7 +545,7 @@ mod tests {
         }
         let e = with("\"cniVersion\":\"0.4.0\"", "\"cniVersion\":\"0.2.0\"").unwrap_err();
         assert_eq!(e.code, CniError::INCOMPATIBLE_VERSION);
-        assert!(parse("{").unwrap_err().msg.contains("not JSON"));
+        assert!(parse("{", None).unwrap_err().msg.contains("not JSON"));
     }
 
     #[test]
@@ -417,9 +554,73 @@ mod tests {
             "args":{"vxlanVNI":20002,"vrfName":"red","vrfTarget":"22:22"},
             "bgpdSocket":"/tmp/x.sock",
             "cni-args":{"ipConfig":{"ipv4":{"address":"1.1.1.2/30"}}}}"#;
-        let c = parse(text).unwrap();
+        let c = parse(text, None).unwrap();
         assert_eq!(c.vni, 20002);
         assert!(c.mac.is_none());
         assert_eq!(c.bgpd_socket, PathBuf::from("/tmp/x.sock"));
+    }
+
+    const SHARED: &str = r#"{"cniVersion":"1.0.0","name":"blue-net","type":"ferry",
+        "args":{"vxlanVNI":"10002","vrfName":"blue","vrfTarget":"11:11","routes":["1.0.0.0/8","abcd::/64"]}}"#;
+
+    #[test]
+    fn cni_args_give_the_address_and_mac_where_args_cni_does_not() {
+        let c = parse(
+            SHARED,
+            Some("IgnoreUnknown=1;K8S_POD_NAME=a;MAC=aa:bb:cc:dd:0a:0a;IP=1.1.1.2,abcd::1:2"),
+        )
+        .unwrap();
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:0a:0a");
+        let v4 = c.ipv4.unwrap();
+        assert_eq!(v4.address.to_string(), "1.1.1.2/30");
+        assert_eq!(v4.gateway.unwrap().to_string(), "1.1.1.1");
+        assert_eq!(v4.routes, vec!["1.0.0.0/8".parse::<IpNet>().unwrap()]);
+        let v6 = c.ipv6.unwrap();
+        assert_eq!(v6.address.to_string(), "abcd::1:2/126");
+        assert_eq!(v6.gateway.unwrap().to_string(), "abcd::1:1");
+        assert_eq!(v6.routes, vec!["abcd::/64".parse::<IpNet>().unwrap()]);
+    }
+
+    #[test]
+    fn runtime_config_wins_over_cni_args_and_args_cni_over_both() {
+        let mut v: Value = serde_json::from_str(SHARED).unwrap();
+        v["runtimeConfig"] = serde_json::json!({"ips": ["1.1.1.6/30"], "mac": "aa:bb:cc:dd:0b:0b"});
+        let c = parse(&v.to_string(), Some("IP=1.1.1.10;MAC=aa:bb:cc:dd:0c:0c")).unwrap();
+        assert_eq!(c.ipv4.unwrap().address.to_string(), "1.1.1.6/30");
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:0b:0b");
+        let c = parse(SEED, Some("IP=9.9.9.2;MAC=aa:bb:cc:dd:0c:0c")).unwrap();
+        assert_eq!(c.ipv4.unwrap().address.to_string(), "1.1.1.2/30");
+        assert_eq!(c.mac.unwrap().to_string(), "aa:bb:cc:dd:01:01");
+        v["args"]["podPrefixLength"] = serde_json::json!(24);
+        v["runtimeConfig"] = serde_json::json!({"ips": ["10.1.2.3"]});
+        let c = parse(&v.to_string(), None).unwrap();
+        assert_eq!(c.ipv4.unwrap().gateway.unwrap().to_string(), "10.1.2.1");
+    }
+
+    #[test]
+    fn conventional_addresses_are_checked_like_ip_config() {
+        let cases: &[(&str, &[&str])] = &[
+            ("IP=1.1.1.1", &["CNI_ARGS IP", "gateway"]),
+            ("IP=0.0.0.0/0", &["CNI_ARGS IP", "0.0.0.0/0"]),
+            ("IP=127.0.0.2", &["loopback"]),
+            ("IP=224.0.0.5", &["multicast"]),
+            ("IP=::/0", &["::/0"]),
+            ("IP=1.1.1.2,1.1.1.6", &["one ipv4 address"]),
+            ("IP=nope", &["CNI_ARGS IP", "nope"]),
+            (
+                "IP=1.1.1.2;MAC=01:00:5e:00:00:01",
+                &["CNI_ARGS MAC", "unicast"],
+            ),
+            ("K8S_POD_NAME=x", &["CNI_ARGS IP", "runtimeConfig.ips"]),
+        ];
+        for (args, words) in cases {
+            let e = parse(SHARED, Some(args)).expect_err(args);
+            assert_eq!(e.code, CniError::INVALID_CONFIG, "{args}");
+            for w in *words {
+                assert!(e.msg.contains(w), "{args}: {:?} lacks {w:?}", e.msg);
+            }
+        }
+        let e = with("\"1.1.1.2/30\"", "\"0.0.0.0/0\"").unwrap_err();
+        assert!(e.msg.contains("not a pod address"), "{}", e.msg);
     }
 }

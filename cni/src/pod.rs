@@ -14,7 +14,7 @@ use ferry_wire::MacAddress;
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE,
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE,
     NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
@@ -30,30 +30,51 @@ use rtnetlink::{Handle, LinkUnspec, LinkVeth};
 
 use crate::netconf::{CniError, IpConfig, NetConf};
 
-/// The host-side name of a pod's link: `fy` and twelve hex digits of a
-/// hash of the container ID and interface name (stable, at most 15
-/// characters, as the kernel requires).
-pub fn host_ifname(container_id: &str, ifname: &str) -> String {
-    format!("fy{:012x}", fnv1a(container_id, ifname) & 0xffff_ffff_ffff)
-}
+use ferry_bgpd::fib::kernel::pod_hash;
+pub use ferry_bgpd::fib::kernel::pod_host_ifname as host_ifname;
 
 fn temp_ifname(container_id: &str, ifname: &str) -> String {
-    format!("fz{:012x}", fnv1a(container_id, ifname) & 0xffff_ffff_ffff)
+    format!(
+        "fz{:012x}",
+        pod_hash(container_id, ifname) & 0xffff_ffff_ffff
+    )
 }
 
-fn fnv1a(a: &str, b: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in a.bytes().chain([b'/']).chain(b.bytes()) {
-        h ^= byte as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// The alias (`ip link show` says `alias ferry:<container-id>`) of the pod
+/// end of a pair: which container owns the interface. ADD rolls back, and
+/// DEL deletes, only an interface whose alias names their container.
+pub fn owner_alias(container_id: &str) -> String {
+    format!("ferry:{container_id}")
+}
+
+/// The longest container ID: the owner alias must fit the kernel's 255
+/// bytes.
+pub const MAX_CONTAINER_ID: usize = 240;
+
+fn link_alias(l: &LinkMessage) -> Option<&str> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfAlias(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+/// True when `l` is the pod end Ferry made for `container_id`.
+fn owned_by(l: &LinkMessage, container_id: &str) -> bool {
+    link_is_veth(l) && link_alias(l) == Some(owner_alias(container_id).as_str())
+}
+
+/// Who an interface in the pod belongs to, for error messages.
+fn owner_text(l: &LinkMessage) -> String {
+    match link_alias(l).and_then(|a| a.strip_prefix("ferry:")) {
+        Some(other) => format!("it belongs to container {other}"),
+        None => "Ferry did not make it".to_string(),
     }
-    h
 }
 
 /// A MAC for a pod whose cni-args give none: locally administered,
 /// derived from the container ID and interface name.
 pub fn derived_mac(container_id: &str, ifname: &str) -> MacAddress {
-    let h = fnv1a(container_id, ifname).to_be_bytes();
+    let h = pod_hash(container_id, ifname).to_be_bytes();
     MacAddress([0x02, h[1], h[2], h[3], h[4], h[5]])
 }
 
@@ -163,7 +184,9 @@ pub struct Added {
 }
 
 /// Creates the veth pair, moves one end into the pod and configures it.
-/// On failure nothing is left: the pair is deleted.
+/// An interface `ifname` in the pod that is not this container's is never
+/// touched: ADD fails before it makes anything. On a later failure only
+/// what this call made is removed (the pair, by its names).
 pub fn add(
     conf: &NetConf,
     container_id: &str,
@@ -180,6 +203,24 @@ pub fn add(
             CniError::INVALID_ENV,
             format!("CNI_NETNS {}: {e}", netns.display()),
         )
+    })?;
+    // Before anything is made: the pod's interface name must be free, or
+    // hold this container's own pair from an earlier ADD (replaced below).
+    in_netns(netns, || {
+        let rt = runtime()?;
+        rt.block_on(async {
+            let handle = connect().await?;
+            match link(&handle, ifname).await {
+                Some(l) if !owned_by(&l, container_id) => Err(CniError::new(
+                    CniError::INVALID_ENV,
+                    format!(
+                        "CNI_IFNAME {ifname}: the pod already has an interface of that name ({}); nothing changed",
+                        owner_text(&l)
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        })
     })?;
     let rt = runtime()?;
     let host_mac = rt.block_on(async {
@@ -226,23 +267,35 @@ pub fn add(
     })?;
     let pod_side = in_netns(netns, || {
         let rt = runtime()?;
-        rt.block_on(configure_pod(conf, &temp, ifname, pod_mac, host_mac))
+        rt.block_on(configure_pod(
+            conf,
+            container_id,
+            &temp,
+            ifname,
+            pod_mac,
+            host_mac,
+        ))
     });
     if let Err(e) = pod_side {
+        // Deleting the host end deletes the pod end with it.
         let _ = rt.block_on(async {
             let handle = connect().await?;
             delete_link(&handle, &host).await
         });
-        // The pod end may still be there under either name.
+        // If the host end was already gone, the pod end may remain: under
+        // the temporary name, or renamed and marked as this container's.
         let _ = in_netns(netns, || {
             let rt = runtime()?;
             rt.block_on(async {
                 let handle = connect().await?;
-                for name in [temp.as_str(), ifname] {
-                    if let Some(l) = link(&handle, name).await {
-                        if link_is_veth(&l) {
-                            delete_link(&handle, name).await?;
-                        }
+                if let Some(l) = link(&handle, &temp).await {
+                    if link_is_veth(&l) && link_alias(&l).is_none() {
+                        delete_link(&handle, &temp).await?;
+                    }
+                }
+                if let Some(l) = link(&handle, ifname).await {
+                    if owned_by(&l, container_id) {
+                        delete_link(&handle, ifname).await?;
                     }
                 }
                 Ok(())
@@ -271,26 +324,32 @@ async fn delete_link(handle: &Handle, name: &str) -> Result<(), CniError> {
 
 async fn configure_pod(
     conf: &NetConf,
+    container_id: &str,
     temp: &str,
     ifname: &str,
     pod_mac: MacAddress,
     host_mac: MacAddress,
 ) -> Result<(), CniError> {
     let handle = connect().await?;
-    if link(&handle, ifname).await.is_some() {
+    if let Some(l) = link(&handle, ifname).await {
         return Err(CniError::new(
             CniError::INVALID_ENV,
-            format!("CNI_IFNAME {ifname}: the pod already has an interface of that name"),
+            format!(
+                "CNI_IFNAME {ifname}: the pod already has an interface of that name ({})",
+                owner_text(&l)
+            ),
         ));
     }
     let l = link(&handle, temp)
         .await
         .ok_or_else(|| kernel_err("finding the veth in the pod", temp))?;
     let index = l.header.index;
-    let msg = LinkUnspec::new_with_index(index)
+    let mut msg = LinkUnspec::new_with_index(index)
         .name(ifname.to_string())
         .address(pod_mac.0.to_vec())
         .build();
+    msg.attributes
+        .push(LinkAttribute::IfAlias(owner_alias(container_id)));
     send(
         &handle,
         RouteNetlinkMessage::SetLink(msg),
@@ -391,8 +450,10 @@ fn family(a: &IpAddr) -> AddressFamily {
     }
 }
 
-/// Deletes the pair (from the pod side when the namespace is still
-/// there, else the host side). What is gone already is fine.
+/// Deletes this container's pair: the pod end only when it is marked as
+/// this container's, the host end by its name (which the container ID
+/// gives). Nothing of another container is touched; what is gone already
+/// is fine, and so is a pod namespace that is gone.
 pub fn del(container_id: &str, ifname: &str, netns: Option<&Path>) -> Result<(), CniError> {
     if let Some(ns) = netns.filter(|p| p.exists()) {
         let r = in_netns(ns, || {
@@ -400,7 +461,7 @@ pub fn del(container_id: &str, ifname: &str, netns: Option<&Path>) -> Result<(),
             rt.block_on(async {
                 let handle = connect().await?;
                 if let Some(l) = link(&handle, ifname).await {
-                    if link_is_veth(&l) {
+                    if owned_by(&l, container_id) {
                         delete_link(&handle, ifname).await?;
                     }
                 }
@@ -420,65 +481,221 @@ pub fn del(container_id: &str, ifname: &str, netns: Option<&Path>) -> Result<(),
     })
 }
 
-/// CHECK: the pod's interface is there with its MAC and addresses.
+fn missing(what: String) -> CniError {
+    CniError::new(CniError::KERNEL, what)
+}
+
+async fn dump(
+    handle: &Handle,
+    msg: RouteNetlinkMessage,
+    what: &str,
+) -> Result<Vec<RouteNetlinkMessage>, CniError> {
+    let mut req = NetlinkMessage::from(msg);
+    req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    let mut h = handle.clone();
+    let mut resp = h.request(req).map_err(|e| kernel_err(what, e))?;
+    let mut out = Vec::new();
+    while let Some(m) = futures::StreamExt::next(&mut resp).await {
+        match m.payload {
+            NetlinkPayload::InnerMessage(inner) => out.push(inner),
+            NetlinkPayload::Error(e) if e.code.is_some() => {
+                return Err(kernel_err(what, e.to_io()))
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// CHECK: everything ADD made is there. Host side: the veth of this
+/// container, its peer in another namespace. Pod side: the interface
+/// marked as this container's, up, with its MAC, its addresses, the
+/// permanent gateway neighbour entry pointing at the host end and the
+/// routes via the gateway. Returns the host end's MAC.
 pub fn check(
     conf: &NetConf,
     container_id: &str,
     ifname: &str,
     netns: &Path,
-) -> Result<(), CniError> {
+) -> Result<MacAddress, CniError> {
+    let host = host_ifname(container_id, ifname);
+    let host_mac = runtime()?.block_on(async {
+        let handle = connect().await?;
+        let l = link(&handle, &host)
+            .await
+            .ok_or_else(|| missing(format!("host link {host} is gone")))?;
+        if !link_is_veth(&l) {
+            return Err(missing(format!("host link {host} is not a veth")));
+        }
+        if !l
+            .attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::LinkNetNsId(_)))
+        {
+            return Err(missing(format!(
+                "host link {host}: its peer is not in the pod's namespace"
+            )));
+        }
+        link_mac(&l).ok_or_else(|| missing(format!("host link {host} has no MAC")))
+    })?;
     let want_mac = conf
         .mac
         .unwrap_or_else(|| derived_mac(container_id, ifname));
-    let want: Vec<IpNet> = [&conf.ipv4, &conf.ipv6]
-        .into_iter()
-        .flatten()
-        .map(|c| c.address)
-        .collect();
     in_netns(netns, || {
         let rt = runtime()?;
-        rt.block_on(async {
-            let handle = connect().await?;
-            let l = link(&handle, ifname).await.ok_or_else(|| {
-                CniError::new(
-                    CniError::KERNEL,
-                    format!("{ifname} is missing from the pod"),
-                )
-            })?;
-            if link_mac(&l) != Some(want_mac) {
-                return Err(CniError::new(
-                    CniError::KERNEL,
-                    format!("{ifname} does not have MAC {want_mac}"),
-                ));
+        rt.block_on(check_pod_side(
+            conf,
+            container_id,
+            ifname,
+            want_mac,
+            host_mac,
+        ))
+    })?;
+    Ok(host_mac)
+}
+
+async fn check_pod_side(
+    conf: &NetConf,
+    container_id: &str,
+    ifname: &str,
+    want_mac: MacAddress,
+    host_mac: MacAddress,
+) -> Result<(), CniError> {
+    use rtnetlink::packet_route::link::LinkFlags;
+    let handle = connect().await?;
+    let l = link(&handle, ifname)
+        .await
+        .ok_or_else(|| missing(format!("{ifname} is missing from the pod")))?;
+    if !owned_by(&l, container_id) {
+        return Err(missing(format!(
+            "{ifname} in the pod is not container {container_id}'s ({})",
+            owner_text(&l)
+        )));
+    }
+    if !l.header.flags.contains(LinkFlags::Up) {
+        return Err(missing(format!("{ifname} is down")));
+    }
+    if link_mac(&l) != Some(want_mac) {
+        return Err(missing(format!("{ifname} does not have MAC {want_mac}")));
+    }
+    let index = l.header.index;
+    let mut have = Vec::new();
+    for msg in dump(
+        &handle,
+        RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+        "listing addresses",
+    )
+    .await?
+    {
+        let RouteNetlinkMessage::NewAddress(a) = msg else {
+            continue;
+        };
+        if a.header.index != index {
+            continue;
+        }
+        for attr in &a.attributes {
+            if let AddressAttribute::Address(ip) = attr {
+                if let Ok(n) = IpNet::new(*ip, a.header.prefix_len) {
+                    have.push(n);
+                }
             }
-            let mut have = Vec::new();
-            let mut addrs = handle
-                .address()
-                .get()
-                .set_link_index_filter(l.header.index)
-                .execute();
-            while let Some(a) = addrs
-                .try_next()
-                .await
-                .map_err(|e| kernel_err("listing addresses", e))?
-            {
-                for attr in &a.attributes {
-                    if let AddressAttribute::Address(ip) = attr {
-                        if let Ok(n) = IpNet::new(*ip, a.header.prefix_len) {
-                            have.push(n);
-                        }
+        }
+    }
+    let mut neighbours = Vec::new();
+    let mut routes = Vec::new();
+    for fam in [AddressFamily::Inet, AddressFamily::Inet6] {
+        let mut n = NeighbourMessage::default();
+        n.header.family = fam;
+        for msg in dump(
+            &handle,
+            RouteNetlinkMessage::GetNeighbour(n),
+            "listing neighbours",
+        )
+        .await?
+        {
+            let RouteNetlinkMessage::NewNeighbour(n) = msg else {
+                continue;
+            };
+            if n.header.ifindex != index || n.header.state != NeighbourState::Permanent {
+                continue;
+            }
+            let mut dst = None;
+            let mut lla = None;
+            for a in &n.attributes {
+                match a {
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                        dst = Some(IpAddr::V4(*v4))
                     }
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                        dst = Some(IpAddr::V6(*v6))
+                    }
+                    NeighbourAttribute::LinkLayerAddress(b) => lla = Some(b.clone()),
+                    _ => {}
                 }
             }
-            for w in &want {
-                if !have.contains(w) {
-                    return Err(CniError::new(
-                        CniError::KERNEL,
-                        format!("{ifname} lacks address {w}"),
-                    ));
+            if let (Some(d), Some(m)) = (dst, lla) {
+                neighbours.push((d, m));
+            }
+        }
+        let mut r = RouteMessage::default();
+        r.header.address_family = fam;
+        for msg in dump(&handle, RouteNetlinkMessage::GetRoute(r), "listing routes").await? {
+            let RouteNetlinkMessage::NewRoute(r) = msg else {
+                continue;
+            };
+            let mut dst = None;
+            let mut gw = None;
+            let mut oif = None;
+            let mut table = r.header.table as u32;
+            for a in &r.attributes {
+                match a {
+                    RouteAttribute::Destination(d) => dst = route_ip(d),
+                    RouteAttribute::Gateway(g) => gw = route_ip(g),
+                    RouteAttribute::Oif(o) => oif = Some(*o),
+                    RouteAttribute::Table(t) => table = *t,
+                    _ => {}
                 }
             }
-            Ok(())
-        })
-    })
+            if table != 254 || oif != Some(index) {
+                continue;
+            }
+            let dst = dst.unwrap_or(match fam {
+                AddressFamily::Inet6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            });
+            if let Ok(net) = IpNet::new(dst, r.header.destination_prefix_length) {
+                routes.push((net, gw));
+            }
+        }
+    }
+    for cfg in [&conf.ipv4, &conf.ipv6].into_iter().flatten() {
+        if !have.contains(&cfg.address) {
+            return Err(missing(format!("{ifname} lacks address {}", cfg.address)));
+        }
+        let Some(gw) = cfg.gateway else { continue };
+        if !neighbours
+            .iter()
+            .any(|(d, m)| *d == gw && m.as_slice() == host_mac.0)
+        {
+            return Err(missing(format!(
+                "gateway neighbour {gw} lladdr {host_mac} dev {ifname} (permanent) is missing from the pod"
+            )));
+        }
+        for r in &cfg.routes {
+            if !routes.iter().any(|(n, g)| n == r && *g == Some(gw)) {
+                return Err(missing(format!(
+                    "route {r} via {gw} dev {ifname} is missing from the pod"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
 }

@@ -95,6 +95,11 @@ pub struct VrfInfo {
     pub installed: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Kernel objects of the VRF (devices, rules, routes, neighbour and
+    /// FDB entries, its pods' routes, rules and neighbours) that bgpd
+    /// restored after something else removed or changed them.
+    #[serde(default)]
+    pub kernel_repairs: u64,
 }
 
 /// One route of a VRF as the RIB wants it.

@@ -105,6 +105,81 @@ pub fn owned_vni(name: &str) -> Option<u32> {
         .and_then(|n| n.parse().ok())
 }
 
+/// The host-side name of a pod's veth: `fy` and twelve hex digits of a
+/// hash of the container ID and the interface name in the pod (stable, at
+/// most 15 characters as the kernel requires). bgpd attaches no other link.
+pub fn pod_host_ifname(container_id: &str, ifname: &str) -> String {
+    format!(
+        "fy{:012x}",
+        pod_hash(container_id, ifname) & 0xffff_ffff_ffff
+    )
+}
+
+/// FNV-1a of `container_id/ifname`: the source of a pod's link names and
+/// derived MAC.
+pub fn pod_hash(container_id: &str, ifname: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in container_id.bytes().chain([b'/']).chain(ifname.bytes()) {
+        h ^= byte as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The shortest pod prefixes accepted: a pod's subnet is never wider.
+pub const POD_MIN_PREFIX_V4: u8 = 16;
+pub const POD_MIN_PREFIX_V6: u8 = 64;
+
+/// Why `a` cannot be a pod's address (with its prefix length), if it
+/// cannot: unspecified, loopback, multicast, broadcast, link-local, an
+/// IPv4-mapped IPv6 address, or a prefix wider than /16 (IPv4) or /64
+/// (IPv6). Ferry routes each pod address to the pod's veth and puts a
+/// permanent neighbour entry for it there: none of these may be.
+pub fn pod_address_problem(a: &IpNet) -> Option<String> {
+    let kind = match a.addr() {
+        IpAddr::V4(v4) => {
+            if v4.is_unspecified() || v4.octets()[0] == 0 {
+                Some("an unspecified (0.0.0.0/8) address")
+            } else if v4.is_loopback() {
+                Some("a loopback address")
+            } else if v4.is_multicast() {
+                Some("a multicast address")
+            } else if v4.is_broadcast() || v4.octets()[0] >= 240 {
+                Some("a broadcast or reserved (240.0.0.0/4) address")
+            } else if v4.is_link_local() {
+                Some("a link-local address")
+            } else if a.prefix_len() < POD_MIN_PREFIX_V4 {
+                return Some(format!(
+                    "{a}: a pod's prefix is at most a /{POD_MIN_PREFIX_V4}"
+                ));
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            if v6.is_unspecified() {
+                Some("the unspecified address")
+            } else if v6.is_loopback() {
+                Some("the loopback address")
+            } else if v6.is_multicast() {
+                Some("a multicast address")
+            } else if seg[0] & 0xffc0 == 0xfe80 {
+                Some("a link-local address")
+            } else if v6.to_ipv4_mapped().is_some() {
+                Some("an IPv4-mapped address")
+            } else if a.prefix_len() < POD_MIN_PREFIX_V6 {
+                return Some(format!(
+                    "{a}: a pod's prefix is at most a /{POD_MIN_PREFIX_V6}"
+                ));
+            } else {
+                None
+            }
+        }
+    };
+    kind.map(|k| format!("{a} is {k}, not a pod address"))
+}
+
 /// A pod's link as the host sees it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -149,6 +224,11 @@ pub struct KernelView {
     pub neighbours: Vec<(String, IpAddr, MacAddress)>,
     /// FDB entries on Ferry's VXLAN devices: (device, MAC, VTEP).
     pub fdb: Vec<(String, MacAddress, IpAddr)>,
+    /// Permanent neighbour entries on pod links (`fy…`): (device,
+    /// address, MAC).
+    pub pod_neighbours: Vec<(String, IpAddr, MacAddress)>,
+    /// Link name → index of its controller (VRF device, bridge).
+    pub controllers: HashMap<String, u32>,
 }
 
 /// The rtnetlink connection and what Ferry knows of the links.
@@ -511,6 +591,28 @@ impl Kernel {
         Ok(out)
     }
 
+    /// Why `name` cannot be the host side of a pod's link, if it cannot:
+    /// Ferry attaches only a veth whose peer is in another network
+    /// namespace (the pod's).
+    pub async fn pod_link_problem(&self, name: &str) -> Option<String> {
+        let Some(l) = self.link(name).await else {
+            return Some(format!("host link {name} does not exist"));
+        };
+        if !link_infos(&l).any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth))) {
+            return Some(format!("host link {name} is not a veth"));
+        }
+        if !l
+            .attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::LinkNetNsId(_)))
+        {
+            return Some(format!(
+                "host link {name}: its peer is not in a pod's network namespace"
+            ));
+        }
+        None
+    }
+
     /// Puts a pod's host link into a VRF: the link up (and enslaved, or a
     /// rule for it), a route to each pod prefix through it, a permanent
     /// neighbour entry for each pod address. Undone on failure.
@@ -569,6 +671,15 @@ impl Kernel {
                         return Err(e);
                     }
                 }
+                let msg = neighbour(index, addr.addr(), pod.mac);
+                let _ = ignore_gone(
+                    self.send(
+                        RouteNetlinkMessage::DelNeighbour(msg),
+                        0,
+                        "deleting pod neighbour",
+                    )
+                    .await,
+                );
             }
         }
         self.delete_rules(ifname).await
@@ -714,6 +825,12 @@ impl Kernel {
                 continue;
             };
             if let Some(n) = link_name(&l) {
+                if let Some(c) = l.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::Controller(c) => Some(*c),
+                    _ => None,
+                }) {
+                    view.controllers.insert(n.clone(), c);
+                }
                 names.insert(l.header.index, n.clone());
                 view.links.insert(n, l.header.index);
             }
@@ -764,6 +881,11 @@ impl Kernel {
                         NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
                             dst = Some(IpAddr::V6(*v6))
                         }
+                        // FDB entries (family AF_BRIDGE): the VTEP comes as
+                        // raw bytes.
+                        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+                            dst = ip_from_bytes(b)
+                        }
                         NeighbourAttribute::LinkLayerAddress(b) if b.len() == 6 => {
                             let mut m = [0u8; 6];
                             m.copy_from_slice(b);
@@ -781,6 +903,8 @@ impl Kernel {
                     }
                 } else if dev.starts_with("br-") && n.header.state == NeighbourState::Permanent {
                     view.neighbours.push((dev.clone(), dst, lla));
+                } else if dev.starts_with("fy") && n.header.state == NeighbourState::Permanent {
+                    view.pod_neighbours.push((dev.clone(), dst, lla));
                 }
             }
         }
@@ -806,6 +930,15 @@ impl Kernel {
     /// Deletes a link by name (gone already is fine).
     pub async fn remove_link(&self, name: &str) -> Result<(), KernelError> {
         self.delete_link(name).await
+    }
+}
+
+/// An IPv4 or IPv6 address from its 4 or 16 bytes.
+fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+        16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
+        _ => None,
     }
 }
 
@@ -1089,4 +1222,54 @@ fn kernel_route(r: &RouteMessage, names: &HashMap<u32, String>) -> Option<Kernel
         metric,
         nexthops,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_links_keep_their_names() {
+        // The names of pods attached before: a restarted bgpd adopts them.
+        assert_eq!(pod_host_ifname("c1", "net1"), "fyeed53f7a1e9c");
+        assert_ne!(
+            pod_host_ifname("pod-one", "net1"),
+            pod_host_ifname("pod-one", "net2")
+        );
+        assert!(pod_host_ifname("c", "eth0").starts_with("fy"));
+    }
+
+    #[test]
+    fn only_pod_addresses_are_accepted() {
+        for good in [
+            "1.1.1.2/30",
+            "10.0.0.1/16",
+            "abcd::1.1.1.2/126",
+            "2001:db8::1/64",
+        ] {
+            let a: IpNet = good.parse().unwrap();
+            assert_eq!(pod_address_problem(&a), None, "{good}");
+        }
+        for bad in [
+            "0.0.0.0/0",
+            "::/0",
+            "0.1.2.3/30",
+            "127.0.0.1/8",
+            "127.0.0.2/32",
+            "::1/128",
+            "224.0.0.1/32",
+            "ff02::1/128",
+            "255.255.255.255/32",
+            "240.0.0.1/30",
+            "169.254.0.5/30",
+            "fe80::1/64",
+            "::ffff:1.1.1.2/126",
+            "1.0.0.1/8",
+            "2001:db8::1/48",
+        ] {
+            let a: IpNet = bad.parse().unwrap();
+            let why = pod_address_problem(&a).expect(bad);
+            assert!(why.contains(&a.to_string()), "{why}");
+        }
+    }
 }

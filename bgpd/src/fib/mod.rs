@@ -2,5 +2,6 @@
 //! must hold from the imported EVPN Type-5 routes; [`kernel`] makes it so
 //! through rtnetlink and reads it back.
 
+pub mod damage;
 pub mod kernel;
 pub mod plan;

@@ -224,6 +224,11 @@ impl Plan {
         ops
     }
 
+    /// True when `prefix` is a local pod's in `vrf`.
+    pub fn is_local(&self, vrf: &str, prefix: IpNet) -> bool {
+        self.local.contains(&(vrf.to_string(), prefix.trunc()))
+    }
+
     /// Marks a prefix as a local pod's (or not): a local prefix wins over
     /// remote routes for the same prefix.
     pub fn set_local(&mut self, vrf: &str, prefix: IpNet, local: bool) -> Vec<KernelOp> {
