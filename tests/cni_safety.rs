@@ -58,7 +58,8 @@ fn a_failed_add_and_its_del_leave_the_other_pod_alone() {
     let add = cni(n1, "ADD", "c1other", &p1, &other);
     assert!(!add.ok);
     assert_eq!(add.code, 1, "{}", add.out);
-    assert_eq!(add.out["code"], 7, "{}", add.out);
+    // The pod's CNI_IFNAME is taken: invalid environment (code 4).
+    assert_eq!(add.out["code"], 4, "{}", add.out);
     let msg = add.out["msg"].as_str().unwrap();
     assert!(msg.contains("net1") && msg.contains("c1"), "{msg}");
     // The runtime's DEL for the failed container.

@@ -230,19 +230,20 @@ fn the_cni_plugin_answers_version_and_reports_errors_as_the_spec_says() {
         "{v}"
     );
 
-    // ADD without the container's environment: error code 7, in the
-    // configuration's version.
+    // ADD without the container's environment: error code 4 (invalid
+    // necessary environment variables, CNI spec), in the configuration's
+    // version.
     let conf = r#"{"cniVersion":"0.4.0","name":"blue-net","type":"ferry","args":{"vxlanVNI":"10002","vrfName":"blue","vrfTarget":"11:11"}}"#;
     let (code, v) = ferry_cni(&[("CNI_COMMAND", "ADD")], conf);
     assert_eq!(code, Some(1));
-    assert_eq!(v["code"], 7, "{v}");
+    assert_eq!(v["code"], 4, "{v}");
     assert_eq!(v["cniVersion"], "0.4.0");
     assert!(
         v["msg"].as_str().unwrap().contains("CNI_CONTAINERID"),
         "{v}"
     );
 
-    // A configuration error names the key: code 4.
+    // A configuration error names the key: code 7 (invalid network config).
     let env = [
         ("CNI_COMMAND", "ADD"),
         ("CNI_CONTAINERID", "c1"),
@@ -251,7 +252,7 @@ fn the_cni_plugin_answers_version_and_reports_errors_as_the_spec_says() {
     ];
     let (code, v) = ferry_cni(&env, &conf.replace("10002", "99999999"));
     assert_eq!(code, Some(1));
-    assert_eq!(v["code"], 4, "{v}");
+    assert_eq!(v["code"], 7, "{v}");
     assert!(v["msg"].as_str().unwrap().contains("args.vxlanVNI"), "{v}");
     let (_, v) = ferry_cni(&[("CNI_COMMAND", "FROB")], conf);
     assert!(v["msg"].as_str().unwrap().contains("FROB"), "{v}");

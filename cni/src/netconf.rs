@@ -38,8 +38,8 @@ pub struct CniError {
 
 impl CniError {
     pub const INCOMPATIBLE_VERSION: u32 = 1;
-    pub const INVALID_CONFIG: u32 = 4;
-    pub const INVALID_ENV: u32 = 7;
+    pub const INVALID_CONFIG: u32 = 7;
+    pub const INVALID_ENV: u32 = 4;
     pub const TRY_AGAIN: u32 = 11;
     /// Plugin-specific: the kernel refused something.
     pub const KERNEL: u32 = 100;
