@@ -32,6 +32,8 @@ use std::path::{Path, PathBuf};
 
 use ferry_wire::{Family, FamilySet, RouteDistinguisher, RouteTarget};
 use ipnet::IpNet;
+
+pub use crate::bfd::BfdConfig;
 use serde::Deserialize;
 
 /// The default control socket.
@@ -113,6 +115,16 @@ struct RawGroup {
     ttl_security: Option<i64>,
     #[serde(default)]
     prefix_limit: std::collections::BTreeMap<String, RawPrefixLimit>,
+    bfd_liveness_detection: Option<RawBfd>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawBfd {
+    minimum_interval: Option<i64>,
+    multiplier: Option<i64>,
+    multihop: Option<bool>,
+    check_control_plane_failure: Option<bool>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -144,6 +156,7 @@ struct RawMesh {
     local_address: Option<String>,
     #[serde(default)]
     clusters: Vec<RawCluster>,
+    bfd_liveness_detection: Option<RawBfd>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -174,6 +187,9 @@ pub struct Group {
     /// Per family: how many prefixes a neighbour may send (Junos
     /// `prefix-limit`).
     pub prefix_limits: Vec<(Family, PrefixLimit)>,
+    /// BFD with every neighbour of the group (Junos
+    /// `bfd-liveness-detection`).
+    pub bfd: Option<BfdConfig>,
 }
 
 /// A prefix limit: past `maximum`, warn, or with `teardown` close the
@@ -220,6 +236,8 @@ pub struct ClusterMesh {
     pub local_cluster: String,
     pub local_address: Option<IpAddr>,
     pub clusters: Vec<MeshCluster>,
+    /// BFD with the other clusters' reflectors: multihop (RFC 5883).
+    pub bfd: Option<BfdConfig>,
 }
 
 /// A validated configuration.
@@ -309,6 +327,7 @@ pub struct NeighborConfig {
     pub authentication_key: Option<String>,
     pub ttl_security: Option<u8>,
     pub prefix_limits: Vec<(Family, PrefixLimit)>,
+    pub bfd: Option<BfdConfig>,
     /// Accepted from an `allow` range rather than configured.
     pub dynamic: bool,
 }
@@ -448,6 +467,14 @@ const GROUP_KEYS: &[(&str, Kind)] = &[
     ("authentication-key", Kind::Str),
     ("ttl-security", Kind::Int),
     ("prefix-limit", Kind::Named(PREFIX_LIMIT_KEYS)),
+    ("bfd-liveness-detection", Kind::Table(BFD_KEYS)),
+];
+
+const BFD_KEYS: &[(&str, Kind)] = &[
+    ("minimum-interval", Kind::Int),
+    ("multiplier", Kind::Int),
+    ("multihop", Kind::Bool),
+    ("check-control-plane-failure", Kind::Bool),
 ];
 
 const VRF_KEYS: &[(&str, Kind)] = &[
@@ -466,6 +493,7 @@ const MESH_KEYS: &[(&str, Kind)] = &[
     ("local-cluster", Kind::Str),
     ("local-address", Kind::Str),
     ("clusters", Kind::Tables(CLUSTER_KEYS)),
+    ("bfd-liveness-detection", Kind::Table(BFD_KEYS)),
 ];
 
 const TOP_KEYS: &[(&str, Kind)] = &[
@@ -673,6 +701,33 @@ impl<'a> Validator<'a> {
             return Err(self.err(key, format!("value {v} outside {lo}..={hi}")));
         }
         Ok(v)
+    }
+
+    /// A `bfd-liveness-detection` table; `mesh` for the cluster mesh,
+    /// whose sessions are multihop (RFC 5883).
+    fn bfd(&self, key: &str, b: &RawBfd, mesh: bool) -> Result<BfdConfig, ConfigError> {
+        let k = |f: &str| format!("{key}.{f}");
+        let minimum_interval_ms = match b.minimum_interval {
+            Some(v) => self.range(&k("minimum-interval"), v, 10, 60_000)? as u32,
+            None => return Err(self.err(k("minimum-interval"), "missing (milliseconds)")),
+        };
+        let multiplier = self.range(&k("multiplier"), b.multiplier.unwrap_or(3), 1, 255)? as u8;
+        let multihop = match (mesh, b.multihop) {
+            (true, Some(false)) => {
+                return Err(self.err(
+                    k("multihop"),
+                    "false: the cluster mesh spans routed hops, its BFD is multihop (RFC 5883)",
+                ))
+            }
+            (true, _) => true,
+            (false, m) => m.unwrap_or(false),
+        };
+        Ok(BfdConfig {
+            minimum_interval_ms,
+            multiplier,
+            multihop,
+            check_control_plane_failure: b.check_control_plane_failure.unwrap_or(false),
+        })
     }
 
     fn hold_time(&self, key: &str, v: i64) -> Result<u16, ConfigError> {
@@ -975,6 +1030,11 @@ impl<'a> Validator<'a> {
                 .ttl_security
                 .map(|v| self.range(&k("ttl-security"), v, 1, 254).map(|v| v as u8))
                 .transpose()?;
+            let bfd = g
+                .bfd_liveness_detection
+                .as_ref()
+                .map(|b| self.bfd(&format!("group[{gi}].bfd-liveness-detection"), b, false))
+                .transpose()?;
             let mut prefix_limits = Vec::new();
             for (fam, l) in &g.prefix_limit {
                 let key = |f: &str| format!("group[{gi}].prefix-limit.{fam}.{f}");
@@ -1016,6 +1076,7 @@ impl<'a> Validator<'a> {
                 peer_port,
                 authentication_key: g.authentication_key,
                 ttl_security,
+                bfd,
             });
         }
 
@@ -1197,10 +1258,16 @@ impl<'a> Validator<'a> {
                         "only a route reflector (with cluster-id) joins the cluster mesh",
                     ));
                 }
+                let bfd = m
+                    .bfd_liveness_detection
+                    .as_ref()
+                    .map(|b| self.bfd("cluster-mesh.bfd-liveness-detection", b, true))
+                    .transpose()?;
                 Some(ClusterMesh {
                     local_cluster,
                     local_address,
                     clusters,
+                    bfd,
                 })
             }
         };
@@ -1211,6 +1278,7 @@ impl<'a> Validator<'a> {
                     format!("{MESH_GROUP:?} is the name of the cluster mesh's group; rename yours"),
                 ));
             }
+            let mesh_bfd = mesh.bfd;
             let local_address = mesh
                 .local_address
                 .or_else(|| groups.iter().find_map(|g| g.local_address));
@@ -1247,6 +1315,7 @@ impl<'a> Validator<'a> {
                 authentication_key: None,
                 ttl_security: None,
                 prefix_limits: Vec::new(),
+                bfd: mesh_bfd,
             });
         }
 
@@ -1303,6 +1372,7 @@ impl Config {
             authentication_key: g.authentication_key.clone(),
             ttl_security: g.ttl_security,
             prefix_limits: g.prefix_limits.clone(),
+            bfd: g.bfd,
             dynamic,
         }
     }
@@ -1469,6 +1539,78 @@ neighbors = ["10.20.63.45"]
         assert_eq!(c.control_socket, PathBuf::from(DEFAULT_CONTROL_SOCKET));
         assert_eq!((c.hold_time, c.connect_retry, c.listen_port), (90, 30, 179));
         assert!(!c.is_reflector());
+    }
+
+    #[test]
+    fn bfd_liveness_detection_per_group_and_for_the_mesh() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 65000\ncluster-id = \"1.1.1.1\"\n";
+        let text = format!(
+            "{base}[[group]]\nname = \"workers\"\nneighbors = [\"10.0.0.2\"]\n\
+             [group.bfd-liveness-detection]\nminimum-interval = 100\nmultiplier = 3\n\
+             [cluster-mesh]\nlocal-cluster = \"a\"\nlocal-address = \"10.9.0.1\"\n\
+             [[cluster-mesh.clusters]]\nname = \"b\"\nroute-reflectors = [\"10.9.0.2\"]\n\
+             [cluster-mesh.bfd-liveness-detection]\nminimum-interval = 300\n"
+        );
+        let c = from_str(&text, "test.toml").unwrap();
+        let workers = c.neighbor("10.0.0.2".parse().unwrap()).unwrap();
+        assert_eq!(
+            workers.bfd,
+            Some(BfdConfig {
+                minimum_interval_ms: 100,
+                multiplier: 3,
+                multihop: false,
+                check_control_plane_failure: false,
+            })
+        );
+        let mesh = c.neighbor("10.9.0.2".parse().unwrap()).unwrap();
+        assert_eq!(
+            mesh.bfd
+                .map(|b| (b.minimum_interval_ms, b.multiplier, b.multihop)),
+            Some((300, 3, true))
+        );
+        let g = "[[group]]\nname = \"g\"\n[group.bfd-liveness-detection]\n";
+        let cases: &[(String, &[&str])] = &[
+            (
+                format!("{base}{g}multiplier = 3\n"),
+                &[
+                    "group[0].bfd-liveness-detection.minimum-interval",
+                    "missing",
+                ],
+            ),
+            (
+                format!("{base}{g}minimum-interval = 5\n"),
+                &["group[0].bfd-liveness-detection.minimum-interval", "5"],
+            ),
+            (
+                format!("{base}{g}minimum-interval = 100\nmultiplier = 0\n"),
+                &["group[0].bfd-liveness-detection.multiplier", "0"],
+            ),
+            (
+                format!("{base}{g}minimum-interval = \"100\"\n"),
+                &[
+                    "group[0].bfd-liveness-detection.minimum-interval",
+                    "without quotes",
+                ],
+            ),
+            (
+                format!("{base}{g}minimum_interval = 100\n"),
+                &[
+                    "group[0].bfd-liveness-detection.minimum_interval",
+                    "minimum-interval",
+                ],
+            ),
+            (
+                format!("{base}{g}minimum-interval = 100\nsession-mode = \"x\"\n"),
+                &["session-mode", "expected one of"],
+            ),
+        ];
+        for (text, needles) in cases {
+            let e = err(text);
+            assert!(e.starts_with("test.toml: "), "{e}");
+            for n in *needles {
+                assert!(e.contains(n), "{e:?} should contain {n:?}");
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::bfd::BfdHandle;
 use crate::config::{self, Config, NeighborConfig};
 use crate::control::proto::{Body, ReloadReport, Response};
 use crate::control::{self, ReloadRequest};
@@ -55,6 +56,7 @@ struct Daemon {
     /// The listening sockets, which hold the TCP MD5 keys of passive
     /// and dynamic neighbours.
     listeners: Vec<std::os::fd::RawFd>,
+    bfd: BfdHandle,
 }
 
 /// Every (peer or range, key) of a configuration's groups.
@@ -137,6 +139,7 @@ impl Daemon {
             &self.peers,
             &self.handles,
             &self.core,
+            &self.bfd,
             &mut self.sessions,
             n,
             accepted,
@@ -259,6 +262,7 @@ fn spawn_session(
     peers: &PeerTable,
     handles: &Handles,
     core: &mpsc::Sender<CoreEvent>,
+    bfd: &BfdHandle,
     sessions: &mut JoinSet<()>,
     n: NeighborConfig,
     accepted: Option<TcpStream>,
@@ -277,9 +281,22 @@ fn spawn_session(
     };
     let peers = peers.clone();
     let handles = handles.clone();
+    let bfd = bfd.clone();
     sessions.spawn(async move {
         let dynamic = ctx.neighbor.dynamic;
+        // BFD lives as long as the session task: its Down reaches the
+        // session as PeerCommand::BfdDown.
+        static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let bfd_token = TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let bfd_config = ctx.neighbor.bfd;
+        if let Some(b) = bfd_config {
+            bfd.add(addr, ctx.neighbor.local_address, b, tx.clone(), bfd_token)
+                .await;
+        }
         session::run(ctx, rx, accepted).await;
+        if bfd_config.is_some() {
+            bfd.remove(addr, bfd_token).await;
+        }
         if dynamic {
             // Forget the peer unless a new session took its place.
             if handles.get(&addr).is_some_and(|h| h.same_channel(&tx)) {
@@ -360,7 +377,13 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
     tokio::spawn(core.run(core_rx));
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
-    tokio::spawn(control::serve(control_listener, core_tx.clone(), reload_tx));
+    let bfd = BfdHandle::start();
+    tokio::spawn(control::serve(
+        control_listener,
+        core_tx.clone(),
+        reload_tx,
+        bfd.clone(),
+    ));
 
     let listener_fds: Vec<std::os::fd::RawFd> = listeners
         .iter()
@@ -375,6 +398,7 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         handles: handles.clone(),
         core: core_tx.clone(),
         sessions: JoinSet::new(),
+        bfd,
     };
     for n in cfg.neighbors() {
         daemon.spawn_session(n, None);

@@ -8,6 +8,7 @@
 //!  control socket ─▶ core task (show) / daemon (reload)
 //! ```
 
+pub mod bfd;
 pub mod config;
 pub mod control;
 pub mod core;

@@ -49,6 +49,11 @@ pub enum PeerCommand {
     /// Prefixes Reached and, with a non-zero `restart`, start again after
     /// that many seconds (a dynamic neighbour may reconnect itself).
     PrefixLimit { restart: u16 },
+    /// The neighbour's BFD session went from Up to Down; the peer's BFD
+    /// said, with its C bit, whether it survives a control-plane restart.
+    BfdDown {
+        peer_control_plane_independent: bool,
+    },
 }
 
 /// Octets to write, as queued by the core task.
@@ -281,6 +286,9 @@ pub async fn run(
                         s.restart = (restart > 0).then(|| Instant::now() + Duration::from_secs(restart as u64));
                     }
                 }
+                Some(PeerCommand::BfdDown { peer_control_plane_independent }) => {
+                    s.bfd_down(peer_control_plane_independent).await
+                }
                 None => s.stop(cease::PEER_DECONFIGURED).await,
             },
             res = async { s.connecting.as_mut().expect("guarded").await }, if s.connecting.is_some() => {
@@ -347,6 +355,54 @@ impl Session {
         self.event(ev).await;
         // Stopping from Idle or while connecting: nothing to notify.
         self.connecting = None;
+    }
+
+    /// BFD says the path to the peer is gone: close the session now with
+    /// Cease / BFD Down (RFC 9384) and drop its routes at once.
+    ///
+    /// The routes go even with graceful restart: the FSM sends the Cease
+    /// as a Hard Reset when the N bit was negotiated (RFC 8538 §3) and
+    /// does not keep routes after a Hard Reset or, without the N bit, after
+    /// any NOTIFICATION (RFC 4724 §4.2). A bgpd restart while BFD stays
+    /// up never comes here: the TCP connection fails and graceful restart
+    /// keeps the routes as before.
+    ///
+    /// The C bit (RFC 5880 §6.8.1, RFC 5882 §4.3.2): Ferry's BFD runs in
+    /// bgpd and sends C=0, so when a Ferry peer's bgpd restarts its BFD
+    /// goes Down too, and a Down with C=0 cannot tell "the peer's control
+    /// plane restarts, its forwarding goes on" from "the path is gone".
+    /// Ferry, like FRR by default, takes it as the path being gone: the
+    /// point of BFD here is sub-second withdrawal of a dead worker's
+    /// routes, and with two reflectors per cluster a restarting reflector
+    /// loses nothing, the other one still carries every route. With
+    /// `check-control-plane-failure = true` (FRR's knob of that name) a
+    /// Down from a peer with C=0 with which graceful restart was
+    /// negotiated is ignored, leaving the TCP connection or the hold timer
+    /// to end the session and graceful restart to keep its routes. A Down
+    /// from a peer with C=1, whose BFD outlives its control plane, always
+    /// means the forwarding path failed.
+    async fn bfd_down(&mut self, peer_control_plane_independent: bool) {
+        let check = self
+            .ctx
+            .neighbor
+            .bfd
+            .is_some_and(|b| b.check_control_plane_failure);
+        let graceful = self
+            .fsm
+            .negotiated()
+            .is_some_and(|n| n.graceful_restart.is_some());
+        if check && graceful && !peer_control_plane_independent {
+            info!(peer = %self.addr(), "BFD Down from a peer whose BFD shares its control plane's fate: left to graceful restart");
+            return;
+        }
+        if self.fsm.state() == State::Idle {
+            return;
+        }
+        warn!(peer = %self.addr(), "BFD Down: closing the session (Cease / BFD Down)");
+        self.ctx
+            .status
+            .update(|d| d.last_error = Some("BFD Down".to_string()));
+        self.event(Event::AutomaticStop(cease::BFD_DOWN)).await;
     }
 
     async fn start(&mut self) {

@@ -66,6 +66,19 @@ enum Show {
     },
     /// Memory: resident, the allocator's view, the RIB's size per path.
     Memory,
+    /// BFD sessions, like Junos `show bfd session`.
+    Bfd {
+        #[command(subcommand)]
+        which: BfdWhich,
+    },
+}
+
+#[derive(Subcommand)]
+enum BfdWhich {
+    /// Every BFD session: state, intervals, multiplier, detection time,
+    /// uptime, flaps.
+    #[command(alias = "sessions")]
+    Session,
 }
 
 #[derive(Args)]
@@ -129,6 +142,9 @@ fn run_show(socket: &std::path::Path, show: Show, json: bool) -> ExitCode {
         Show::Neighbor { address } => Request::Neighbors { address },
         Show::Vrf { name } => Request::Vrfs { name },
         Show::Memory => Request::Memory,
+        Show::Bfd {
+            which: BfdWhich::Session,
+        } => Request::BfdSessions,
         Show::Route(RouteArgs {
             which: Some(RouteWhich::Table { vrf }),
             ..
@@ -168,6 +184,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Done { message } => serde_json::to_value(message),
             Body::Vrfs { vrfs } => serde_json::to_value(vrfs),
             Body::Memory(m) => serde_json::to_value(m),
+            Body::BfdSessions { sessions } => serde_json::to_value(sessions),
             Body::VrfRoutes {
                 vrf,
                 table,
@@ -191,6 +208,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
             Body::Done { message } => format!("{message}\n"),
             Body::Vrfs { vrfs } => show::vrfs(vrfs),
             Body::Memory(m) => show::memory(m),
+            Body::BfdSessions { sessions } => show::bfd_sessions(sessions),
             Body::VrfRoutes {
                 vrf,
                 table,

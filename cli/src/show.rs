@@ -2,10 +2,58 @@
 
 use std::fmt::Write as _;
 
+use ferry_bgpd::bfd::BfdSessionInfo;
 use ferry_bgpd::control::proto::{
     NeighborDetail, ReloadReport, RouteEntry, Summary, VrfInfo, VrfKernelRoute, VrfRibRoute,
 };
 use ferry_bgpd::memory::MemoryReport;
+
+/// `show bfd session`, in the columns of Junos `show bfd session` (times
+/// in seconds), with the mode, uptime and flaps beside them.
+pub fn bfd_sessions(sessions: &[BfdSessionInfo]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<40} {:<9} {:<10} {:>7} {:>9} {:>10} {:>10} {:>6}",
+        "", "", "", "Detect", "Transmit", "", "", ""
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:<9} {:<10} {:>7} {:>9} {:>10} {:>10} {:>6}",
+        "Address", "State", "Mode", "Time", "Interval", "Multiplier", "Uptime", "Flaps"
+    );
+    for s in sessions {
+        let mode = if s.multihop { "multihop" } else { "single-hop" };
+        let uptime = s.uptime_secs.map(duration).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:<40} {:<9} {:<10} {:>7.3} {:>9.3} {:>10} {:>10} {:>6}",
+            s.address.to_string(),
+            s.state.to_string(),
+            mode,
+            s.detection_time_ms as f64 / 1000.0,
+            f64::from(s.transmit_interval_ms) / 1000.0,
+            s.multiplier,
+            uptime,
+            s.flaps
+        );
+        if s.state != ferry_bgpd::bfd::packet::State::Up {
+            let _ = writeln!(
+                out,
+                "  Local diagnostic {}, remote state {}, last change {} ago",
+                s.local_diagnostic,
+                s.remote_state,
+                duration(s.last_change_secs)
+            );
+        }
+    }
+    let up = sessions
+        .iter()
+        .filter(|s| s.state == ferry_bgpd::bfd::packet::State::Up)
+        .count();
+    let _ = writeln!(out, "\n{} sessions, {} up", sessions.len(), up);
+    out
+}
 
 /// `1d 02:03:04`, `02:03:04` or seconds below a minute, as Junos prints
 /// Last Up/Dwn.
@@ -363,6 +411,60 @@ pub fn memory(m: &MemoryReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bfd_sessions_in_junos_columns() {
+        use ferry_bgpd::bfd::packet::State;
+        let up = BfdSessionInfo {
+            address: "10.0.0.2".parse().unwrap(),
+            local_address: None,
+            state: State::Up,
+            remote_state: State::Up,
+            multihop: false,
+            local_diagnostic: "None".into(),
+            local_discriminator: 7,
+            remote_discriminator: 9,
+            minimum_interval_ms: 100,
+            transmit_interval_ms: 100,
+            receive_interval_ms: 100,
+            multiplier: 3,
+            remote_multiplier: 3,
+            detection_time_ms: 300,
+            uptime_secs: Some(75),
+            last_change_secs: 75,
+            flaps: 1,
+            remote_control_plane_independent: false,
+        };
+        let mut down = up.clone();
+        down.address = "10.9.0.2".parse().unwrap();
+        down.state = State::Down;
+        down.multihop = true;
+        down.uptime_secs = None;
+        down.local_diagnostic = "Control Detection Time Expired".into();
+        let text = bfd_sessions(&[up, down]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("Address"), "{text}");
+        let row: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "10.0.0.2",
+                "Up",
+                "single-hop",
+                "0.300",
+                "0.100",
+                "3",
+                "0:01:15",
+                "1"
+            ]
+        );
+        assert!(lines[3].starts_with("10.9.0.2"));
+        assert!(
+            lines[4].contains("Control Detection Time Expired"),
+            "{text}"
+        );
+        assert_eq!(lines.last(), Some(&"2 sessions, 1 up"));
+    }
 
     #[test]
     fn a_pending_restart_is_shown_after_the_router_id_and_after_a_reload() {

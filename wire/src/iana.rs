@@ -164,6 +164,8 @@ pub mod notification {
         pub const OUT_OF_RESOURCES: u8 = 8;
         /// RFC 8538.
         pub const HARD_RESET: u8 = 9;
+        /// RFC 9384.
+        pub const BFD_DOWN: u8 = 10;
     }
     /// ROUTE-REFRESH Message Error subcodes (RFC 7313).
     pub mod route_refresh {

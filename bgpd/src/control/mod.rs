@@ -13,6 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
+use crate::bfd::BfdHandle;
 use crate::core::CoreEvent;
 use proto::{Request, Response};
 
@@ -69,14 +70,16 @@ pub async fn serve(
     listener: UnixListener,
     core: mpsc::Sender<CoreEvent>,
     reload: mpsc::Sender<ReloadRequest>,
+    bfd: BfdHandle,
 ) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let core = core.clone();
                 let reload = reload.clone();
+                let bfd = bfd.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(stream, core, reload).await {
+                    if let Err(e) = answer(stream, core, reload, bfd).await {
                         debug!(error = %e, "control connection");
                     }
                 });
@@ -93,6 +96,7 @@ async fn answer(
     stream: UnixStream,
     core: mpsc::Sender<CoreEvent>,
     reload: mpsc::Sender<ReloadRequest>,
+    bfd: BfdHandle,
 ) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -114,6 +118,11 @@ async fn answer(
                 })
             }
         }
+        Ok(Request::BfdSessions) => Response::Ok {
+            body: proto::Body::BfdSessions {
+                sessions: bfd.show().await,
+            },
+        },
         Ok(request) => {
             let (tx, rx) = oneshot::channel();
             if core

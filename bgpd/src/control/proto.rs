@@ -50,6 +50,8 @@ pub enum Request {
     },
     /// `bgpctl show route table VRF`: RIB view and kernel view.
     VrfRoutes { vrf: String },
+    /// `bgpctl show bfd session`
+    BfdSessions,
 }
 
 /// A pod attachment asked by the CNI plugin.
@@ -181,6 +183,10 @@ pub enum Body {
         table: u32,
         rib: Vec<VrfRibRoute>,
         kernel: Vec<VrfKernelRoute>,
+    },
+    /// `show bfd session`, modelled on Junos `show bfd session`.
+    BfdSessions {
+        sessions: Vec<crate::bfd::BfdSessionInfo>,
     },
 }
 
