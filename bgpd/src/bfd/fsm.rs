@@ -227,6 +227,12 @@ impl Session {
             _ => {}
         }
         self.detect_deadline = Some(now + self.detection_time());
+        // The interval may have shrunk (the peer lowered its Required Min
+        // RX, or we went Up): the next packet is due no later than one
+        // new interval from now, or the peer's detection time runs out.
+        if self.next_tx > now + Duration::from_micros(u64::from(self.tx_interval_us())) {
+            self.schedule_tx(now);
+        }
         if p.poll {
             // §6.8.6: answer a Poll with a Final as soon as practicable.
             out.push(Output::Send(self.packet(true)));
@@ -352,6 +358,23 @@ mod tests {
         }
         assert_eq!((a.state, b.state), (State::Up, State::Up));
         (a, b)
+    }
+
+    /// The peer asked for packets once a second while it was not Up and
+    /// then for 100 ms: the next packet is within 100 ms, not a second.
+    #[test]
+    fn a_lowered_required_min_rx_takes_effect_at_once() {
+        let t0 = Instant::now();
+        let (mut a, b) = up_pair(t0);
+        let mut slow = b.packet(false);
+        slow.required_min_rx = 1_000_000;
+        a.receive(&slow, t0);
+        // The packet after a slow one is a second away.
+        a.next_tx = t0 + Duration::from_secs(1);
+        let mut fast = slow;
+        fast.required_min_rx = 100_000;
+        a.receive(&fast, t0);
+        assert!(a.next_tx <= t0 + Duration::from_millis(100));
     }
 
     #[test]
