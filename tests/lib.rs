@@ -315,7 +315,12 @@ impl Ferry {
             name,
             ns,
             bin("bgpd").to_str().unwrap(),
-            &["--config", path.to_str().unwrap(), "--log", "info"],
+            &[
+                "--config",
+                path.to_str().unwrap(),
+                "--log",
+                &std::env::var("FERRY_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            ],
             &dir.join(format!("{name}.log")),
         );
         let f = Ferry {
@@ -555,10 +560,61 @@ impl<'a> Frr<'a> {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+
+    /// Starts FRR's bfdd beside bgpd with `conf` (a `bfd` block with
+    /// static `peer`s: without zebra, FRR's bgpd cannot register its
+    /// neighbours with bfdd itself). bfdd has no option to skip dropping
+    /// to the `frr` user, so the directory is opened to it.
+    pub fn start_bfdd(&self, conf: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(parent) = self.dir.parent() {
+            fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let conf_path = self.dir.join("bfdd.conf");
+        fs::write(&conf_path, conf).unwrap();
+        fs::set_permissions(&conf_path, fs::Permissions::from_mode(0o644)).unwrap();
+        let d = |f: &str| self.dir.join(f).to_str().unwrap().to_string();
+        self.ns.exec_ok(&[
+            "/usr/lib/frr/bfdd",
+            "-u",
+            "frr",
+            "-g",
+            "frr",
+            "-f",
+            &d("bfdd.conf"),
+            "-i",
+            &d("bfdd.pid"),
+            "--vty_socket",
+            self.dir.to_str().unwrap(),
+            "--bfdctl",
+            &d("bfdd.sock"),
+            "-z",
+            &d("zserv.api"),
+            "--log",
+            &format!("file:{}", d("bfdd.log")),
+            "-d",
+        ]);
+        eventually("bfdd started", Duration::from_secs(10), || {
+            if self.dir.join("bfdd.pid").exists() {
+                Ok(())
+            } else {
+                Err("no bfdd.pid".into())
+            }
+        });
+    }
 }
 
 impl Drop for Frr<'_> {
     fn drop(&mut self) {
+        if let Ok(pid) = fs::read_to_string(self.dir.join("bfdd.pid")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                // SAFETY: kill(2) on the PID of the bfdd this test started.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
         if let Ok(pid) = fs::read_to_string(self.dir.join("bgpd.pid")) {
             if let Ok(pid) = pid.trim().parse::<i32>() {
                 // SAFETY: kill(2) on the PID of the bgpd this test started.

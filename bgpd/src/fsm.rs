@@ -265,14 +265,16 @@ impl Fsm {
             }
             (OpenSent | OpenConfirm | Established, Event::AutomaticStop(sub)) => {
                 // RFC 8538 §3: a reset meant to flush the peer's routes is
-                // a Hard Reset carrying the reason.
+                // a Hard Reset whose data is the encapsulated NOTIFICATION:
+                // its Error Code and Error Subcode (FRR 8.4 aborts on a
+                // Hard Reset with the subcode alone).
                 let n = if self
                     .negotiated
                     .as_ref()
                     .and_then(|n| n.graceful_restart)
                     .is_some_and(|gr| gr.notification)
                 {
-                    Notification::new(code::CEASE, cease::HARD_RESET, vec![sub])
+                    Notification::new(code::CEASE, cease::HARD_RESET, vec![code::CEASE, sub])
                 } else {
                     Notification::new(code::CEASE, sub, Vec::new())
                 };

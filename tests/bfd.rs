@@ -1,0 +1,298 @@
+//! BFD interop: Ferry's BFD (100 ms × 3) with FRR's bfdd and with BIRD's
+//! BFD, each peer in its own network namespace on a shared bridge. The
+//! sessions come Up; dropping only the BFD packets (UDP 3784, iptables in
+//! Ferry's namespace, TCP 179 untouched) takes the BGP session down with
+//! Cease / BFD Down within a detection time, and the peer's routes go at
+//! once although graceful restart was negotiated.
+
+use std::time::{Duration, Instant};
+
+use ferry_tests::{eventually, require_root, Ferry, Frr, Lan, Netns, Proc};
+
+const FERRY: &str = "10.77.0.1";
+
+fn ferry_config(peer: &str, families: &str) -> String {
+    format!(
+        "router-id = \"{FERRY}\"
+local-as = 64512
+cluster-id = \"{FERRY}\"
+graceful-restart-time = 120
+[[group]]
+name = \"peers\"
+neighbors = [\"{peer}\"]
+route-reflector-client = true
+families = [{families}]
+connect-retry = 1
+[group.bfd-liveness-detection]
+minimum-interval = 100
+multiplier = 3
+"
+    )
+}
+
+/// `show bfd session --json`'s session with `peer`.
+fn bfd_session(f: &Ferry, peer: &str) -> Result<serde_json::Value, String> {
+    let v = f.ctl(&["show", "bfd", "session"])?;
+    v.as_array()
+        .and_then(|a| a.iter().find(|s| s["address"] == peer).cloned())
+        .ok_or_else(|| format!("no BFD session with {peer}: {v}"))
+}
+
+fn established(f: &Ferry, peer: &str) -> bool {
+    f.sessions()
+        .iter()
+        .any(|(a, st, _, _)| a == peer && st == "Established")
+}
+
+fn has_route(f: &Ferry, prefix: &str) -> bool {
+    f.routes(&[]).iter().any(|r| {
+        r["prefix"].as_str().is_some_and(|p| p.contains(prefix))
+            || r["nlri"].as_str().is_some_and(|p| p.contains(prefix))
+    })
+}
+
+/// Waits for BGP Established, BFD Up and `prefix` received; drops BFD to
+/// and from `peer`; returns how long until the BGP session left
+/// Established and until `prefix` was gone.
+fn bfd_loss_takes_bgp_down(
+    ferry_ns: &Netns,
+    f: &Ferry,
+    peer: &str,
+    prefix: &str,
+    peer_view: &dyn Fn() -> String,
+) -> Duration {
+    f.wait_established(&[peer]);
+    let s = eventually("BFD Up", Duration::from_secs(30), || {
+        let s = bfd_session(f, peer)?;
+        if s["state"] == "Up" {
+            Ok(s)
+        } else {
+            Err(format!("{s}\n{}", f.proc.log_text()))
+        }
+    });
+    assert_eq!(s["multihop"], false);
+    assert_eq!(s["multiplier"], 3);
+    assert_eq!(s["transmit-interval-ms"], 100, "{s}");
+    assert_eq!(s["detection-time-ms"], 300, "{s}");
+    assert_eq!(s["flaps"], 0, "{s}");
+    eventually("the peer's route", Duration::from_secs(30), || {
+        if has_route(f, prefix) {
+            Ok(())
+        } else {
+            Err(format!("{:?}", f.routes(&[])))
+        }
+    });
+    let n = f.neighbor(peer).unwrap();
+    assert!(
+        n["peer-capabilities"].to_string().contains("graceful"),
+        "graceful restart negotiated: {n}"
+    );
+    // Stable for a few detection times before the cut.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(bfd_session(f, peer).unwrap()["flaps"], 0);
+
+    let start = Instant::now();
+    for chain in [["INPUT", "-s"], ["OUTPUT", "-d"]] {
+        ferry_ns.exec_ok(&[
+            "iptables", "-A", chain[0], chain[1], peer, "-p", "udp", "--dport", "3784", "-j",
+            "DROP",
+        ]);
+    }
+    let mut bgp_down = None;
+    let mut route_gone = None;
+    while start.elapsed() < Duration::from_secs(10) && (bgp_down.is_none() || route_gone.is_none())
+    {
+        if bgp_down.is_none() && !established(f, peer) {
+            bgp_down = Some(start.elapsed());
+        }
+        if route_gone.is_none() && !has_route(f, prefix) {
+            route_gone = Some(start.elapsed());
+        }
+    }
+    let bgp_down = bgp_down.expect("BGP session still Established 10 s after BFD was cut");
+    let route_gone = route_gone.expect("route still there 10 s after BFD was cut");
+    println!(
+        "BFD 100 ms x 3 with {peer}: BGP session down after {} ms, its routes gone after {} ms",
+        bgp_down.as_millis(),
+        route_gone.as_millis()
+    );
+    assert!(bgp_down < Duration::from_secs(3), "{bgp_down:?}");
+    assert!(route_gone < Duration::from_secs(3), "{route_gone:?}");
+    let n = f.neighbor(peer).unwrap();
+    assert!(
+        n["last-error"].to_string().contains("BFD Down")
+            || f.proc.log_text().contains("Cease / BFD Down"),
+        "{n}"
+    );
+    let s = bfd_session(f, peer).unwrap();
+    assert_eq!(s["state"], "Down", "{s}");
+    assert_eq!(s["flaps"], 1, "{s}");
+    assert_eq!(s["local-diagnostic"], "Control Detection Time Expired");
+
+    // BFD back: the session comes Up again and BGP re-establishes.
+    for chain in [["INPUT", "-s"], ["OUTPUT", "-d"]] {
+        ferry_ns.exec_ok(&[
+            "iptables", "-D", chain[0], chain[1], peer, "-p", "udp", "--dport", "3784", "-j",
+            "DROP",
+        ]);
+    }
+    eventually("BFD Up again", Duration::from_secs(30), || {
+        let s = bfd_session(f, peer)?;
+        (s["state"] == "Up").then_some(()).ok_or(s.to_string())
+    });
+    eventually("BGP Established again", Duration::from_secs(60), || {
+        if established(f, peer) {
+            Ok(())
+        } else {
+            Err(format!("{:?}\npeer: {}", f.neighbor(peer), peer_view()))
+        }
+    });
+    bgp_down
+}
+
+#[test]
+fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
+    if !require_root("frr_bfdd_session_and_bfd_loss_takes_bgp_down") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let ferry_ns = Netns::new("fbf");
+    let frr_ns = Netns::new("fbr");
+    lan.attach(&ferry_ns, "eth0", "10.77.0.1/24");
+    lan.attach(&frr_ns, "eth0", "10.77.0.2/24");
+    let f = Ferry::start(
+        &ferry_ns,
+        dir.path(),
+        "ferry",
+        &ferry_config("10.77.0.2", "\"inet-vpn\""),
+    );
+    let frr = Frr::start(
+        &frr_ns,
+        dir.path(),
+        "frr",
+        "router bgp 64512
+ bgp router-id 10.77.0.2
+ no bgp default ipv4-unicast
+ neighbor 10.77.0.1 remote-as 64512
+ neighbor 10.77.0.1 timers connect 1
+ address-family ipv4 vpn
+  neighbor 10.77.0.1 activate
+  network 10.99.0.0/24 rd 64512:20 label 200
+ exit-address-family
+",
+    );
+    frr.start_bfdd(
+        "bfd
+ peer 10.77.0.1
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ !
+!
+",
+    );
+    eventually("bfdd sees the session Up", Duration::from_secs(30), || {
+        let out = frr.vtysh("show bfd peers");
+        if out.contains("Status: up") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    bfd_loss_takes_bgp_down(&ferry_ns, &f, "10.77.0.2", "10.99.0.0/24", &|| {
+        format!(
+            "{}\n{}",
+            frr.vtysh("show bgp neighbor 10.77.0.1"),
+            frr_ns.exec(&["ss", "-tlnp"]).stdout.escape_ascii()
+        )
+    });
+    // FRR saw the Cease with subcode 10 (RFC 9384).
+    let n = frr.vtysh("show bgp neighbor 10.77.0.1");
+    println!(
+        "FRR: {}",
+        n.lines()
+            .filter(|l| l.contains("reset") || l.contains("Cease"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+}
+
+#[test]
+fn bird_bfd_session_and_bfd_loss_takes_bgp_down() {
+    if !require_root("bird_bfd_session_and_bfd_loss_takes_bgp_down") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let ferry_ns = Netns::new("fbf");
+    let bird_ns = Netns::new("fbb");
+    lan.attach(&ferry_ns, "eth0", "10.77.0.1/24");
+    lan.attach(&bird_ns, "eth0", "10.77.0.3/24");
+    let f = Ferry::start(
+        &ferry_ns,
+        dir.path(),
+        "ferry",
+        &ferry_config("10.77.0.3", "\"inet\""),
+    );
+    let conf = dir.path().join("bird.conf");
+    std::fs::write(
+        &conf,
+        "router id 10.77.0.3;
+protocol device {}
+protocol bfd {
+  interface \"*\" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
+}
+protocol static { ipv4; route 10.98.0.0/24 blackhole; }
+protocol bgp ferry {
+  local 10.77.0.3 as 64512;
+  neighbor 10.77.0.1 as 64512;
+  bfd on;
+  graceful restart on;
+  connect retry time 1;
+  ipv4 { import all; export all; next hop self; };
+}
+",
+    )
+    .unwrap();
+    let ctl = dir.path().join("bird.ctl");
+    let _bird = Proc::spawn(
+        "bird",
+        &bird_ns,
+        "bird",
+        &[
+            "-f",
+            "-c",
+            conf.to_str().unwrap(),
+            "-s",
+            ctl.to_str().unwrap(),
+        ],
+        &dir.path().join("bird.log"),
+    );
+    bfd_loss_takes_bgp_down(&ferry_ns, &f, "10.77.0.3", "10.98.0.0/24", &|| {
+        let out = ferry_tests::output(
+            "birdc",
+            &["-s", ctl.to_str().unwrap(), "show", "protocols", "all"],
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    let out = ferry_tests::output(
+        "birdc",
+        &[
+            "-s",
+            ctl.to_str().unwrap(),
+            "show",
+            "protocols",
+            "all",
+            "ferry",
+        ],
+    );
+    println!(
+        "BIRD: {}",
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("error") || l.contains("BFD") || l.contains("State"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+}
