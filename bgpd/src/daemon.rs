@@ -257,6 +257,9 @@ impl Daemon {
     }
 }
 
+// The daemon's shared tables, passed one by one as the reload path and
+// the accept path hold them.
+#[allow(clippy::too_many_arguments)]
 fn spawn_session(
     cfg: &Config,
     peers: &PeerTable,

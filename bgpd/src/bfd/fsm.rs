@@ -205,15 +205,12 @@ impl Session {
         let before = self.state;
         match (self.state, p.state) {
             (State::AdminDown, _) => return out,
-            (s, State::AdminDown) => {
-                if s != State::Down {
-                    self.set_state(
-                        State::Down,
-                        Diagnostic::NeighborSignaledSessionDown,
-                        &mut out,
-                    );
-                }
-            }
+            (State::Down, State::AdminDown) => {}
+            (_, State::AdminDown) => self.set_state(
+                State::Down,
+                Diagnostic::NeighborSignaledSessionDown,
+                &mut out,
+            ),
             (State::Down, State::Down) => self.set_state(State::Init, Diagnostic::None, &mut out),
             (State::Down, State::Init) => self.set_state(State::Up, Diagnostic::None, &mut out),
             (State::Init, State::Init | State::Up) => {

@@ -19,6 +19,7 @@
 pub mod fsm;
 pub mod packet;
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -578,22 +579,18 @@ impl Bfd {
                     } else {
                         SINGLE_HOP_PORT
                     };
-                    if !self.senders.contains_key(&key) {
-                        match sender(key.0, key.2) {
-                            Ok(s) => {
-                                self.senders.insert(key, s);
-                            }
+                    let socket = match self.senders.entry(key) {
+                        MapEntry::Occupied(o) => o.into_mut(),
+                        MapEntry::Vacant(v) => match sender(key.0, key.2) {
+                            Ok(s) => v.insert(s),
                             Err(err) => {
                                 warn!(peer = %peer, error = %err, "BFD sending socket not opened");
                                 continue;
                             }
-                        }
-                    }
-                    if let Some(s) = self.senders.get(&key) {
-                        let bytes = p.encode();
-                        if let Err(err) = s.try_send_to(&bytes, SocketAddr::new(peer, port)) {
-                            debug!(peer = %peer, error = %err, "BFD send");
-                        }
+                        },
+                    };
+                    if let Err(err) = socket.try_send_to(&p.encode(), SocketAddr::new(peer, port)) {
+                        debug!(peer = %peer, error = %err, "BFD send");
                     }
                 }
             }
