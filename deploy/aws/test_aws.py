@@ -27,7 +27,7 @@ import boto3
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "vpc-peering")
 PUSH_IMAGES = os.path.join(HERE, "..", "push-images")
-PEER_PORTS = {("tcp", 179, 179), ("udp", 4789, 4789), ("icmp", -1, -1)}
+PEER_PORTS = {("tcp", 179, 179), ("udp", 4784, 4784), ("udp", 4789, 4789), ("icmp", -1, -1)}
 
 
 def free_port():
@@ -200,7 +200,7 @@ class VpcPeeringTest(MotoTest):
                 self.assertEqual(targets, [pcx_id], f"{c.region} {rt}")
             for g in (c.shared_nodes, c.cluster_group):
                 self.assertEqual(set(c.ingress_from(g, peer.cidr)), PEER_PORTS, f"{c.region} {g}")
-                self.assertEqual(len(c.ingress_from(g, peer.cidr)), 3, f"{c.region} {g}: duplicates")
+                self.assertEqual(len(c.ingress_from(g, peer.cidr)), 4, f"{c.region} {g}: duplicates")
             for g in (c.control_plane, c.default_group):
                 self.assertEqual(c.ingress_from(g, peer.cidr), [], f"{c.region} {g} must stay closed")
             self.assertEqual(c.ingress_from(c.shared_nodes, "192.0.2.0/24"), [("tcp", 22, 22)])
@@ -222,12 +222,13 @@ class VpcPeeringTest(MotoTest):
         out, _ = self.run_tool("plan", a, b)
         self.assertIn("+ peering us-west-1/", out)
         self.assertIn("nothing changed", out)
-        # 6 routes (3 tables x 2 VPCs) + 12 rules (2 groups x 3 x 2 VPCs) + peering + accept
-        self.assertEqual(out.count("\n+ "), 19, out)
+        # 6 routes (3 tables x 2 VPCs) + 16 rules (2 groups x 4 x 2 VPCs:
+        # BGP, BFD multihop, VXLAN, ICMP) + peering + accept
+        self.assertEqual(out.count("\n+ "), 23, out)
         self.assertEqual(self.state(), before, "plan changed something")
 
         out, _ = self.run_tool("up", a, b)
-        self.assertIn("20 change(s) made", out)
+        self.assertIn("24 change(s) made", out)
         pcx_id = self.assert_peered()
         after_up = self.state()
 
@@ -245,7 +246,7 @@ class VpcPeeringTest(MotoTest):
         self.assertEqual(self.state(), after_up, "plan --down changed something")
 
         out, _ = self.run_tool("down", a, b)
-        self.assertIn("19 change(s) made", out)
+        self.assertIn("23 change(s) made", out)
         self.assert_unpeered()
         out, _ = self.run_tool("down", a, b)
         self.assertEqual(out.strip().splitlines()[-1], "no change", out)
