@@ -85,13 +85,18 @@ fn ip_ok(args: &[&str]) -> Result<String, String> {
 pub fn nodes(t: &Topology) -> Vec<Node> {
     let mut out = Vec::new();
     for c in &t.clusters {
-        out.push(Node {
-            name: format!("{}-master", c.name),
-            cluster: c.name.clone(),
-            master: true,
-            address: c.master,
-            port: "node-m".into(),
-        });
+        // The first reflector keeps the seed's name, the others are
+        // numbered from 2.
+        for (j, m) in c.reflectors().into_iter().enumerate() {
+            let n = if j == 0 { String::new() } else { (j + 1).to_string() };
+            out.push(Node {
+                name: format!("{}-master{n}", c.name),
+                cluster: c.name.clone(),
+                master: true,
+                address: m,
+                port: format!("node-m{n}"),
+            });
+        }
         for (i, w) in c.workers.iter().enumerate() {
             out.push(Node {
                 name: format!("{}-worker{}", c.name, i + 1),
@@ -390,25 +395,51 @@ impl Lab {
             sock = self.socket(&n.name).display(),
             state = self.dir.join(format!("{}.state", n.name)).display(),
         );
+        let quoted = |c: &crate::topology::Cluster| {
+            c.reflectors()
+                .iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let bfd = |table: &str, out: &mut String| {
+            if let Some(b) = t.bfd {
+                out.push_str(&format!(
+                    "\n[{table}.bfd-liveness-detection]\nminimum-interval = {}\nmultiplier = {}\n",
+                    b.minimum_interval, b.multiplier
+                ));
+            }
+        };
         if n.master {
+            // The reflectors of a cluster share its cluster-id: the first
+            // reflector's address.
+            let cluster_id = c.reflectors()[0];
             s.push_str(&format!(
-                "cluster-id = \"{a}\"\n\n[[group]]\nname = \"workers\"\ntype = \"internal\"\nlocal-address = \"{a}\"\nfamilies = [\"inet-vpn\", \"inet6-vpn\", \"evpn\"]\nroute-reflector-client = true\nallow = [\"{vpc}\"]\n\n[cluster-mesh]\nlocal-cluster = \"{cl}\"\nlocal-address = \"{a}\"\n",
+                "cluster-id = \"{cluster_id}\"\n\n[[group]]\nname = \"workers\"\ntype = \"internal\"\nlocal-address = \"{a}\"\nfamilies = [\"inet-vpn\", \"inet6-vpn\", \"evpn\"]\nroute-reflector-client = true\nallow = [\"{vpc}\"]\n",
                 a = n.address,
                 vpc = c.vpc,
+            ));
+            bfd("group", &mut s);
+            s.push_str(&format!(
+                "\n[cluster-mesh]\nlocal-cluster = \"{cl}\"\nlocal-address = \"{a}\"\n",
+                a = n.address,
                 cl = c.name
             ));
+            bfd("cluster-mesh", &mut s);
             for other in &t.clusters {
                 s.push_str(&format!(
-                    "\n[[cluster-mesh.clusters]]\nname = \"{}\"\nroute-reflectors = [\"{}\"]\n",
-                    other.name, other.master
+                    "\n[[cluster-mesh.clusters]]\nname = \"{}\"\nroute-reflectors = [{}]\n",
+                    other.name,
+                    quoted(other)
                 ));
             }
         } else {
             s.push_str(&format!(
-                "vtep-address = \"{a}\"\n\n[[group]]\nname = \"reflectors\"\ntype = \"internal\"\nlocal-address = \"{a}\"\nfamilies = [\"evpn\"]\nneighbors = [\"{rr}\"]\n",
+                "vtep-address = \"{a}\"\n\n[[group]]\nname = \"reflectors\"\ntype = \"internal\"\nlocal-address = \"{a}\"\nfamilies = [\"evpn\"]\nneighbors = [{rr}]\n",
                 a = n.address,
-                rr = c.master
+                rr = quoted(c)
             ));
+            bfd("group", &mut s);
         }
         s
     }

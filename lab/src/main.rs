@@ -335,7 +335,13 @@ fn sessions_down(lab: &Lab, t: &Topology) -> Result<Vec<String>, String> {
         let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| e.to_string())?;
         let neighbors = v["neighbors"].as_array().cloned().unwrap_or_default();
         let workers = t.cluster(&n.cluster).map_or(0, |c| c.workers.len());
-        let expected = workers + t.clusters.len() - 1;
+        let other_reflectors: usize = t
+            .clusters
+            .iter()
+            .filter(|c| c.name != n.cluster)
+            .map(|c| c.reflectors().len())
+            .sum();
+        let expected = workers + other_reflectors;
         let up = neighbors
             .iter()
             .filter(|x| x["state"] == "Established")

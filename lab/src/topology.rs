@@ -22,6 +22,18 @@ pub struct Topology {
     pub pods: Vec<Pod>,
     #[serde(default)]
     pub checks: Checks,
+    /// BFD on every session of the lab (workers with their reflectors,
+    /// reflectors across clusters); off when absent.
+    #[serde(default)]
+    pub bfd: Option<Bfd>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Bfd {
+    /// Milliseconds.
+    pub minimum_interval: u32,
+    pub multiplier: u8,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,9 +43,21 @@ pub struct Cluster {
     #[serde(default)]
     pub region: Option<String>,
     pub vpc: IpNet,
-    /// The route reflector's address.
-    pub master: IpAddr,
+    /// The route reflector's address (one reflector).
+    #[serde(default)]
+    pub master: Option<IpAddr>,
+    /// The route reflectors' addresses (several, sharing the cluster-id
+    /// of the first).
+    #[serde(default)]
+    pub masters: Vec<IpAddr>,
     pub workers: Vec<IpAddr>,
+}
+
+impl Cluster {
+    /// Every route reflector of the cluster, the first one first.
+    pub fn reflectors(&self) -> Vec<IpAddr> {
+        self.master.iter().chain(&self.masters).copied().collect()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -135,8 +159,25 @@ fn validate(t: &Topology) -> Result<(), String> {
         if c.workers.is_empty() {
             return Err(format!("clusters[{i}].workers: at least one worker"));
         }
-        for (what, a) in
-            std::iter::once(("master", &c.master)).chain(c.workers.iter().map(|w| ("workers", w)))
+        match (&c.master, c.masters.len()) {
+            (None, 0) => {
+                return Err(format!(
+                    "clusters[{i}]: give its route reflector (master) or reflectors (masters)"
+                ))
+            }
+            (Some(_), n) if n > 0 => {
+                return Err(format!(
+                    "clusters[{i}]: master and masters both given: list every reflector in masters"
+                ))
+            }
+            _ => {}
+        }
+        let reflectors = c.reflectors();
+        let what_rr = if c.master.is_some() { "master" } else { "masters" };
+        for (what, a) in reflectors
+            .iter()
+            .map(|m| (what_rr, m))
+            .chain(c.workers.iter().map(|w| ("workers", w)))
         {
             if !c.vpc.contains(a) || *a == c.vpc.network() || *a == gateway_of(&c.vpc) {
                 return Err(format!("clusters[{i}].{what}: {a} is not a host address of the VPC {} (its first address is the VPC router)", c.vpc));
@@ -243,12 +284,26 @@ mod tests {
     fn the_seed_is_the_reference_topology() {
         let t = Topology::seed();
         assert_eq!(t.clusters.len(), 2);
-        assert_eq!(t.clusters[0].master.to_string(), "10.10.25.42");
+        assert_eq!(t.clusters[0].reflectors(), ["10.10.25.42".parse::<IpAddr>().unwrap()]);
         assert_eq!(t.clusters[1].vpc.to_string(), "10.20.0.0/16");
         let p = t.pod("alpine-cluster-1").unwrap();
         assert_eq!(p.mac.as_deref(), Some("aa:bb:cc:dd:01:01"));
         assert_eq!(p.ipv4.as_ref().unwrap().address.to_string(), "1.1.1.2/30");
         assert_eq!(t.nad("blue-net").unwrap().vni, 10002);
+    }
+
+    #[test]
+    fn redundant_reflectors_has_two_per_cluster() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/redundant-reflectors.yaml"
+        ))
+        .unwrap();
+        let t = parse(&text, "redundant-reflectors.yaml").unwrap();
+        for c in &t.clusters {
+            assert_eq!(c.reflectors().len(), 2, "{}", c.name);
+        }
+        assert!(t.bfd.is_some());
     }
 
     #[test]
@@ -268,6 +323,16 @@ mod tests {
             ("vpc: 10.20.0.0/16", "vpc: 10.0.0.0/8", "overlap"),
             ("name: us-west-2\n", "name: us-west-1\n", "used twice"),
             ("    vni: 20002", "    vni: 10002\n    extra: 1", "extra"),
+            (
+                "master: 10.10.25.42",
+                "master: 10.10.25.42\n    masters: [10.10.25.43]",
+                "clusters[0]: master and masters",
+            ),
+            (
+                "master: 10.10.25.42",
+                "masters: [10.10.25.42, 10.10.93.12]",
+                "clusters[0].workers: 10.10.93.12 is used twice",
+            ),
         ];
         for (from, to, want) in cases {
             assert!(SEED.contains(from), "{from}");
