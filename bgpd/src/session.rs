@@ -780,3 +780,76 @@ async fn connect(
     }
     socket.connect(SocketAddr::new(addr, port)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::Fsm;
+    use ferry_wire::message::Capability;
+    use ferry_wire::{Family, FamilySet, Open};
+    use std::net::Ipv4Addr;
+
+    fn notification(data_len: usize) -> Message {
+        Message::Notification(Notification::new(3, 2, vec![0xab; data_len]))
+    }
+
+    #[test]
+    fn notification_data_is_cut_to_the_peer_maximum() {
+        let small = EncodeContext::default();
+        let m = encode_message(&notification(65000), &small).unwrap();
+        assert_eq!(m.len(), 4096);
+        assert_eq!(u16::from_be_bytes([m[16], m[17]]), 4096);
+        let ext = EncodeContext {
+            extended_message: true,
+            ..small
+        };
+        let m = encode_message(&notification(70000), &ext).unwrap();
+        assert_eq!(m.len(), 65535);
+        // Data that fits is kept whole.
+        let m = encode_message(&notification(10), &small).unwrap();
+        assert_eq!(m.len(), 21 + 10);
+    }
+
+    /// The NOTIFICATION that closes an extended-message session is
+    /// encoded for it, although the FSM is Idle when it is sent.
+    #[test]
+    fn closing_notification_uses_the_negotiated_maximum() {
+        for extended in [false, true] {
+            let mut f = Fsm::new(LocalParams {
+                asn: 64512,
+                router_id: Ipv4Addr::new(10, 0, 0, 1),
+                hold_time: 90,
+                families: FamilySet::from_iter([Family::EVPN]),
+                peer_as: 64512,
+                graceful_restart_time: None,
+            });
+            f.handle(Event::Start);
+            f.handle(Event::TcpCrAcked);
+            let mut caps = vec![
+                Capability::Multiprotocol {
+                    family: Family::EVPN,
+                },
+                Capability::FourOctetAs { asn: 64512 },
+            ];
+            if extended {
+                caps.push(Capability::ExtendedMessage);
+            }
+            let open = Open::new(64512, 90, Ipv4Addr::new(10, 0, 0, 2), caps);
+            f.handle(Event::BgpOpen(Box::new(open)));
+            f.handle(Event::KeepAliveMsg);
+            assert_eq!(f.state(), State::Established);
+            let e = MessageError::update(2, vec![0x40; 65000], "test", "RFC 7606 §3");
+            let actions = f.handle(Event::MessageError(e));
+            assert_eq!(f.state(), State::Idle);
+            let n = actions
+                .into_iter()
+                .find_map(|a| match a {
+                    Action::SendNotification(n) => Some(n),
+                    _ => None,
+                })
+                .unwrap();
+            let bytes = encode_message(&Message::Notification(n), &f.send_context()).unwrap();
+            assert_eq!(bytes.len(), if extended { 21 + 65000 } else { 4096 });
+        }
+    }
+}
