@@ -201,7 +201,11 @@ fn with_big_well_known_attribute(update: &[u8], total: usize) -> Vec<u8> {
 fn alive(rr: &Ferry) -> bool {
     std::fs::read_to_string(format!("/proc/{}/stat", rr.proc.pid()))
         .ok()
-        .and_then(|st| st.rsplit(')').next().map(|rest| rest.trim_start().to_string()))
+        .and_then(|st| {
+            st.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().to_string())
+        })
         .is_some_and(|rest| !rest.starts_with('Z'))
 }
 

@@ -206,7 +206,8 @@ async fn write_loop(
                 }
                 _ => {
                     if notification.is_some() {
-                        debug!("NOTIFICATION not delivered within {CLOSE_TIME:?}; resetting the connection");
+                        let peer = status.config().address;
+                        info!(%peer, "NOTIFICATION not delivered within {CLOSE_TIME:?}; connection reset");
                     }
                     reset(half, fd);
                 }

@@ -271,11 +271,17 @@ fuzz_target!(|data: &[u8]| {
         carry_out(&fsm, &actions, &mut connected);
         let after = fsm.state();
         let up = actions.iter().any(|a| matches!(a, Action::Established(_)));
-        assert_eq!(up, before == State::OpenConfirm && after == State::Established);
+        assert_eq!(
+            up,
+            before == State::OpenConfirm && after == State::Established
+        );
         let down = actions
             .iter()
             .any(|a| matches!(a, Action::SessionDown { .. }));
-        assert_eq!(down, before == State::Established && after != State::Established);
+        assert_eq!(
+            down,
+            before == State::Established && after != State::Established
+        );
         if after == State::Idle {
             assert!(fsm.negotiated().is_none());
             stream.clear();
