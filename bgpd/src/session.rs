@@ -790,6 +790,79 @@ mod tests {
     use ferry_wire::{Family, FamilySet, Open};
     use std::net::Ipv4Addr;
 
+    fn neighbor() -> NeighborConfig {
+        NeighborConfig {
+            address: "10.10.93.12".parse().unwrap(),
+            group: "workers".into(),
+            peer_type: PeerType::Internal,
+            peer_as: 64512,
+            local_address: None,
+            families: vec![Family::EVPN],
+            route_reflector_client: true,
+            hold_time: 90,
+            connect_retry: 30,
+            passive: false,
+            peer_port: 179,
+            authentication_key: None,
+            ttl_security: None,
+            prefix_limits: Vec::new(),
+            dynamic: true,
+        }
+    }
+
+    /// A session task that panics while Established still tells the core
+    /// that the session is down, and leaves Established.
+    #[tokio::test]
+    async fn a_failing_session_reports_down() {
+        let (core, mut core_rx) = mpsc::channel(4);
+        let (commands, _rx) = mpsc::unbounded_channel();
+        let status = Arc::new(PeerStatus::new(neighbor()));
+        status.set_state(State::Established);
+        let local = LocalParams {
+            asn: 64512,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            hold_time: 90,
+            families: FamilySet::from_iter([Family::EVPN]),
+            peer_as: 64512,
+            graceful_restart_time: None,
+        };
+        let s = Session {
+            ctx: SessionContext {
+                neighbor: neighbor(),
+                local: local.clone(),
+                status: status.clone(),
+                core,
+                commands,
+            },
+            fsm: Fsm::new(local),
+            conn: None,
+            pending: None,
+            connecting: None,
+            connect_retry: None,
+            hold: None,
+            keepalive: None,
+            restart: None,
+            failures: 0,
+            stopping: false,
+            up: Some(None),
+        };
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _owned = s;
+            panic!("a bug in the session task");
+        }));
+        assert!(failed.is_err());
+        match core_rx.try_recv() {
+            Ok(CoreEvent::Down { addr, graceful }) => {
+                assert_eq!(addr, neighbor().address);
+                assert_eq!(graceful, None);
+            }
+            other => panic!("expected Down, got {other:?}"),
+        }
+        let d = status.detail();
+        assert_eq!(d.state, State::Idle);
+        assert_eq!(d.last_error.as_deref(), Some("session task failed"));
+    }
+
     fn notification(data_len: usize) -> Message {
         Message::Notification(Notification::new(3, 2, vec![0xab; data_len]))
     }
