@@ -259,3 +259,41 @@ pub async fn request(path: &PathBuf, request: &Request) -> io::Result<Response> 
 }
 
 use tokio::io::AsyncReadExt as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With every place busy answering (a core that never replies), a new
+    /// client gets an error line and is closed, while a silent one gives
+    /// its place away.
+    #[tokio::test]
+    async fn clients_beyond_the_limit_are_told_and_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bgpd.sock");
+        let listener = bind(&path, None).await.unwrap();
+        // Nobody reads the core's queue: requests wait for ever.
+        let (core, _core_rx) = mpsc::channel(1024);
+        let (reload, _reload_rx) = mpsc::channel(8);
+        tokio::spawn(serve(listener, core, reload));
+        let mut busy = Vec::new();
+        for _ in 0..MAX_CLIENTS {
+            let mut s = UnixStream::connect(&path).await.unwrap();
+            s.write_all(b"{\"command\":\"summary\"}\n").await.unwrap();
+            busy.push(s);
+        }
+        // Let the daemon take every request.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let answer = request(&path, &Request::Summary).await.unwrap();
+        match answer {
+            Response::Error { message } => assert!(message.contains("too many"), "{message}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        // The busy ones are still held.
+        let mut b = [0u8; 1];
+        for s in &mut busy {
+            let r = tokio::time::timeout(Duration::from_millis(20), s.read(&mut b)).await;
+            assert!(r.is_err(), "a busy client was closed");
+        }
+    }
+}
