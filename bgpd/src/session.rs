@@ -10,7 +10,14 @@
 //!
 //! A configured peer's task lives as long as the peer is configured and
 //! reconnects after failures; a dynamic peer's task (accepted from an
-//! `allow` range) ends with its session.
+//! `allow` range) ends with its connection, Established or not, and such
+//! an address is never dialled. However a task ends — a panic included —
+//! the core hears that the session is down.
+//!
+//! Closing a connection (hold timer, any NOTIFICATION, a peer gone) is
+//! immediate even when the peer does not read: the writer gives the
+//! NOTIFICATION at most one second and resets the connection (RST)
+//! when octets are left unacknowledged.
 
 use std::future::Future;
 use std::io;
@@ -102,6 +109,7 @@ impl Writer {
     fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
         let shared = status.clone();
         let (data, rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
+        // At most a few close orders per connection; the first ends it.
         let (abort, abort_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
         tokio::spawn(write_loop(half, status, rx, abort_rx));
         Writer {

@@ -1,6 +1,12 @@
 //! The control socket: a Unix domain socket (mode 0600, or 0660 for the
 //! `control-group`) on which `bgpctl`
 //! asks one question per connection. See [`proto`] for the protocol.
+//!
+//! At most [`MAX_CLIENTS`] clients are served at once. A client must send
+//! its request within [`REQUEST_TIMEOUT`]; when every place is taken, the
+//! oldest client that has sent nothing yet gives its place to the new one,
+//! and when every place is busy answering, the new client gets an error
+//! answer (`too many control clients`) and is closed.
 
 pub mod proto;
 
