@@ -12,6 +12,7 @@ use dashmap::DashMap;
 use ferry_rib::{Rib, SpeakerConfig};
 use ferry_wire::iana::notification::cease;
 use ferry_wire::FamilySet;
+use futures::FutureExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -277,9 +278,27 @@ fn spawn_session(
     };
     let peers = peers.clone();
     let handles = handles.clone();
+    let mut rx = rx;
     sessions.spawn(async move {
         let dynamic = ctx.neighbor.dynamic;
-        session::run(ctx, rx, accepted).await;
+        let mut accepted = accepted;
+        loop {
+            let run = session::run(ctx.clone(), &mut rx, accepted.take());
+            match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                Ok(()) => break,
+                // The session reported Down as it unwound. A configured
+                // peer starts again on the same command queue; a dynamic
+                // one is forgotten and may connect again.
+                Err(_) if dynamic => {
+                    error!(peer = %addr, "session task failed; the neighbor is forgotten");
+                    break;
+                }
+                Err(_) => {
+                    error!(peer = %addr, "session task failed; starting it again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
         if dynamic {
             // Forget the peer unless a new session took its place.
             if handles.get(&addr).is_some_and(|h| h.same_channel(&tx)) {
@@ -445,14 +464,24 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
             return;
         }
     }
-    if let Some(h) = daemon.handles.get(&from) {
-        if h.send(PeerCommand::Incoming(stream)).is_ok() {
-            return;
-        }
-        // The session ended; fall through with a fresh one. The stream was
-        // moved into the failed send and is lost: the peer will retry.
-        return;
-    }
+    let handle = daemon.handles.get(&from).map(|h| h.clone());
+    let stream = match handle {
+        Some(h) => match h.send(PeerCommand::Incoming(stream)) {
+            Ok(()) => return,
+            // The session task ended without being forgotten: drop its
+            // entry and treat the connection as new.
+            Err(mpsc::error::SendError(cmd)) => {
+                daemon
+                    .handles
+                    .remove_if(&from, |_, cur| cur.same_channel(&h));
+                match cmd {
+                    PeerCommand::Incoming(stream) => stream,
+                    _ => return,
+                }
+            }
+        },
+        None => stream,
+    };
     let cfg = current(&daemon.config);
     match cfg.match_dynamic(from) {
         Some(n) => {

@@ -119,6 +119,7 @@ impl Negotiated {
 /// Checks the peer's OPEN against what we expect (RFC 4271 §6.2) and
 /// settles the session parameters.
 pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, MessageError> {
+    check_peer_as_fields(peer)?;
     let peer_as = peer.asn();
     if peer_as != local.peer_as {
         return Err(MessageError::open(
@@ -228,6 +229,64 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
     })
 }
 
+/// AS_TRANS (RFC 6793 §9).
+const AS_TRANS: u32 = 23456;
+
+/// The AS fields of an OPEN must agree (RFC 6793 §4.1, RFC 7607).
+///
+/// Answered as FRR's `bgp_open_receive` answers them, with OPEN Message
+/// Error / Bad Peer AS (2/2): My AS 0 (RFC 7607 §2); a 4-octet AS
+/// capability of 0 ("got AS4 capability, but AS4 set to 0") or of
+/// AS_TRANS ("NEW speaker using AS_TRANS for AS4"); and My AS other than
+/// AS_TRANS that differs from the capability ("got AS4 capability, but
+/// remote_as mismatch with 16bit 'myasn'"), whose data is the 4-octet AS.
+/// Two 4-octet AS capabilities naming different ASes get the same answer:
+/// FRR would believe the first and OpenBGPD the last, so no AS of such an
+/// OPEN can be trusted, and the mismatch is of the same kind.
+fn check_peer_as_fields(peer: &Open) -> Result<(), MessageError> {
+    let bad =
+        |data: Vec<u8>, reason: String| Err(MessageError::open(subcode::BAD_PEER_AS, data, reason));
+    let my_as = u32::from(peer.my_as);
+    if my_as == 0 {
+        return bad(
+            peer.my_as.to_be_bytes().to_vec(),
+            "My AS 0 in OPEN (RFC 7607)".into(),
+        );
+    }
+    let mut four_octet: Option<u32> = None;
+    for cap in peer.capabilities() {
+        if let Capability::FourOctetAs { asn } = cap {
+            match four_octet {
+                Some(first) if first != *asn => {
+                    return bad(
+                        asn.to_be_bytes().to_vec(),
+                        format!("two 4-octet AS capabilities, AS {first} and AS {asn}"),
+                    );
+                }
+                _ => four_octet = Some(*asn),
+            }
+        }
+    }
+    let Some(as4) = four_octet else {
+        return Ok(());
+    };
+    if as4 == 0 || as4 == AS_TRANS {
+        return bad(
+            as4.to_be_bytes().to_vec(),
+            format!("4-octet AS capability names AS {as4} (RFC 6793 §4.1, RFC 7607)"),
+        );
+    }
+    if my_as != AS_TRANS && my_as != as4 {
+        return bad(
+            as4.to_be_bytes().to_vec(),
+            format!(
+                "My AS {my_as} disagrees with the 4-octet AS capability's AS {as4} (RFC 6793 §4.1)"
+            ),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +350,71 @@ mod tests {
         assert!(n.extended_message);
         assert_eq!(n.encode_context().max_message_len(), 65535);
         assert_eq!(n.decode_context().max_message_len(), 65535);
+    }
+
+    fn open_with(my_as: u16, caps: Vec<Capability>) -> Open {
+        let mut o = Open::new(64512, 90, Ipv4Addr::new(10, 10, 93, 12), caps);
+        o.my_as = my_as;
+        o
+    }
+
+    #[test]
+    fn my_as_and_four_octet_capability_must_agree() {
+        let l = local();
+        // 65000 in My AS, 64512 in the capability: Bad Peer AS, with the
+        // capability's AS as data.
+        let e = negotiate(
+            &l,
+            &open_with(65000, vec![Capability::FourOctetAs { asn: 64512 }]),
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.subcode), (2, 2));
+        assert_eq!(e.data, 64512u32.to_be_bytes());
+        // AS_TRANS in My AS defers to the capability.
+        let mut l4 = l.clone();
+        l4.peer_as = 4_200_000_000;
+        let n = negotiate(
+            &l4,
+            &open_with(23456, vec![Capability::FourOctetAs { asn: 4_200_000_000 }]),
+        )
+        .unwrap();
+        assert_eq!(n.peer_as, 4_200_000_000);
+        // Agreeing fields pass.
+        assert!(negotiate(
+            &l,
+            &open_with(64512, vec![Capability::FourOctetAs { asn: 64512 }])
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn conflicting_zero_and_as_trans_four_octet_capabilities_are_refused() {
+        let l = local();
+        let two = open_with(
+            64512,
+            vec![
+                Capability::FourOctetAs { asn: 64512 },
+                Capability::FourOctetAs { asn: 65001 },
+            ],
+        );
+        let e = negotiate(&l, &two).unwrap_err();
+        assert_eq!((e.code, e.subcode), (2, 2));
+        // The same capability twice is not a conflict.
+        let same = open_with(
+            64512,
+            vec![
+                Capability::FourOctetAs { asn: 64512 },
+                Capability::FourOctetAs { asn: 64512 },
+            ],
+        );
+        assert!(negotiate(&l, &same).is_ok());
+        for asn in [0, 23456] {
+            let e = negotiate(&l, &open_with(23456, vec![Capability::FourOctetAs { asn }]))
+                .unwrap_err();
+            assert_eq!((e.code, e.subcode), (2, 2), "AS {asn}");
+        }
+        let e = negotiate(&l, &open_with(0, vec![])).unwrap_err();
+        assert_eq!((e.code, e.subcode), (2, 2));
     }
 
     #[test]
