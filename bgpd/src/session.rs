@@ -16,7 +16,6 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,11 +60,12 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queues messages; false when the connection is gone.
     pub fn send(&self, messages: Vec<Bytes>) -> bool {
-        let n = messages.len() as u64;
+        // Counted before the writer can take them off the queue.
+        self.status.queued(&messages);
         if self.tx.send(messages).is_ok() {
-            self.status.out_queue.fetch_add(n, Ordering::Relaxed);
             true
         } else {
+            self.status.queue_cleared();
             false
         }
     }
@@ -92,7 +92,7 @@ impl Writer {
                     last = abort_rx.recv() => {
                         if let Some(Some(n)) = last {
                             if half.write_all(&n).await.is_ok() {
-                                status.out_messages.fetch_add(1, Ordering::Relaxed);
+                                status.sent(&n, false);
                             }
                         }
                         break;
@@ -105,8 +105,7 @@ impl Writer {
                                 failed = true;
                                 break;
                             }
-                            status.out_messages.fetch_add(1, Ordering::Relaxed);
-                            status.out_queue.fetch_sub(1, Ordering::Relaxed);
+                            status.sent(&m, true);
                         }
                         if failed {
                             break;
@@ -115,7 +114,7 @@ impl Writer {
                 }
             }
             let _ = half.shutdown().await;
-            status.out_queue.store(0, Ordering::Relaxed);
+            status.queue_cleared();
         });
         Writer {
             data,
@@ -125,8 +124,10 @@ impl Writer {
     }
 
     fn send(&self, m: Bytes) {
-        if self.data.send(vec![m]).is_ok() {
-            self.status.out_queue.fetch_add(1, Ordering::Relaxed);
+        let batch = vec![m];
+        self.status.queued(&batch);
+        if self.data.send(batch).is_err() {
+            self.status.queue_cleared();
         }
     }
 
@@ -301,7 +302,7 @@ pub async fn run(
             msg = async { s.conn.as_mut().expect("guarded").next_message(max).await }, if s.conn.is_some() => {
                 match msg {
                     Ok(bytes) => {
-                        s.ctx.status.in_messages.fetch_add(1, Ordering::Relaxed);
+                        s.ctx.status.received(&bytes);
                         let ctx = s.fsm.negotiated().map_or(DecodeContext::default(), Negotiated::decode_context);
                         let ev = match Message::decode(&bytes, &ctx) {
                             Ok(Message::Open(o)) => Event::BgpOpen(Box::new(o)),
