@@ -485,3 +485,61 @@ fn a_worker_is_ready_only_with_its_reflector() {
         "{body}"
     );
 }
+
+/// `--log-format json` (and `log-format = "json"`): one JSON object per
+/// line with timestamp, level, target and fields (the message among them).
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = 20000 + std::process::id() % 20000;
+    let conf = dir.path().join("rr.toml");
+    let socket = dir.path().join("rr.sock");
+    for (args, in_file) in [(vec!["--log-format", "json"], false), (vec![], true)] {
+        let _ = std::fs::remove_file(&socket);
+        std::fs::write(
+            &conf,
+            format!(
+                "{}control-socket = \"{}\"\nlisten-address = \"127.0.0.1\"\nlisten-port = {port}\n{RR}",
+                if in_file { "log-format = \"json\"\n" } else { "" },
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("rr.log");
+        let mut child = Command::new(ferry_tests::bin("bgpd"))
+            .args(["--config", conf.to_str().unwrap()])
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let text = eventually("bgpd started", Duration::from_secs(10), || {
+            let t = std::fs::read_to_string(&log).unwrap_or_default();
+            if t.contains("bgpd started") {
+                Ok(t)
+            } else {
+                Err(t)
+            }
+        });
+        // SAFETY: SIGTERM to the child this test started, by its PID.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let _ = child.wait();
+        let mut started = false;
+        for line in text.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            for key in ["timestamp", "level", "target", "fields"] {
+                assert!(v.get(key).is_some(), "{key} missing: {line}");
+            }
+            if v["fields"]["message"] == "bgpd started" {
+                started = true;
+                assert_eq!(v["level"], "INFO", "{line}");
+                assert_eq!(v["fields"]["local_as"], 64512, "{line}");
+                assert_eq!(v["fields"]["reflector"], true, "{line}");
+            }
+        }
+        assert!(started, "{text}");
+    }
+}

@@ -1994,4 +1994,82 @@ neighbors = ["10.20.63.45"]
         assert!(e.starts_with("test.toml: line 2, column 12: "), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
+
+    #[test]
+    fn http_listen_and_log_format() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 1\n";
+        let c = from_str(base, "test.toml").unwrap();
+        assert_eq!(c.http_listen, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        let c = from_str(
+            &format!("http-listen = \"[::]:9179\"\nlog-format = \"json\"\n{base}"),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.http_listen, Some("[::]:9179".parse().unwrap()));
+        assert_eq!(c.log_format, LogFormat::Json);
+        for (bad, needle) in [
+            (
+                "http-listen = \"9179\"",
+                "test.toml: http-listen: \"9179\" is not ADDR:PORT",
+            ),
+            (
+                "http-listen = \"0.0.0.0\"",
+                "test.toml: http-listen: \"0.0.0.0\" is not ADDR:PORT",
+            ),
+            (
+                "http-listen = \":::9179\"",
+                "test.toml: http-listen: \":::9179\" is not ADDR:PORT",
+            ),
+            (
+                "http-listen = \"0.0.0.0:0\"",
+                "test.toml: http-listen: \"0.0.0.0:0\": port 0",
+            ),
+            (
+                "http-listen = 9179",
+                "test.toml: http-listen: the integer 9179 where a string is expected",
+            ),
+            (
+                "log-format = \"xml\"",
+                "test.toml: log-format: \"xml\": expected \"text\" or \"json\"",
+            ),
+            ("http_listen = \"0.0.0.0:9179\"", "write \"http-listen\""),
+        ] {
+            let e = err(&format!("{bad}\n{base}"));
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_http_listen_and_log_format_until_a_restart() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 1\n";
+        let running = from_str(
+            &format!("http-listen = \"127.0.0.1:9179\"\n{base}"),
+            "test.toml",
+        )
+        .unwrap();
+        let (_f, r) = reload_text(
+            &running,
+            &format!("http-listen = \"127.0.0.1:9180\"\nlog-format = \"json\"\n{base}"),
+        );
+        let c = r.unwrap();
+        assert_eq!(c.http_listen, running.http_listen);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(
+            c.restart_pending,
+            vec![
+                "http-listen 127.0.0.1:9180 (running 127.0.0.1:9179)".to_string(),
+                "log-format json (running text)".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn the_log_format_is_read_before_validation() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), "log-format = \"json\"\nlocal-as = \"bad\"\n").unwrap();
+        assert_eq!(log_format_of(f.path()), Some(LogFormat::Json));
+        std::fs::write(f.path(), "local-as = 1\n").unwrap();
+        assert_eq!(log_format_of(f.path()), None);
+    }
 }

@@ -294,3 +294,100 @@ pub fn readiness(
     }
     reasons
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dashmap::DashMap;
+
+    use super::*;
+    use crate::config::from_str;
+    use crate::peer_status::PeerStatus;
+
+    fn table(cfg: &Config, states: &[(&str, State)]) -> PeerTable {
+        let peers: PeerTable = Arc::new(DashMap::new());
+        for (addr, state) in states {
+            let a = addr.parse().unwrap();
+            let n = cfg
+                .neighbor(a)
+                .or_else(|| cfg.match_dynamic(a))
+                .expect("a neighbour of the configuration");
+            let st = PeerStatus::new(n);
+            st.set_state(*state);
+            peers.insert(a, Arc::new(st));
+        }
+        peers
+    }
+
+    const MESH: &str = r#"
+router-id = "10.0.0.1"
+local-as = 64512
+cluster-id = "10.0.0.1"
+[[group]]
+name = "workers"
+route-reflector-client = true
+allow = ["10.10.0.0/16"]
+[cluster-mesh]
+local-cluster = "a"
+clusters = [{ name = "a", route-reflectors = ["10.0.0.1"] },
+            { name = "b", route-reflectors = ["10.0.1.1", "10.0.1.2"] }]
+"#;
+
+    #[test]
+    fn a_reflector_of_a_mesh_is_ready_with_one_session_to_another_cluster() {
+        let cfg = from_str(MESH, "test.toml").unwrap();
+        let down = table(
+            &cfg,
+            &[("10.0.1.1", State::Active), ("10.0.1.2", State::Connect)],
+        );
+        assert_eq!(
+            readiness(&cfg, &down, true, None),
+            vec!["cluster mesh: no session with another cluster's route reflector is Established (10.0.1.1 Active, 10.0.1.2 Connect)".to_string()]
+        );
+        let one = table(
+            &cfg,
+            &[
+                ("10.0.1.1", State::Established),
+                ("10.0.1.2", State::Connect),
+            ],
+        );
+        assert!(readiness(&cfg, &one, true, None).is_empty());
+        assert_eq!(
+            readiness(&cfg, &one, false, None),
+            vec!["the core task did not answer within 1 s".to_string()]
+        );
+        // Clients do not matter to a reflector.
+        let plain = from_str(&MESH[..MESH.find("[cluster-mesh]").unwrap()], "t").unwrap();
+        assert!(readiness(&plain, &table(&plain, &[]), true, None).is_empty());
+    }
+
+    #[test]
+    fn a_worker_is_ready_with_a_reflectors_end_of_rib() {
+        let cfg = from_str(
+            "router-id = \"10.0.0.9\"\nlocal-as = 64512\nkernel-sync = false\n[[group]]\nname = \"rr\"\nneighbors = [\"10.0.0.1\", \"10.0.0.2\"]\nfamilies = [\"evpn\"]\n",
+            "test.toml",
+        )
+        .unwrap();
+        let peers = table(
+            &cfg,
+            &[("10.0.0.1", State::Idle), ("10.0.0.2", State::Active)],
+        );
+        assert_eq!(
+            readiness(&cfg, &peers, true, None),
+            vec![
+                "no Established session with a route reflector (10.0.0.1 Idle, 10.0.0.2 Active)"
+                    .to_string()
+            ]
+        );
+        let none = from_str(
+            "router-id = \"10.0.0.9\"\nlocal-as = 64512\nkernel-sync = false\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            readiness(&none, &table(&none, &[]), true, None),
+            vec!["no route reflector is configured".to_string()]
+        );
+    }
+}
