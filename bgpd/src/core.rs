@@ -76,6 +76,14 @@ pub enum CoreEvent {
     WithdrawOriginated {
         nlri: Nlri,
     },
+    /// The RIB's counts for `/metrics`.
+    Metrics {
+        reply: oneshot::Sender<crate::metrics::RibSnapshot>,
+    },
+    /// `/livez`: the core answers.
+    Ping {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The shared, replaceable configuration.
@@ -352,6 +360,9 @@ impl Core {
                     self.dispatch(out);
                     self.check_prefix_limits(addr, id);
                     if let Some(f) = update.end_of_rib_family() {
+                        if let Some(st) = self.peers.get(&addr) {
+                            st.end_of_rib_received(f);
+                        }
                         let out = self.rib.end_of_rib(id, f);
                         self.dispatch(out);
                         if let Some(d) = &mut self.deferral {
@@ -397,6 +408,12 @@ impl Core {
                         RefreshSubtype::Reserved(_) => {}
                     }
                 }
+            }
+            CoreEvent::Metrics { reply } => {
+                let _ = reply.send(self.metrics());
+            }
+            CoreEvent::Ping { reply } => {
+                let _ = reply.send(());
             }
             CoreEvent::Control { request, reply } => match request {
                 Request::Attach { .. }
@@ -508,6 +525,33 @@ impl Core {
             max_message = max,
             "paths not sent: their attributes alone do not fit in one message the peer accepts"
         );
+    }
+
+    /// What `/metrics` reads from the RIB: per-family table sizes and
+    /// each Established peer's prefix counts.
+    fn metrics(&self) -> crate::metrics::RibSnapshot {
+        let mut snap = crate::metrics::RibSnapshot::default();
+        for f in Family::SUPPORTED {
+            let c = self.rib.table_counts(f);
+            snap.tables.push((f, c.active, c.paths));
+        }
+        for (&addr, &id) in &self.ids {
+            for f in self
+                .rib
+                .peer(id)
+                .map_or(FamilySet::EMPTY, |p| p.info.families)
+                .iter()
+            {
+                let c = self.rib.counts(id, f);
+                snap.received.push((addr, f, c.received, c.accepted));
+            }
+        }
+        for (id, f, n) in self.rib.advertised_counts() {
+            if let Some(&addr) = self.addrs.get(&id) {
+                snap.advertised.push((addr, f, n));
+            }
+        }
+        snap
     }
 
     /// Answers a read-only control request.

@@ -41,6 +41,11 @@ pub enum DaemonError {
     Signal(std::io::Error),
     #[error("kernel sync: {0}")]
     Worker(String),
+    #[error("http-listen {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 type Handles = Arc<DashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>>>;
@@ -355,6 +360,15 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         .await
         .map_err(DaemonError::Control)?;
     let listeners = listen(&cfg).await?;
+    let http_listener = match cfg.http_listen {
+        Some(addr) => Some(
+            crate::http::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Http { addr, source })?,
+        ),
+        None => None,
+    };
+    let reloads = Arc::new(crate::metrics::ReloadCounters::default());
 
     let config: SharedConfig = Arc::new(RwLock::new(Arc::new(cfg)));
     let peers: PeerTable = Arc::new(DashMap::new());
@@ -380,6 +394,15 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(8);
     tokio::spawn(control::serve(control_listener, core_tx.clone(), reload_tx));
+    if let Some(l) = http_listener {
+        let state = crate::http::HttpState {
+            config: config.clone(),
+            peers: peers.clone(),
+            core: core_tx.clone(),
+            reloads: reloads.clone(),
+        };
+        tokio::spawn(crate::http::serve(l, Arc::new(state)));
+    }
 
     let listener_fds: Vec<std::os::fd::RawFd> = listeners
         .iter()
@@ -435,11 +458,13 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
             }
             Some(reply) = reload_rx.recv() => {
                 let r = daemon.reload().await;
+                reloads.record(matches!(r, Response::Ok { .. }));
                 let _ = reply.send(r);
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
-                daemon.reload().await;
+                let r = daemon.reload().await;
+                reloads.record(matches!(r, Response::Ok { .. }));
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -23,7 +23,6 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,11 +67,12 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queues messages; false when the connection is gone.
     pub fn send(&self, messages: Vec<Bytes>) -> bool {
-        let n = messages.len() as u64;
+        // Counted before the writer can take them off the queue.
+        self.status.queued(&messages);
         if self.tx.send(messages).is_ok() {
-            self.status.out_queue.fetch_add(n, Ordering::Relaxed);
             true
         } else {
+            self.status.queue_cleared();
             false
         }
     }
@@ -120,8 +120,10 @@ impl Writer {
     }
 
     fn send(&self, m: Bytes) {
-        if self.data.send(vec![m]).is_ok() {
-            self.status.out_queue.fetch_add(1, Ordering::Relaxed);
+        let batch = vec![m];
+        self.status.queued(&batch);
+        if self.data.send(batch).is_err() {
+            self.status.queue_cleared();
         }
     }
 
@@ -170,9 +172,8 @@ async fn write_loop(
                     Ok(n) => {
                         *off += n;
                         if *off == m.len() {
+                            status.sent(m, true);
                             current = None;
-                            status.out_messages.fetch_add(1, Ordering::Relaxed);
-                            status.out_queue.fetch_sub(1, Ordering::Relaxed);
                         }
                     }
                 },
@@ -181,7 +182,7 @@ async fn write_loop(
     };
     drop(queue);
     rx.close();
-    status.out_queue.store(0, Ordering::Relaxed);
+    status.queue_cleared();
     let fd = std::os::fd::AsRawFd::as_raw_fd(half.as_ref());
     match exit {
         WriterExit::Drained => {
@@ -207,8 +208,8 @@ async fn write_loop(
             .await;
             match sent {
                 Ok(Ok(())) => {
-                    if notification.is_some() {
-                        status.out_messages.fetch_add(1, Ordering::Relaxed);
+                    if let Some(n) = &notification {
+                        status.sent(n, false);
                     }
                     let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
                 }
@@ -458,7 +459,7 @@ pub async fn run(
             }, if s.conn.is_some() => {
                 match msg {
                     Ok(bytes) => {
-                        s.ctx.status.in_messages.fetch_add(1, Ordering::Relaxed);
+                        s.ctx.status.received(&bytes);
                         let ev = Event::from_message(&bytes, &s.fsm.receive_context());
                         s.event(ev).await;
                     }

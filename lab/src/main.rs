@@ -455,6 +455,10 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
         let mut ns = Vec::new();
         for n in nodes(t).into_iter().filter(|n| n.cluster == c.name) {
             let running = lab.daemon_running(&n.name);
+            let (ready, reasons) = match lab.readiness(&n) {
+                Ok((ready, reasons)) => (serde_json::json!(ready), reasons),
+                Err(e) => (serde_json::Value::Null, vec![format!("no answer: {e}")]),
+            };
             let sessions: Vec<serde_json::Value> = lab
                 .bgpctl(&n.name, &["--json", "show", "summary"])
                 .ok()
@@ -475,6 +479,7 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
                 .collect();
             ns.push(serde_json::json!({"name": n.name, "role": if n.master {"route-reflector"} else {"worker"},
                 "address": n.address.to_string(), "bgpd": if running {"running"} else {"down"},
+                "ready": ready, "not-ready": reasons,
                 "sessions": sessions, "pods": pods}));
         }
         clusters.push(serde_json::json!({"name": c.name, "vpc": c.vpc.to_string(), "router": gateway_of(&c.vpc).to_string(), "nodes": ns}));
@@ -502,13 +507,21 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
             c["router"].as_str().unwrap_or("")
         );
         for n in c["nodes"].as_array().into_iter().flatten() {
+            let ready = match n["ready"].as_bool() {
+                Some(true) => "ready",
+                Some(false) => "NOT READY",
+                None => "readiness unknown",
+            };
             println!(
-                "│  {:<22} {:<15} {:<16} bgpd {}",
+                "│  {:<22} {:<15} {:<16} bgpd {:<7} {ready}",
                 n["name"].as_str().unwrap_or(""),
                 n["address"].as_str().unwrap_or(""),
                 n["role"].as_str().unwrap_or(""),
                 n["bgpd"].as_str().unwrap_or("")
             );
+            for r in n["not-ready"].as_array().into_iter().flatten() {
+                println!("│     ├─ not ready: {}", r.as_str().unwrap_or(""));
+            }
             for s in n["sessions"].as_array().into_iter().flatten() {
                 println!(
                     "│     ├─ session {:<15} {}",
