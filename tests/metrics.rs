@@ -364,16 +364,16 @@ fn metrics_follow_a_sessions_life() {
 const WORKER: &str = "10.10.93.12";
 const WORKER_HTTP: &str = "10.10.93.12:9179";
 
-/// The worker, graceful restart off: with it on, both speakers start as
-/// restarting ones (RFC 4724 §4.1) and each holds its End-of-RIB back for
-/// the other's, up to the 60 s deferral limit.
+/// The worker, graceful restart on (the default): both speakers start as
+/// restarting ones (RFC 4724 §4.1); each sets the Restart State bit, so
+/// neither waits for the other's End-of-RIB (no wait for the 60 s
+/// deferral limit).
 fn worker_config() -> String {
     format!(
         r#"http-listen = "{WORKER_HTTP}"
 router-id = "{WORKER}"
 local-as = 64512
 connect-retry = 1
-graceful-restart-time = 0
 [[group]]
 name = "reflectors"
 local-address = "{WORKER}"

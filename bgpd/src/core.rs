@@ -121,6 +121,10 @@ struct Deferral {
     start: Instant,
     last_up: Instant,
     eor: HashMap<PeerId, FamilySet>,
+    /// Peers that set the Restart State bit: restarting as we are, they
+    /// hold back their End-of-RIB until they have ours, so we do not wait
+    /// for it (RFC 4724 §4.1).
+    restarted: std::collections::HashSet<PeerId>,
 }
 
 impl Deferral {
@@ -157,13 +161,18 @@ impl Core {
                 start: now,
                 last_up: now,
                 eor: HashMap::new(),
+                restarted: Default::default(),
             });
+            crate::negotiate::set_restarting(true);
             self.rib.set_deferring(true);
             let tick = tx.clone();
+            // Ticks while the deferral lasts, then stops (the core idles).
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    if tick.send(CoreEvent::DeferralTick).await.is_err() {
+                    if !crate::negotiate::restarting()
+                        || tick.send(CoreEvent::DeferralTick).await.is_err()
+                    {
                         break;
                     }
                 }
@@ -212,7 +221,9 @@ impl Core {
                 .peer(*id)
                 .map_or(FamilySet::EMPTY, |p| p.info.families);
             let got = d.eor.get(id).copied().unwrap_or(FamilySet::EMPTY);
-            self.rib.is_restarting(*id) || want.iter().all(|f| got.contains(f))
+            self.rib.is_restarting(*id)
+                || d.restarted.contains(id)
+                || want.iter().all(|f| got.contains(f))
         });
         let statics = current(&self.config).neighbors();
         let statics_up = statics.iter().all(|n| self.ids.contains_key(&n.address));
@@ -224,6 +235,7 @@ impl Core {
                 && statics_up);
         if done {
             self.deferral = None;
+            crate::negotiate::set_restarting(false);
             tracing::info!(
                 after_ms = elapsed.as_millis() as u64,
                 "selection deferral over: End-of-RIB to every peer"
@@ -304,6 +316,11 @@ impl Core {
                 if let Some(d) = &mut self.deferral {
                     d.last_up = now_instant();
                     d.eor.remove(&id);
+                    if graceful.is_some_and(|g| g.peer_restarted) {
+                        d.restarted.insert(id);
+                    } else {
+                        d.restarted.remove(&id);
+                    }
                 }
                 let out = self.rib.peer_up(id, info);
                 self.dispatch(out);

@@ -3,10 +3,28 @@
 //! capability).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_wire::iana::notification::open as subcode;
 use ferry_wire::message::Capability;
 use ferry_wire::{DecodeContext, EncodeContext, Family, FamilySet, MessageError, Open};
+
+/// True while this speaker is in the restart phase of RFC 4724 §4.1 (it
+/// started with graceful restart on and defers route selection): its
+/// OPENs set the Restart State (R) bit, so that a peer restarting at the
+/// same time does not wait for its End-of-RIB, nor it for the peer's.
+/// Set and cleared by the task that owns the RIB; one per process.
+static RESTARTING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the start (true) or the end (false) of this speaker's restart phase.
+pub fn set_restarting(on: bool) {
+    RESTARTING.store(on, Ordering::Relaxed);
+}
+
+/// True while this speaker is in its restart phase.
+pub fn restarting() -> bool {
+    RESTARTING.load(Ordering::Relaxed)
+}
 
 /// What this speaker offers and expects on one session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +58,7 @@ impl LocalParams {
             // across a restart: a worker's kernel state stays, and a
             // reflector's clients forward on their own.
             caps.push(Capability::GracefulRestart {
-                restarted: false,
+                restarted: RESTARTING.load(Ordering::Relaxed),
                 notification: true,
                 restart_time: time,
                 families: self
@@ -72,6 +90,10 @@ pub struct GracefulRestart {
     pub families: FamilySet,
     /// Of those, the ones whose forwarding state the peer preserved (F bit).
     pub preserved: FamilySet,
+    /// The peer set the Restart State (R) bit: it has just restarted, and
+    /// we must not wait for its End-of-RIB before sending it our routes
+    /// (RFC 4724 §3, §4.1).
+    pub peer_restarted: bool,
 }
 
 /// The outcome of a successful OPEN exchange.
@@ -176,10 +198,10 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
                 restart_time,
                 notification,
                 families,
-                ..
+                restarted,
             } => {
                 peer_restart_time = Some(*restart_time);
-                peer_gr = Some((*restart_time, *notification, families.clone()));
+                peer_gr = Some((*restart_time, *notification, *restarted, families.clone()));
             }
             _ => {}
         }
@@ -195,21 +217,24 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
         .filter(|f| peer_families.contains(*f))
         .collect();
     let graceful_restart = match (local.graceful_restart_time, peer_gr) {
-        (Some(_), Some((restart_time, notification, list))) => Some(GracefulRestart {
-            restart_time,
-            notification,
-            families: list
-                .iter()
-                .map(|f| f.family)
-                .filter(|f| families.contains(*f))
-                .collect(),
-            preserved: list
-                .iter()
-                .filter(|f| f.forwarding_preserved)
-                .map(|f| f.family)
-                .filter(|f| families.contains(*f))
-                .collect(),
-        }),
+        (Some(_), Some((restart_time, notification, peer_restarted, list))) => {
+            Some(GracefulRestart {
+                restart_time,
+                notification,
+                peer_restarted,
+                families: list
+                    .iter()
+                    .map(|f| f.family)
+                    .filter(|f| families.contains(*f))
+                    .collect(),
+                preserved: list
+                    .iter()
+                    .filter(|f| f.forwarding_preserved)
+                    .map(|f| f.family)
+                    .filter(|f| families.contains(*f))
+                    .collect(),
+            })
+        }
         _ => None,
     };
     Ok(Negotiated {
@@ -350,6 +375,32 @@ mod tests {
         assert!(n.extended_message);
         assert_eq!(n.encode_context().max_message_len(), 65535);
         assert_eq!(n.decode_context().max_message_len(), 65535);
+    }
+
+    #[test]
+    fn the_peers_restart_state_bit_is_kept() {
+        let mut l = local();
+        l.graceful_restart_time = Some(120);
+        for restarted in [false, true] {
+            let peer = Open::new(
+                64512,
+                90,
+                Ipv4Addr::new(10, 10, 93, 12),
+                vec![
+                    Capability::Multiprotocol {
+                        family: Family::EVPN,
+                    },
+                    Capability::GracefulRestart {
+                        restarted,
+                        notification: true,
+                        restart_time: 120,
+                        families: vec![],
+                    },
+                ],
+            );
+            let gr = negotiate(&l, &peer).unwrap().graceful_restart.unwrap();
+            assert_eq!(gr.peer_restarted, restarted);
+        }
     }
 
     fn open_with(my_as: u16, caps: Vec<Capability>) -> Open {
