@@ -132,17 +132,22 @@ impl PeerStatus {
             self.sent_by_type[i].fetch_add(1, Ordering::Relaxed);
         }
         if queued {
-            let _ = self
-                .out_queue
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
-                    Some(q.saturating_sub(1))
-                });
-            let _ = self
-                .out_queue_bytes
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
-                    Some(q.saturating_sub(message.len() as u64))
-                });
+            self.dequeued(message);
         }
+    }
+
+    /// Takes a queued message off the counts without sending it.
+    pub fn dequeued(&self, message: &[u8]) {
+        let _ = self
+            .out_queue
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(1))
+            });
+        let _ = self
+            .out_queue_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(message.len() as u64))
+            });
     }
 
     /// The writer stopped: nothing is queued any more.

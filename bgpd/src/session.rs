@@ -86,6 +86,9 @@ const CLOSE_TIME: Duration = Duration::from_secs(1);
 /// peer never blocks the session or the core.
 struct Writer {
     data: mpsc::UnboundedSender<Vec<Bytes>>,
+    /// The session's own messages (OPEN, KEEPALIVE), written before any
+    /// queued UPDATE, between whole messages.
+    control: mpsc::Sender<Bytes>,
     status: Arc<PeerStatus>,
     /// Close now, after writing this NOTIFICATION (skipping queued data).
     /// Dropping the sender closes too, without a NOTIFICATION.
@@ -109,21 +112,37 @@ impl Writer {
     fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
         let shared = status.clone();
         let (data, rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
+        let (control, control_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
         // At most a few close orders per connection; the first ends it.
         let (abort, abort_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
-        tokio::spawn(write_loop(half, status, rx, abort_rx));
+        tokio::spawn(write_loop(
+            half,
+            status,
+            Queues {
+                data: rx,
+                control: control_rx,
+                abort: abort_rx,
+            },
+        ));
         Writer {
             data,
+            control,
             status: shared,
             abort,
         }
     }
 
+    /// Queues a message of the session's own ahead of the UPDATEs. With
+    /// [`CONTROL_QUEUE`] messages already waiting (a peer that has not
+    /// read for several keepalive intervals) it is dropped: a KEEPALIVE
+    /// already waiting says the same.
     fn send(&self, m: Bytes) {
-        let batch = vec![m];
-        self.status.queued(&batch);
-        if self.data.send(batch).is_err() {
-            self.status.queue_cleared();
+        self.status.queued(std::slice::from_ref(&m));
+        if let Err(e) = self.control.try_send(m) {
+            let m = match e {
+                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m,
+            };
+            self.status.dequeued(&m);
         }
     }
 
@@ -132,34 +151,60 @@ impl Writer {
     }
 }
 
+/// Room for the session's own messages: an OPEN and KEEPALIVEs, one per
+/// keepalive interval while the peer does not read.
+const CONTROL_QUEUE: usize = 4;
+
+/// What a writer task reads from.
+struct Queues {
+    /// UPDATE batches from the core (and the session's messages never).
+    data: mpsc::UnboundedReceiver<Vec<Bytes>>,
+    /// The session's OPEN and KEEPALIVEs, served first.
+    control: mpsc::Receiver<Bytes>,
+    abort: mpsc::UnboundedReceiver<Option<Bytes>>,
+}
+
 /// Writes queued messages until told to close. A close order is seen at
 /// once, even while the peer does not read: it interrupts the write
 /// under way, finishes the message being written and sends the
 /// NOTIFICATION within [`CLOSE_TIME`], and resets the connection (RST)
 /// when octets are still unacknowledged, so that no socket and queue
 /// outlive the session.
-async fn write_loop(
-    mut half: OwnedWriteHalf,
+///
+/// The session's own messages (KEEPALIVE above all) never wait behind
+/// the UPDATE backlog: each time a whole message is out, the control
+/// queue is served first.
+async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
+    mut half: W,
     status: Arc<PeerStatus>,
-    mut rx: mpsc::UnboundedReceiver<Vec<Bytes>>,
-    mut abort_rx: mpsc::UnboundedReceiver<Option<Bytes>>,
+    queues: Queues,
 ) {
+    let Queues {
+        data: mut rx,
+        control: mut control_rx,
+        abort: mut abort_rx,
+    } = queues;
     let mut queue: std::collections::VecDeque<Bytes> = std::collections::VecDeque::new();
     // The message being written and how much of it is out.
     let mut current: Option<(Bytes, usize)> = None;
+    let mut data_open = true;
     let exit = loop {
         if current.is_none() {
-            if let Some(m) = queue.pop_front() {
+            if let Ok(m) = control_rx.try_recv() {
+                current = Some((m, 0));
+            } else if let Some(m) = queue.pop_front() {
                 current = Some((m, 0));
             }
         }
         match current.as_mut() {
+            None if !data_open => break WriterExit::Drained,
             None => tokio::select! {
                 biased;
                 last = abort_rx.recv() => break WriterExit::Abort(last.flatten()),
+                Some(m) = control_rx.recv() => current = Some((m, 0)),
                 batch = rx.recv() => match batch {
                     Some(b) => queue.extend(b),
-                    None => break WriterExit::Drained,
+                    None => data_open = false,
                 },
             },
             Some((m, off)) => tokio::select! {
@@ -182,8 +227,9 @@ async fn write_loop(
     };
     drop(queue);
     rx.close();
+    control_rx.close();
     status.queue_cleared();
-    let fd = std::os::fd::AsRawFd::as_raw_fd(half.as_ref());
+    let fd = half.as_raw_fd();
     match exit {
         WriterExit::Drained => {
             let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
@@ -226,13 +272,29 @@ async fn write_loop(
 }
 
 /// Closes the connection with a RST, discarding what is queued.
-fn reset(half: OwnedWriteHalf, fd: std::os::fd::RawFd) {
+fn reset<W: AsRawFd>(half: W, fd: std::os::fd::RawFd) {
     if let Err(e) = crate::sockopt::set_linger_zero(fd) {
         debug!(error = %e, "SO_LINGER 0 not set");
     }
     // No FIN first: the socket closes (with RST) when the read half is
     // dropped too.
     half.forget();
+}
+
+/// The write half of a connection, as the writer task needs it: its
+/// descriptor for socket options, and a way to let go of it without a FIN.
+trait AsRawFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd;
+    fn forget(self);
+}
+
+impl AsRawFd for OwnedWriteHalf {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self.as_ref())
+    }
+    fn forget(self) {
+        OwnedWriteHalf::forget(self)
+    }
 }
 
 /// One TCP connection of a session.
@@ -870,6 +932,80 @@ mod tests {
         let d = status.detail();
         assert_eq!(d.state, State::Idle);
         assert_eq!(d.last_error.as_deref(), Some("session task failed"));
+    }
+
+    /// A message of `len` octets and type `kind` (its body is filler).
+    fn raw_message(kind: u8, len: usize) -> Bytes {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&(len as u16).to_be_bytes());
+        m.push(kind);
+        m.resize(len, 0);
+        Bytes::from(m)
+    }
+
+    /// With 50 MB of UPDATEs queued to a peer that reads slowly, a
+    /// KEEPALIVE queued afterwards is written before the UPDATEs still
+    /// queued, and never inside one.
+    #[tokio::test]
+    async fn keepalive_jumps_the_update_backlog() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let mut client = client.unwrap();
+        let (server, _) = accepted.unwrap();
+        let (_read, write) = server.into_split();
+        let status = Arc::new(PeerStatus::new(neighbor()));
+        let writer = Writer::spawn(write, status.clone());
+        let update = raw_message(2, 4096);
+        const UPDATES: usize = 50 * 1024 * 1024 / 4096;
+        for _ in 0..UPDATES / 64 {
+            assert!(writer.data.send(vec![update.clone(); 64]).is_ok());
+        }
+        status.queued(&vec![update.clone(); UPDATES / 64 * 64]);
+        // Let the writer fill the socket buffers.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        writer.send(
+            Message::Keepalive
+                .to_bytes(&EncodeContext::default())
+                .unwrap(),
+        );
+        // Read slowly, message by message, until the KEEPALIVE.
+        let mut buf = BytesMut::new();
+        let mut updates_before = 0usize;
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                while buf.len() >= HEADER_LEN {
+                    let len = u16::from_be_bytes([buf[16], buf[17]]) as usize;
+                    assert!(len >= HEADER_LEN, "framing lost");
+                    if buf.len() < len {
+                        break;
+                    }
+                    let m = buf.split_to(len);
+                    match m[18] {
+                        2 => updates_before += 1,
+                        4 => return true,
+                        t => panic!("unexpected message type {t}"),
+                    }
+                }
+                let mut chunk = [0u8; 16384];
+                let n = client.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    return false;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        })
+        .await
+        .expect("KEEPALIVE within 30 s");
+        assert!(found, "connection closed before the KEEPALIVE");
+        // Only what was in the socket buffers (a few MB) came first.
+        assert!(
+            updates_before < UPDATES / 2,
+            "{updates_before} of {UPDATES} UPDATEs were written before the KEEPALIVE"
+        );
+        eprintln!("{updates_before} of {UPDATES} UPDATEs before the KEEPALIVE");
+        writer.close_with(None);
     }
 
     fn notification(data_len: usize) -> Message {
