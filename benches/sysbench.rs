@@ -539,6 +539,41 @@ fn settings(device: Device) -> &'static str {
     }
 }
 
+/// Where Ferry serves `/metrics` when `FERRY_BENCH_METRICS` is set.
+const HTTP_PORT: u16 = 9179;
+
+/// `FERRY_BENCH_METRICS=MS`: Ferry runs with `http-listen` and its
+/// `/metrics` is fetched every MS milliseconds (`1` or empty: 1000) while
+/// the benchmark runs, to compare with metrics off.
+fn metrics_on() -> Option<Duration> {
+    let v = std::env::var("FERRY_BENCH_METRICS").ok()?;
+    let ms = v.parse::<u64>().ok().filter(|ms| *ms > 1).unwrap_or(1000);
+    Some(Duration::from_millis(ms))
+}
+
+/// Fetches Ferry's `/metrics` every `every` until the benchmark ends (the
+/// thread ends with the process); failures (no daemon yet) are skipped.
+fn start_scraper(every: Duration) {
+    use std::sync::Once;
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(move || loop {
+            let addr = std::net::SocketAddr::new(std::net::IpAddr::V4(DUT), HTTP_PORT);
+            if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                use std::io::{Read, Write as _};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = write!(
+                    s,
+                    "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+                );
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink);
+            }
+            std::thread::sleep(every);
+        });
+    });
+}
+
 fn start(device: Device, args: &Args) -> Result<Running, String> {
     let dir = args.work.join(format!("{device:?}").to_lowercase());
     let _ = std::fs::remove_dir_all(&dir);
@@ -551,13 +586,17 @@ fn start(device: Device, args: &Args) -> Result<Running, String> {
             std::fs::write(
                 &conf,
                 format!(
-                    "router-id = \"{DUT}\"\nlocal-as = {LOCAL_AS}\ncluster-id = \"{DUT}\"\n\
+                    "router-id = \"{DUT}\"\nlocal-as = {LOCAL_AS}\ncluster-id = \"{DUT}\"\n{http}\
                      control-socket = \"{d}/bgpd.sock\"\n\n[[group]]\nname = \"clients\"\n\
                      type = \"internal\"\nlocal-address = \"{DUT}\"\nfamilies = [\"inet-vpn\", \"evpn\"]\n\
-                     route-reflector-client = true\nallow = [\"127.0.2.0/24\", \"127.0.3.0/24\"]\nhold-time = 240\n"
+                     route-reflector-client = true\nallow = [\"127.0.2.0/24\", \"127.0.3.0/24\"]\nhold-time = 240\n",
+                    http = metrics_on().map_or(String::new(), |_| format!("http-listen = \"{DUT}:{HTTP_PORT}\"\n")),
                 ),
             )
             .map_err(|e| e.to_string())?;
+            if let Some(every) = metrics_on() {
+                start_scraper(every);
+            }
             let mut c = Command::new(&args.ferry_bgpd);
             if let Ok(v) = std::env::var("FERRY_BENCH_ARENA") {
                 c.env("MALLOC_ARENA_MAX", v);

@@ -291,3 +291,90 @@ protocol bgp ferry {
             .join(" | ")
     );
 }
+
+/// FRR's bgpd dies while its bfdd goes on: BFD stays Up, so the session
+/// loss is a control-plane restart, and graceful restart keeps FRR's
+/// routes until its bgpd is back (RFC 5882 §4.3.2). Ferry's own BFD
+/// session never flaps.
+#[test]
+fn frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart() {
+    if !require_root("frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lan = Lan::new();
+    let ferry_ns = Netns::new("fbg");
+    let frr_ns = Netns::new("fbh");
+    lan.attach(&ferry_ns, "eth0", "10.77.0.1/24");
+    lan.attach(&frr_ns, "eth0", "10.77.0.2/24");
+    let f = Ferry::start(
+        &ferry_ns,
+        dir.path(),
+        "ferry",
+        &ferry_config("10.77.0.2", "\"inet-vpn\""),
+    );
+    let frr = Frr::start(
+        &frr_ns,
+        dir.path(),
+        "frr",
+        "router bgp 64512
+ bgp router-id 10.77.0.2
+ bgp graceful-restart
+ bgp graceful-restart preserve-fw-state
+ no bgp default ipv4-unicast
+ neighbor 10.77.0.1 remote-as 64512
+ neighbor 10.77.0.1 timers connect 1
+ address-family ipv4 vpn
+  neighbor 10.77.0.1 activate
+  network 10.99.0.0/24 rd 64512:20 label 200
+ exit-address-family
+",
+    );
+    frr.start_bfdd(
+        "bfd
+ peer 10.77.0.1
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ !
+!
+",
+    );
+    f.wait_established(&["10.77.0.2"]);
+    eventually("BFD Up", Duration::from_secs(30), || {
+        let s = bfd_session(&f, "10.77.0.2")?;
+        (s["state"] == "Up").then_some(()).ok_or(s.to_string())
+    });
+    eventually("FRR's route", Duration::from_secs(30), || {
+        has_route(&f, "10.99.0.0/24")
+            .then_some(())
+            .ok_or(format!("{:?}", f.routes(&[])))
+    });
+
+    frr.kill_bgpd();
+    eventually("the BGP session down", Duration::from_secs(10), || {
+        (!established(&f, "10.77.0.2"))
+            .then_some(())
+            .ok_or("still Established".to_string())
+    });
+    // Several detection times later: BFD Up, the route kept (stale).
+    std::thread::sleep(Duration::from_secs(2));
+    let s = bfd_session(&f, "10.77.0.2").unwrap();
+    assert_eq!(s["state"], "Up", "{s}");
+    assert_eq!(s["flaps"], 0, "{s}");
+    assert!(
+        has_route(&f, "10.99.0.0/24"),
+        "graceful restart keeps the route while FRR's bgpd restarts: {:?}",
+        f.routes(&[])
+    );
+    assert!(!f.proc.log_text().contains("BFD Down: closing the session"));
+
+    frr.start_bgpd();
+    f.wait_established(&["10.77.0.2"]);
+    eventually("the route refreshed", Duration::from_secs(30), || {
+        has_route(&f, "10.99.0.0/24")
+            .then_some(())
+            .ok_or(format!("{:?}", f.routes(&[])))
+    });
+    assert_eq!(bfd_session(&f, "10.77.0.2").unwrap()["flaps"], 0);
+}

@@ -3,14 +3,15 @@
 //! 8654) may send 65535 octets to a reflector whose other clients take
 //! only 4096. Ferry splits the NLRI over as many UPDATEs as needed, never
 //! sends a message longer than the client accepts, and counts the paths
-//! whose attributes alone cannot fit.
+//! whose attributes alone cannot fit. The clients: BIRD 2 and GoBGP
+//! (neither announces extended messages) and a raw sink that does.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ferry_tests::{
     block_in, encode_extended, eventually, output, pad_to, raw, require_root, vpnv4_update,
-    with_attribute, Ferry, Lan, Netns, Proc, RR,
+    with_attribute, Ferry, GoBgp, Lan, Netns, Proc, RR,
 };
 use ferry_wire::message::Capability;
 use ferry_wire::{Message, Nlri, Open};
@@ -31,6 +32,19 @@ fn bird_networks(sock: &str, rd: &str) -> usize {
         .lines()
         .filter(|l| l.split_whitespace().next() == Some(rd))
         .count()
+}
+
+/// GoBGP's VPNv4 routes per route distinguisher (`RD:prefix` keys).
+fn gobgp_networks(gobgp: &GoBgp, rd: &str) -> usize {
+    let rib: serde_json::Value =
+        serde_json::from_str(&gobgp.rib("vpnv4")).unwrap_or(serde_json::Value::Null);
+    rib.as_object()
+        .map(|m| {
+            m.keys()
+                .filter(|k| k.starts_with(&format!("{rd}:")))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// What an extended-message sink client got: every message decoded, the
@@ -59,7 +73,11 @@ fn oversize_updates_are_split_or_held_back_per_client() {
     lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
     cl_ns.addr("eth0", "10.10.93.77/16");
     lan.attach(&bird_ns, "eth0", "10.10.40.1/16");
+    let gobgp_ns = Netns::new("fhc");
+    lan.attach(&gobgp_ns, "eth0", "10.10.60.1/16");
     let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
+    // GoBGP without extended messages: a wrapped or oversize length resets it.
+    let gobgp = GoBgp::start(&gobgp_ns, dir.path(), "10.10.60.1", &["10.10.25.42"]);
     let bird_conf = dir.path().join("bird.conf");
     std::fs::write(
         &bird_conf,
@@ -83,12 +101,15 @@ fn oversize_updates_are_split_or_held_back_per_client() {
         ],
         &dir.path().join("bird.log"),
     );
-    rr.wait_established(&["10.10.40.1"]);
-    let caps = rr.neighbor("10.10.40.1").unwrap()["peer-capabilities"].to_string();
-    assert!(
-        !caps.contains("extended-message"),
-        "BIRD announced extended messages: {caps}"
-    );
+    rr.wait_established(&["10.10.40.1", "10.10.60.1"]);
+    gobgp.wait_established();
+    for client in ["10.10.40.1", "10.10.60.1"] {
+        let caps = rr.neighbor(client).unwrap()["peer-capabilities"].to_string();
+        assert!(
+            !caps.contains("extended-message"),
+            "{client} announced extended messages: {caps}"
+        );
+    }
 
     let (inj, sink_addr) = (Ipv4Addr::new(10, 10, 93, 12), Ipv4Addr::new(10, 10, 93, 77));
     let extended = |me: Ipv4Addr| {
@@ -200,6 +221,26 @@ fn oversize_updates_are_split_or_held_back_per_client() {
             }
         });
         eprintln!("BIRD: {got:?}");
+        let got = eventually("the routes at GoBGP", Duration::from_secs(30), || {
+            let (a, big) = (
+                gobgp_networks(&gobgp, "64512:1"),
+                gobgp_networks(&gobgp, "64512:2"),
+            );
+            if a == A as usize && big == BIG as usize {
+                Ok((a, big))
+            } else {
+                Err(format!(
+                    "{a} of {A} and {big} of {BIG}; GoBGP: {}",
+                    gobgp.cli(&["neighbor", "10.10.25.42"])
+                ))
+            }
+        });
+        eprintln!("GoBGP: {got:?}");
+        assert_eq!(
+            gobgp_networks(&gobgp, "64512:3"),
+            0,
+            "the oversize path reached GoBGP"
+        );
         assert_eq!(
             bird_networks(&sock, "64512:3"),
             0,
@@ -212,11 +253,18 @@ fn oversize_updates_are_split_or_held_back_per_client() {
     let protocols = String::from_utf8_lossy(&protocols.stdout).into_owned();
     assert!(protocols.contains("Established"), "{protocols}");
     assert!(!protocols.contains("Bad message length"), "{protocols}");
-    let n = rr.neighbor("10.10.40.1").unwrap();
-    assert_eq!(n["state"], "Established", "{n}");
-    assert_eq!(n["flaps"], 0, "{n}");
+    let neighbor = gobgp.cli(&["neighbor", "10.10.25.42"]);
     assert!(
-        n["oversize-paths-not-sent"].as_u64().unwrap_or(0) >= 1,
-        "show neighbor 10.10.40.1: {n}"
+        neighbor.to_lowercase().contains("bgp state = established"),
+        "{neighbor}"
     );
+    for client in ["10.10.40.1", "10.10.60.1"] {
+        let n = rr.neighbor(client).unwrap();
+        assert_eq!(n["state"], "Established", "{n}");
+        assert_eq!(n["flaps"], 0, "{n}");
+        assert!(
+            n["oversize-paths-not-sent"].as_u64().unwrap_or(0) >= 1,
+            "show neighbor {client}: {n}"
+        );
+    }
 }

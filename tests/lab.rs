@@ -208,6 +208,26 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
     let status: serde_json::Value = serde_json::from_str(&lab.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["clusters"].as_array().unwrap().len(), 2);
     assert_eq!(status["peerings"][0]["state"], "up");
+    // Every bgpd serves /readyz on 9179 in its namespace; status shows it.
+    // A worker's End-of-RIB may wait for the reflector's selection
+    // deferral (at most 60 s).
+    eventually("every node ready", Duration::from_secs(90), || {
+        let status: serde_json::Value =
+            serde_json::from_str(&lab.ok(&["status", "--json"])).map_err(|e| e.to_string())?;
+        let nodes: Vec<&serde_json::Value> = status["clusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["nodes"].as_array().into_iter().flatten())
+            .collect();
+        if nodes.len() == 6 && nodes.iter().all(|n| n["ready"] == true) {
+            Ok(())
+        } else {
+            Err(format!("{status:#}"))
+        }
+    });
+    let text = lab.ok(&["status"]);
+    assert_eq!(text.matches(" ready\n").count(), 6, "{text}");
 
     // Graceful restart keeps forwarding across restarts: not one of the
     // pings sent every 10 ms may be lost.
@@ -313,4 +333,232 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
     assert_exited(&pids);
     assert!(!lab.state.path().join("lab").exists());
     eprintln!("fault report:\n  {}", report.join("\n  "));
+}
+
+impl LabRun {
+    /// `bgpctl --json ARGS…` on a node, parsed.
+    fn bgpctl_json(&self, node: &str, args: &[&str]) -> Result<serde_json::Value, String> {
+        let mut all = vec!["bgpctl", node, "--", "--json"];
+        all.extend_from_slice(args);
+        let out = self.cmd(&all);
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    }
+
+    /// EVPN routes for `prefix` in a node's RIB.
+    fn evpn_routes(&self, node: &str, prefix: &str) -> usize {
+        self.bgpctl_json(
+            node,
+            &["show", "route", "--family", "evpn", "--prefix", prefix],
+        )
+        .ok()
+        .and_then(|v| v.as_array().map(Vec::len))
+        .unwrap_or(0)
+    }
+
+    /// Waits until every node's bgpd answers /readyz with ready.
+    fn all_ready(&self, count: usize) {
+        eventually("every node ready", Duration::from_secs(90), || {
+            let status: serde_json::Value =
+                serde_json::from_str(&self.ok(&["status", "--json"])).map_err(|e| e.to_string())?;
+            let nodes: Vec<&serde_json::Value> = status["clusters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["nodes"].as_array().into_iter().flatten())
+                .collect();
+            if nodes.len() == count && nodes.iter().all(|n| n["ready"] == true) {
+                Ok(())
+            } else {
+                Err(format!("{status:#}"))
+            }
+        });
+    }
+}
+
+const WORKERS: [&str; 4] = [
+    "us-west-1-worker1",
+    "us-west-1-worker2",
+    "us-west-2-worker1",
+    "us-west-2-worker2",
+];
+
+#[test]
+fn two_reflectors_per_cluster_lose_nothing_when_one_in_each_dies() {
+    if !require_root("two_reflectors_per_cluster_lose_nothing_when_one_in_each_dies") {
+        return;
+    }
+    let lab = LabRun {
+        name: unique("fr"),
+        state: tempfile::tempdir().unwrap(),
+    };
+    let topology = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/redundant-reflectors.yaml");
+    let up = lab.ok(&["up", "-f", topology.to_str().unwrap()]);
+    assert!(up.contains("lab up in"), "{up}");
+    let verify = lab.ok(&["verify"]);
+    assert!(verify.contains("0 failed"), "{verify}");
+    // Every worker has a BGP session and a BFD session Up with both
+    // reflectors of its cluster; each reflector one with each worker and
+    // with both reflectors of the other cluster.
+    for w in WORKERS {
+        eventually(
+            &format!("{w}: two BFD sessions Up"),
+            Duration::from_secs(30),
+            || {
+                let v = lab.bgpctl_json(w, &["show", "bfd", "session"])?;
+                let up = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s["state"] == "Up")
+                    .count();
+                if up == 2 {
+                    Ok(())
+                } else {
+                    Err(format!("{v:#}"))
+                }
+            },
+        );
+    }
+    for m in ["us-west-1-master", "us-west-1-master2"] {
+        let v = lab.bgpctl_json(m, &["show", "summary"]).unwrap();
+        let established = v["neighbors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["state"] == "Established")
+            .count();
+        assert_eq!(established, 4, "{m}: {v:#}");
+    }
+    lab.all_ready(8);
+    let mut report = Vec::new();
+
+    // One reflector in each cluster dies: BFD takes its sessions down in
+    // 300 ms, the other reflector carries every route, and forwarding
+    // never stops.
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 1000, || {
+        lab.ok(&["stop", "--kill", "us-west-1-master"]);
+        lab.ok(&["stop", "--kill", "us-west-2-master2"]);
+    });
+    report.push(format!(
+        "SIGKILL of one reflector in each cluster: {} of {sent} pings (every 10 ms) lost",
+        sent - got
+    ));
+    assert!(sent >= 1000, "{sent} pings sent");
+    assert_eq!(sent, got, "pings lost when one reflector per cluster died");
+    let verify = lab.ok(&["verify"]);
+    assert!(verify.contains("0 failed"), "{verify}");
+    assert!(
+        verify.contains("us-west-1-master sessions") && verify.contains("not checked"),
+        "{verify}"
+    );
+
+    // A pod attached while they are down is reached from the other cluster.
+    let seed = std::fs::read_to_string(&topology).unwrap();
+    let grown = seed.replace(
+        "checks:\n",
+        "  - name: alpine-late\n    cluster: us-west-1\n    nad: blue-net\n    worker: 1\n    mac: aa:bb:cc:dd:05:05\n    ipv4: {address: 1.1.4.2/30, gateway: 1.1.4.1, routes: [1.0.0.0/8]}\nchecks:\n",
+    );
+    let file = lab.state.path().join("grown.yaml");
+    std::fs::write(&file, grown).unwrap();
+    let t0 = Instant::now();
+    let out = lab.ok(&["up", "-f", file.to_str().unwrap()]);
+    assert!(out.contains("left down"), "{out}");
+    let after_up = t0.elapsed();
+    let mut reached = None;
+    while t0.elapsed() < Duration::from_secs(30) {
+        let ok = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.pod_ns("alpine-cluster-2"),
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "0.2",
+                "1.1.4.2",
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            reached = Some(t0.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reached = reached.expect("the pod attached with one reflector per cluster down is reached");
+    report.push(format!(
+        "pod attached with one reflector per cluster down: reached from the other cluster {} ms after `up` began ({} ms after it returned)",
+        reached.as_millis(),
+        reached.saturating_sub(after_up).as_millis()
+    ));
+    assert!(
+        reached.saturating_sub(after_up) < Duration::from_secs(5),
+        "{report:?}"
+    );
+
+    lab.ok(&["start", "us-west-1-master"]);
+    lab.ok(&["start", "us-west-2-master2"]);
+    lab.recovered("with both reflectors back");
+    lab.all_ready(8);
+
+    // A reflector stopped on purpose (SIGTERM, restarted at once) says so
+    // with BFD AdminDown: its clients take no path failure from it.
+    let (sent, got) = lab.loss_during("alpine-cluster-1", "1.2.2.2", 600, || {
+        lab.ok(&["restart", "us-west-1-master"]);
+    });
+    report.push(format!(
+        "restart (SIGTERM) of a reflector: {} of {sent} pings lost",
+        sent - got
+    ));
+    assert_eq!(sent, got, "pings lost across a reflector restart");
+    let worker_log = lab.state.path().join("lab/us-west-1-worker1.log");
+    eventually(
+        "the worker saw BFD AdminDown",
+        Duration::from_secs(10),
+        || {
+            let log = std::fs::read_to_string(&worker_log).map_err(|e| e.to_string())?;
+            if log.contains("took it administratively down") {
+                Ok(())
+            } else {
+                Err(log.lines().rev().take(20).collect::<Vec<_>>().join("\n"))
+            }
+        },
+    );
+    lab.recovered("after a reflector restart");
+    lab.all_ready(8);
+
+    // The underlay of the worker holding alpine-cluster-1 dies: BFD tells
+    // both reflectors within 300 ms and its routes leave the other cluster.
+    let remote = "us-west-2-worker1";
+    eventually(
+        "the route to alpine-cluster-1",
+        Duration::from_secs(30),
+        || match lab.evpn_routes(remote, "1.1.1.0/30") {
+            0 => Err("no route".into()),
+            _ => Ok(()),
+        },
+    );
+    let t0 = Instant::now();
+    lab.ok(&["underlay", "us-west-1-worker1", "down"]);
+    let mut gone = None;
+    while t0.elapsed() < Duration::from_secs(30) {
+        if lab.evpn_routes(remote, "1.1.1.0/30") == 0 {
+            gone = Some(t0.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let gone = gone.expect("the dead worker's routes are withdrawn in the other cluster");
+    report.push(format!(
+        "underlay of a worker cut: its routes withdrawn in the other cluster in {} ms",
+        gone.as_millis()
+    ));
+    assert!(gone < Duration::from_secs(3), "{report:?}");
+    lab.ok(&["underlay", "us-west-1-worker1", "up"]);
+    lab.recovered("with the worker's underlay back");
+    eprintln!("redundant reflectors report:\n  {}", report.join("\n  "));
 }

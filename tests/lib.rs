@@ -535,8 +535,16 @@ impl<'a> Frr<'a> {
     pub fn start(ns: &'a Netns, dir: &Path, name: &str, conf: &str) -> Frr<'a> {
         let dir = dir.join(name);
         fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("bgpd.conf"), conf).unwrap();
+        let frr = Frr { ns, dir };
+        frr.start_bgpd();
+        frr
+    }
+
+    /// Starts FRR's bgpd (again) with the configuration given to `start`.
+    pub fn start_bgpd(&self) {
+        let (ns, dir) = (self.ns, &self.dir);
         let conf_path = dir.join("bgpd.conf");
-        fs::write(&conf_path, conf).unwrap();
         ns.exec_ok(&[
             "/usr/lib/frr/bgpd",
             "-Z",
@@ -550,7 +558,30 @@ impl<'a> Frr<'a> {
             dir.to_str().unwrap(),
             "-d",
         ]);
-        Frr { ns, dir }
+    }
+
+    /// SIGKILLs FRR's bgpd (bfdd, if started, goes on) and waits until it
+    /// has exited.
+    pub fn kill_bgpd(&self) {
+        let pid_file = self.dir.join("bgpd.pid");
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: kill(2) on the PID of the bgpd this test started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        eventually("FRR's bgpd gone", Duration::from_secs(10), || {
+            // SAFETY: kill(2) with signal 0 only checks the PID.
+            if unsafe { libc::kill(pid, 0) } != 0 {
+                Ok(())
+            } else {
+                Err(format!("PID {pid} still there"))
+            }
+        });
+        let _ = fs::remove_file(pid_file);
     }
 
     pub fn vtysh(&self, cmd: &str) -> String {
@@ -966,4 +997,49 @@ pub mod raw {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no message"))?
         }
     }
+}
+
+/// `GET path` from `addr` (`ADDR:PORT`, inside `ns`): the status code and
+/// the body, or why there was none.
+pub fn http_get(ns: &Netns, addr: &str, path: &str) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let addr = addr.to_string();
+    let path = path.to_string();
+    in_netns(ns, move || {
+        let sa: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+        let mut s = std::net::TcpStream::connect_timeout(&sa, Duration::from_secs(3))
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| format!("no HTTP header in {text:?}"))?;
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("no status in {head:?}"))?;
+        Ok((status, body.to_string()))
+    })
+}
+
+/// The value of the sample `series` (name and labels exactly as exposed,
+/// `ferry_bgp_session_up{peer="10.10.1.1",group="workers"}`) in a
+/// Prometheus text exposition.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }

@@ -17,6 +17,10 @@
 //! hold-time = 90
 //! ```
 //!
+//! Operations: `http-listen = "0.0.0.0:9179"` serves `/metrics`, `/livez`
+//! and `/readyz` (off without it); `log-format = "json"` logs one JSON
+//! object per line (default `"text"`).
+//!
 //! Every error names the file, the key (`group[1].allow[0]`) and the value.
 //! Keys are matched exactly (lowercase kebab-case), numbers must be TOML
 //! integers, strings TOML strings.
@@ -91,6 +95,8 @@ struct RawConfig {
     #[serde(default)]
     vrf: Vec<RawVrf>,
     cluster_mesh: Option<RawMesh>,
+    http_listen: Option<String>,
+    log_format: Option<String>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -266,9 +272,39 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub vrfs: Vec<Vrf>,
     pub cluster_mesh: Option<ClusterMesh>,
+    /// Where `/metrics`, `/livez` and `/readyz` are served; off when `None`.
+    pub http_listen: Option<std::net::SocketAddr>,
+    pub log_format: LogFormat,
     /// After a reload: the values of the file not in force until a restart,
     /// as `local-as 64513 (running 64512)` (see [`reload`]).
     pub restart_pending: Vec<String>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line: timestamp, level, target, fields.
+    Json,
+}
+
+impl LogFormat {
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        match name {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// The id of a system group, by name.
@@ -343,6 +379,14 @@ pub struct ReloadPlan {
     pub allow_changed: bool,
 }
 
+/// The `log-format` a configuration file names, read before the file is
+/// validated (logging starts first); `None` when it names none or cannot
+/// be read.
+pub fn log_format_of(path: &Path) -> Option<LogFormat> {
+    let table: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
+    LogFormat::from_name(table.get("log-format")?.as_str()?)
+}
+
 /// Reads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
@@ -372,6 +416,8 @@ pub struct StartupValues {
     pub control_group: Option<String>,
     pub listen_address: Option<IpAddr>,
     pub listen_port: u16,
+    pub http_listen: Option<std::net::SocketAddr>,
+    pub log_format: LogFormat,
 }
 
 impl StartupValues {
@@ -385,6 +431,8 @@ impl StartupValues {
             control_group: cfg.control_group.as_ref().map(|g| g.0.clone()),
             listen_address: cfg.listen_address,
             listen_port: cfg.listen_port,
+            http_listen: cfg.http_listen,
+            log_format: cfg.log_format,
         }
     }
 }
@@ -513,6 +561,8 @@ const TOP_KEYS: &[(&str, Kind)] = &[
     ("state-dir", Kind::Str),
     ("vrf", Kind::Tables(VRF_KEYS)),
     ("cluster-mesh", Kind::Table(MESH_KEYS)),
+    ("http-listen", Kind::Str),
+    ("log-format", Kind::Str),
 ];
 
 /// The TOML text as the raw configuration: syntax, then every key and the
@@ -696,6 +746,22 @@ impl<'a> Validator<'a> {
         Ok(a)
     }
 
+    /// `ADDR:PORT`, an IPv6 address in brackets (`[::]:9179`).
+    fn socket_address(&self, key: &str, v: &str) -> Result<std::net::SocketAddr, ConfigError> {
+        let a: std::net::SocketAddr = v.parse().map_err(|_| {
+            self.err(
+                key,
+                format!(
+                    "{v:?} is not ADDR:PORT: write for example \"0.0.0.0:9179\" or \"[::]:9179\""
+                ),
+            )
+        })?;
+        if a.port() == 0 {
+            return Err(self.err(key, format!("{v:?}: port 0; give the port to listen on")));
+        }
+        Ok(a)
+    }
+
     fn range(&self, key: &str, v: i64, lo: i64, hi: i64) -> Result<i64, ConfigError> {
         if v < lo || v > hi {
             return Err(self.err(key, format!("value {v} outside {lo}..={hi}")));
@@ -787,6 +853,20 @@ impl<'a> Validator<'a> {
             .as_deref()
             .map(|v| self.ip("listen-address", v))
             .transpose()?;
+        let mut http_listen = raw
+            .http_listen
+            .as_deref()
+            .map(|v| self.socket_address("http-listen", v))
+            .transpose()?;
+        let mut log_format = match raw.log_format.as_deref() {
+            None => LogFormat::Text,
+            Some(v) => LogFormat::from_name(v).ok_or_else(|| {
+                self.err(
+                    "log-format",
+                    format!("{v:?}: expected \"text\" or \"json\""),
+                )
+            })?,
+        };
         let mut control_socket = PathBuf::from(
             raw.control_socket
                 .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
@@ -860,6 +940,22 @@ impl<'a> Validator<'a> {
                     r.listen_port.to_string(),
                 );
                 listen_port = r.listen_port;
+            }
+            if http_listen != r.http_listen {
+                pending(
+                    "http-listen",
+                    opt(http_listen.map(|a| a.to_string())),
+                    opt(r.http_listen.map(|a| a.to_string())),
+                );
+                http_listen = r.http_listen;
+            }
+            if log_format != r.log_format {
+                pending(
+                    "log-format",
+                    log_format.as_str().to_string(),
+                    r.log_format.as_str().to_string(),
+                );
+                log_format = r.log_format;
             }
         }
 
@@ -1337,6 +1433,8 @@ impl<'a> Validator<'a> {
             state_dir: PathBuf::from(raw.state_dir.as_deref().unwrap_or("/var/lib/ferry")),
             vrfs,
             cluster_mesh,
+            http_listen,
+            log_format,
             restart_pending,
         })
     }
@@ -2037,5 +2135,83 @@ neighbors = ["10.20.63.45"]
         let e = err("router-id = \"1.1.1.1\"\nlocal-as = @AS@\n");
         assert!(e.starts_with("test.toml: line 2, column 12: "), "{e}");
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn http_listen_and_log_format() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 1\n";
+        let c = from_str(base, "test.toml").unwrap();
+        assert_eq!(c.http_listen, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        let c = from_str(
+            &format!("http-listen = \"[::]:9179\"\nlog-format = \"json\"\n{base}"),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.http_listen, Some("[::]:9179".parse().unwrap()));
+        assert_eq!(c.log_format, LogFormat::Json);
+        for (bad, needle) in [
+            (
+                "http-listen = \"9179\"",
+                "test.toml: http-listen: \"9179\" is not ADDR:PORT",
+            ),
+            (
+                "http-listen = \"0.0.0.0\"",
+                "test.toml: http-listen: \"0.0.0.0\" is not ADDR:PORT",
+            ),
+            (
+                "http-listen = \":::9179\"",
+                "test.toml: http-listen: \":::9179\" is not ADDR:PORT",
+            ),
+            (
+                "http-listen = \"0.0.0.0:0\"",
+                "test.toml: http-listen: \"0.0.0.0:0\": port 0",
+            ),
+            (
+                "http-listen = 9179",
+                "test.toml: http-listen: the integer 9179 where a string is expected",
+            ),
+            (
+                "log-format = \"xml\"",
+                "test.toml: log-format: \"xml\": expected \"text\" or \"json\"",
+            ),
+            ("http_listen = \"0.0.0.0:9179\"", "write \"http-listen\""),
+        ] {
+            let e = err(&format!("{bad}\n{base}"));
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_reload_keeps_http_listen_and_log_format_until_a_restart() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 1\n";
+        let running = from_str(
+            &format!("http-listen = \"127.0.0.1:9179\"\n{base}"),
+            "test.toml",
+        )
+        .unwrap();
+        let (_f, r) = reload_text(
+            &running,
+            &format!("http-listen = \"127.0.0.1:9180\"\nlog-format = \"json\"\n{base}"),
+        );
+        let c = r.unwrap();
+        assert_eq!(c.http_listen, running.http_listen);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(
+            c.restart_pending,
+            vec![
+                "http-listen 127.0.0.1:9180 (running 127.0.0.1:9179)".to_string(),
+                "log-format json (running text)".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn the_log_format_is_read_before_validation() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), "log-format = \"json\"\nlocal-as = \"bad\"\n").unwrap();
+        assert_eq!(log_format_of(f.path()), Some(LogFormat::Json));
+        std::fs::write(f.path(), "local-as = 1\n").unwrap();
+        assert_eq!(log_format_of(f.path()), None);
     }
 }

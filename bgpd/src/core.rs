@@ -76,6 +76,14 @@ pub enum CoreEvent {
     WithdrawOriginated {
         nlri: Nlri,
     },
+    /// The RIB's counts for `/metrics`.
+    Metrics {
+        reply: oneshot::Sender<crate::metrics::RibSnapshot>,
+    },
+    /// `/livez`: the core answers.
+    Ping {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The shared, replaceable configuration.
@@ -113,6 +121,10 @@ struct Deferral {
     start: Instant,
     last_up: Instant,
     eor: HashMap<PeerId, FamilySet>,
+    /// Peers that set the Restart State bit: restarting as we are, they
+    /// hold back their End-of-RIB until they have ours, so we do not wait
+    /// for it (RFC 4724 §4.1).
+    restarted: std::collections::HashSet<PeerId>,
 }
 
 impl Deferral {
@@ -149,13 +161,18 @@ impl Core {
                 start: now,
                 last_up: now,
                 eor: HashMap::new(),
+                restarted: Default::default(),
             });
+            crate::negotiate::set_restarting(true);
             self.rib.set_deferring(true);
             let tick = tx.clone();
+            // Ticks while the deferral lasts, then stops (the core idles).
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    if tick.send(CoreEvent::DeferralTick).await.is_err() {
+                    if !crate::negotiate::restarting()
+                        || tick.send(CoreEvent::DeferralTick).await.is_err()
+                    {
                         break;
                     }
                 }
@@ -204,7 +221,9 @@ impl Core {
                 .peer(*id)
                 .map_or(FamilySet::EMPTY, |p| p.info.families);
             let got = d.eor.get(id).copied().unwrap_or(FamilySet::EMPTY);
-            self.rib.is_restarting(*id) || want.iter().all(|f| got.contains(f))
+            self.rib.is_restarting(*id)
+                || d.restarted.contains(id)
+                || want.iter().all(|f| got.contains(f))
         });
         let statics = current(&self.config).neighbors();
         let statics_up = statics.iter().all(|n| self.ids.contains_key(&n.address));
@@ -216,6 +235,7 @@ impl Core {
                 && statics_up);
         if done {
             self.deferral = None;
+            crate::negotiate::set_restarting(false);
             tracing::info!(
                 after_ms = elapsed.as_millis() as u64,
                 "selection deferral over: End-of-RIB to every peer"
@@ -296,6 +316,11 @@ impl Core {
                 if let Some(d) = &mut self.deferral {
                     d.last_up = now_instant();
                     d.eor.remove(&id);
+                    if graceful.is_some_and(|g| g.peer_restarted) {
+                        d.restarted.insert(id);
+                    } else {
+                        d.restarted.remove(&id);
+                    }
                 }
                 let out = self.rib.peer_up(id, info);
                 self.dispatch(out);
@@ -352,6 +377,9 @@ impl Core {
                     self.dispatch(out);
                     self.check_prefix_limits(addr, id);
                     if let Some(f) = update.end_of_rib_family() {
+                        if let Some(st) = self.peers.get(&addr) {
+                            st.end_of_rib_received(f);
+                        }
                         let out = self.rib.end_of_rib(id, f);
                         self.dispatch(out);
                         if let Some(d) = &mut self.deferral {
@@ -397,6 +425,12 @@ impl Core {
                         RefreshSubtype::Reserved(_) => {}
                     }
                 }
+            }
+            CoreEvent::Metrics { reply } => {
+                let _ = reply.send(self.metrics());
+            }
+            CoreEvent::Ping { reply } => {
+                let _ = reply.send(());
             }
             CoreEvent::Control { request, reply } => match request {
                 Request::Attach { .. }
@@ -508,6 +542,33 @@ impl Core {
             max_message = max,
             "paths not sent: their attributes alone do not fit in one message the peer accepts"
         );
+    }
+
+    /// What `/metrics` reads from the RIB: per-family table sizes and
+    /// each Established peer's prefix counts.
+    fn metrics(&self) -> crate::metrics::RibSnapshot {
+        let mut snap = crate::metrics::RibSnapshot::default();
+        for f in Family::SUPPORTED {
+            let c = self.rib.table_counts(f);
+            snap.tables.push((f, c.active, c.paths));
+        }
+        for (&addr, &id) in &self.ids {
+            for f in self
+                .rib
+                .peer(id)
+                .map_or(FamilySet::EMPTY, |p| p.info.families)
+                .iter()
+            {
+                let c = self.rib.counts(id, f);
+                snap.received.push((addr, f, c.received, c.accepted));
+            }
+        }
+        for (id, f, n) in self.rib.advertised_counts() {
+            if let Some(&addr) = self.addrs.get(&id) {
+                snap.advertised.push((addr, f, n));
+            }
+        }
+        snap
     }
 
     /// Answers a read-only control request.

@@ -12,6 +12,7 @@ use dashmap::DashMap;
 use ferry_rib::{Rib, SpeakerConfig};
 use ferry_wire::iana::notification::cease;
 use ferry_wire::FamilySet;
+use futures::FutureExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -41,6 +42,11 @@ pub enum DaemonError {
     Signal(std::io::Error),
     #[error("kernel sync: {0}")]
     Worker(String),
+    #[error("http-listen {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 type Handles = Arc<DashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>>>;
@@ -285,6 +291,7 @@ fn spawn_session(
     let peers = peers.clone();
     let handles = handles.clone();
     let bfd = bfd.clone();
+    let mut rx = rx;
     sessions.spawn(async move {
         let dynamic = ctx.neighbor.dynamic;
         // BFD lives as long as the session task: its Down reaches the
@@ -296,7 +303,24 @@ fn spawn_session(
             bfd.add(addr, ctx.neighbor.local_address, b, tx.clone(), bfd_token)
                 .await;
         }
-        session::run(ctx, rx, accepted).await;
+        let mut accepted = accepted;
+        loop {
+            let run = session::run(ctx.clone(), &mut rx, accepted.take());
+            match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                Ok(()) => break,
+                // The session reported Down as it unwound. A configured
+                // peer starts again on the same command queue; a dynamic
+                // one is forgotten and may connect again.
+                Err(_) if dynamic => {
+                    error!(peer = %addr, "session task failed; the neighbor is forgotten");
+                    break;
+                }
+                Err(_) => {
+                    error!(peer = %addr, "session task failed; starting it again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
         if bfd_config.is_some() {
             bfd.remove(addr, bfd_token).await;
         }
@@ -356,6 +380,15 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         .await
         .map_err(DaemonError::Control)?;
     let listeners = listen(&cfg).await?;
+    let http_listener = match cfg.http_listen {
+        Some(addr) => Some(
+            crate::http::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Http { addr, source })?,
+        ),
+        None => None,
+    };
+    let reloads = Arc::new(crate::metrics::ReloadCounters::default());
 
     let config: SharedConfig = Arc::new(RwLock::new(Arc::new(cfg)));
     let peers: PeerTable = Arc::new(DashMap::new());
@@ -387,6 +420,15 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         reload_tx,
         bfd.clone(),
     ));
+    if let Some(l) = http_listener {
+        let state = crate::http::HttpState {
+            config: config.clone(),
+            peers: peers.clone(),
+            core: core_tx.clone(),
+            reloads: reloads.clone(),
+        };
+        tokio::spawn(crate::http::serve(l, Arc::new(state)));
+    }
 
     let listener_fds: Vec<std::os::fd::RawFd> = listeners
         .iter()
@@ -443,11 +485,13 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
             }
             Some(reply) = reload_rx.recv() => {
                 let r = daemon.reload().await;
+                reloads.record(matches!(r, Response::Ok { .. }));
                 let _ = reply.send(r);
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading the configuration");
-                daemon.reload().await;
+                let r = daemon.reload().await;
+                reloads.record(matches!(r, Response::Ok { .. }));
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -472,14 +516,24 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
             return;
         }
     }
-    if let Some(h) = daemon.handles.get(&from) {
-        if h.send(PeerCommand::Incoming(stream)).is_ok() {
-            return;
-        }
-        // The session ended; fall through with a fresh one. The stream was
-        // moved into the failed send and is lost: the peer will retry.
-        return;
-    }
+    let handle = daemon.handles.get(&from).map(|h| h.clone());
+    let stream = match handle {
+        Some(h) => match h.send(PeerCommand::Incoming(stream)) {
+            Ok(()) => return,
+            // The session task ended without being forgotten: drop its
+            // entry and treat the connection as new.
+            Err(mpsc::error::SendError(cmd)) => {
+                daemon
+                    .handles
+                    .remove_if(&from, |_, cur| cur.same_channel(&h));
+                match cmd {
+                    PeerCommand::Incoming(stream) => stream,
+                    _ => return,
+                }
+            }
+        },
+        None => stream,
+    };
     let cfg = current(&daemon.config);
     match cfg.match_dynamic(from) {
         Some(n) => {

@@ -26,7 +26,9 @@
 use std::fmt;
 
 use ferry_wire::iana::notification::{self as code, cease, fsm as fsm_sub};
-use ferry_wire::{MessageError, Notification, Open, RouteRefresh, Update};
+use ferry_wire::{
+    DecodeContext, EncodeContext, Message, MessageError, Notification, Open, RouteRefresh, Update,
+};
 
 use crate::negotiate::{negotiate, LocalParams, Negotiated};
 
@@ -102,6 +104,21 @@ pub enum Event {
     RouteRefreshMsg(RouteRefresh),
 }
 
+impl Event {
+    /// The event a whole received message raises: the message, or the
+    /// error the decoder found in it.
+    pub fn from_message(msg: &[u8], ctx: &DecodeContext) -> Event {
+        match Message::decode(msg, ctx) {
+            Ok(Message::Open(o)) => Event::BgpOpen(Box::new(o)),
+            Ok(Message::Update(u)) => Event::UpdateMsg(Box::new(u)),
+            Ok(Message::Keepalive) => Event::KeepAliveMsg,
+            Ok(Message::Notification(n)) => Event::NotifMsg(n),
+            Ok(Message::RouteRefresh(r)) => Event::RouteRefreshMsg(r),
+            Err(e) => Event::MessageError(e),
+        }
+    }
+}
+
 /// What the session task must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -141,6 +158,8 @@ pub struct Fsm {
     local: LocalParams,
     negotiated: Option<Negotiated>,
     connect_retry_counter: u32,
+    /// How the peer reads the messages of the last actions returned.
+    send_context: EncodeContext,
 }
 
 impl Fsm {
@@ -150,6 +169,7 @@ impl Fsm {
             local,
             negotiated: None,
             connect_retry_counter: 0,
+            send_context: EncodeContext::default(),
         }
     }
 
@@ -169,6 +189,22 @@ impl Fsm {
         &self.local
     }
 
+    /// How to read what the peer sends now: as negotiated, or before
+    /// OPEN (4096-octet messages).
+    pub fn receive_context(&self) -> DecodeContext {
+        self.negotiated
+            .as_ref()
+            .map_or_else(DecodeContext::default, Negotiated::decode_context)
+    }
+
+    /// How to encode the messages of the actions the last [`Fsm::handle`]
+    /// returned: the context negotiated on that connection (kept for the
+    /// NOTIFICATION that closes it, although the FSM is Idle by then), or
+    /// the pre-OPEN one (4096-octet messages).
+    pub fn send_context(&self) -> EncodeContext {
+        self.send_context
+    }
+
     /// Handles one event, returning what to do.
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
         let was = self.state;
@@ -177,7 +213,14 @@ impl Fsm {
             _ => None,
         };
         let mut actions = Vec::new();
+        self.send_context = self
+            .negotiated
+            .as_ref()
+            .map_or_else(EncodeContext::default, Negotiated::encode_context);
         self.step(event, &mut actions);
+        if let Some(n) = &self.negotiated {
+            self.send_context = n.encode_context();
+        }
         if was == State::Established && self.state != State::Established {
             let reason = actions
                 .iter()
@@ -346,10 +389,16 @@ impl Fsm {
 
             // ---- OpenConfirm ----
             (OpenConfirm, Event::KeepAliveMsg) => {
-                let n = self.negotiated.clone().expect("negotiated in OpenSent");
-                actions.push(Action::StartHoldTimer(n.hold_time));
-                actions.push(Action::Established(Box::new(n)));
-                self.state = Established;
+                match self.negotiated.clone() {
+                    Some(n) => {
+                        actions.push(Action::StartHoldTimer(n.hold_time));
+                        actions.push(Action::Established(Box::new(n)));
+                        self.state = Established;
+                    }
+                    // OpenConfirm is entered with the OPEN negotiated;
+                    // never reached, answered as an FSM error if it were.
+                    None => self.fsm_error(actions),
+                }
             }
 
             // ---- OpenConfirm and Established: keepalives ----

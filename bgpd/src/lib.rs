@@ -6,6 +6,7 @@
 //!                   ▲                                      │
 //!                   └──── writer tasks ◀── UPDATE octets ──┘
 //!  control socket ─▶ core task (show) / daemon (reload)
+//!  http-listen (/metrics, /livez, /readyz) ─▶ core task, peer counters
 //! ```
 
 pub mod bfd;
@@ -15,7 +16,9 @@ pub mod core;
 pub mod daemon;
 pub mod fib;
 pub mod fsm;
+pub mod http;
 pub mod memory;
+pub mod metrics;
 pub mod negotiate;
 pub mod origination;
 pub mod peer_status;

@@ -23,6 +23,10 @@ struct Args {
     /// Log filter (tracing syntax); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Log lines as `text` or `json` (one object per line); overrides the
+    /// configuration's `log-format`.
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -44,13 +48,32 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Logging starts before the configuration is validated, so that what
+    // loading it logs (cluster-mesh names that do not resolve) is seen.
+    let format = args
+        .log_format
+        .as_deref()
+        .and_then(config::LogFormat::from_name)
+        .or_else(|| config::log_format_of(&args.config))
+        .unwrap_or_default();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&args.log));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    match format {
+        config::LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_target(false)
+            .init(),
+        // One object per line: timestamp, level, fields (the message among
+        // them), target.
+        config::LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
     let cfg = match config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {

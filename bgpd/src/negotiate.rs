@@ -3,10 +3,28 @@
 //! capability).
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferry_wire::iana::notification::open as subcode;
 use ferry_wire::message::Capability;
 use ferry_wire::{DecodeContext, EncodeContext, Family, FamilySet, MessageError, Open};
+
+/// True while this speaker is in the restart phase of RFC 4724 §4.1 (it
+/// started with graceful restart on and defers route selection): its
+/// OPENs set the Restart State (R) bit, so that a peer restarting at the
+/// same time does not wait for its End-of-RIB, nor it for the peer's.
+/// Set and cleared by the task that owns the RIB; one per process.
+static RESTARTING: AtomicBool = AtomicBool::new(false);
+
+/// Marks the start (true) or the end (false) of this speaker's restart phase.
+pub fn set_restarting(on: bool) {
+    RESTARTING.store(on, Ordering::Relaxed);
+}
+
+/// True while this speaker is in its restart phase.
+pub fn restarting() -> bool {
+    RESTARTING.load(Ordering::Relaxed)
+}
 
 /// What this speaker offers and expects on one session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +58,7 @@ impl LocalParams {
             // across a restart: a worker's kernel state stays, and a
             // reflector's clients forward on their own.
             caps.push(Capability::GracefulRestart {
-                restarted: false,
+                restarted: RESTARTING.load(Ordering::Relaxed),
                 notification: true,
                 restart_time: time,
                 families: self
@@ -72,6 +90,10 @@ pub struct GracefulRestart {
     pub families: FamilySet,
     /// Of those, the ones whose forwarding state the peer preserved (F bit).
     pub preserved: FamilySet,
+    /// The peer set the Restart State (R) bit: it has just restarted, and
+    /// we must not wait for its End-of-RIB before sending it our routes
+    /// (RFC 4724 §3, §4.1).
+    pub peer_restarted: bool,
 }
 
 /// The outcome of a successful OPEN exchange.
@@ -119,6 +141,7 @@ impl Negotiated {
 /// Checks the peer's OPEN against what we expect (RFC 4271 §6.2) and
 /// settles the session parameters.
 pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, MessageError> {
+    check_peer_as_fields(peer)?;
     let peer_as = peer.asn();
     if peer_as != local.peer_as {
         return Err(MessageError::open(
@@ -175,10 +198,10 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
                 restart_time,
                 notification,
                 families,
-                ..
+                restarted,
             } => {
                 peer_restart_time = Some(*restart_time);
-                peer_gr = Some((*restart_time, *notification, families.clone()));
+                peer_gr = Some((*restart_time, *notification, *restarted, families.clone()));
             }
             _ => {}
         }
@@ -194,21 +217,24 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
         .filter(|f| peer_families.contains(*f))
         .collect();
     let graceful_restart = match (local.graceful_restart_time, peer_gr) {
-        (Some(_), Some((restart_time, notification, list))) => Some(GracefulRestart {
-            restart_time,
-            notification,
-            families: list
-                .iter()
-                .map(|f| f.family)
-                .filter(|f| families.contains(*f))
-                .collect(),
-            preserved: list
-                .iter()
-                .filter(|f| f.forwarding_preserved)
-                .map(|f| f.family)
-                .filter(|f| families.contains(*f))
-                .collect(),
-        }),
+        (Some(_), Some((restart_time, notification, peer_restarted, list))) => {
+            Some(GracefulRestart {
+                restart_time,
+                notification,
+                peer_restarted,
+                families: list
+                    .iter()
+                    .map(|f| f.family)
+                    .filter(|f| families.contains(*f))
+                    .collect(),
+                preserved: list
+                    .iter()
+                    .filter(|f| f.forwarding_preserved)
+                    .map(|f| f.family)
+                    .filter(|f| families.contains(*f))
+                    .collect(),
+            })
+        }
         _ => None,
     };
     Ok(Negotiated {
@@ -226,6 +252,64 @@ pub fn negotiate(local: &LocalParams, peer: &Open) -> Result<Negotiated, Message
         peer_router_id: peer.bgp_identifier,
         peer_capabilities,
     })
+}
+
+/// AS_TRANS (RFC 6793 §9).
+const AS_TRANS: u32 = 23456;
+
+/// The AS fields of an OPEN must agree (RFC 6793 §4.1, RFC 7607).
+///
+/// Answered as FRR's `bgp_open_receive` answers them, with OPEN Message
+/// Error / Bad Peer AS (2/2): My AS 0 (RFC 7607 §2); a 4-octet AS
+/// capability of 0 ("got AS4 capability, but AS4 set to 0") or of
+/// AS_TRANS ("NEW speaker using AS_TRANS for AS4"); and My AS other than
+/// AS_TRANS that differs from the capability ("got AS4 capability, but
+/// remote_as mismatch with 16bit 'myasn'"), whose data is the 4-octet AS.
+/// Two 4-octet AS capabilities naming different ASes get the same answer:
+/// FRR would believe the first and OpenBGPD the last, so no AS of such an
+/// OPEN can be trusted, and the mismatch is of the same kind.
+fn check_peer_as_fields(peer: &Open) -> Result<(), MessageError> {
+    let bad =
+        |data: Vec<u8>, reason: String| Err(MessageError::open(subcode::BAD_PEER_AS, data, reason));
+    let my_as = u32::from(peer.my_as);
+    if my_as == 0 {
+        return bad(
+            peer.my_as.to_be_bytes().to_vec(),
+            "My AS 0 in OPEN (RFC 7607)".into(),
+        );
+    }
+    let mut four_octet: Option<u32> = None;
+    for cap in peer.capabilities() {
+        if let Capability::FourOctetAs { asn } = cap {
+            match four_octet {
+                Some(first) if first != *asn => {
+                    return bad(
+                        asn.to_be_bytes().to_vec(),
+                        format!("two 4-octet AS capabilities, AS {first} and AS {asn}"),
+                    );
+                }
+                _ => four_octet = Some(*asn),
+            }
+        }
+    }
+    let Some(as4) = four_octet else {
+        return Ok(());
+    };
+    if as4 == 0 || as4 == AS_TRANS {
+        return bad(
+            as4.to_be_bytes().to_vec(),
+            format!("4-octet AS capability names AS {as4} (RFC 6793 §4.1, RFC 7607)"),
+        );
+    }
+    if my_as != AS_TRANS && my_as != as4 {
+        return bad(
+            as4.to_be_bytes().to_vec(),
+            format!(
+                "My AS {my_as} disagrees with the 4-octet AS capability's AS {as4} (RFC 6793 §4.1)"
+            ),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -291,6 +375,97 @@ mod tests {
         assert!(n.extended_message);
         assert_eq!(n.encode_context().max_message_len(), 65535);
         assert_eq!(n.decode_context().max_message_len(), 65535);
+    }
+
+    #[test]
+    fn the_peers_restart_state_bit_is_kept() {
+        let mut l = local();
+        l.graceful_restart_time = Some(120);
+        for restarted in [false, true] {
+            let peer = Open::new(
+                64512,
+                90,
+                Ipv4Addr::new(10, 10, 93, 12),
+                vec![
+                    Capability::Multiprotocol {
+                        family: Family::EVPN,
+                    },
+                    Capability::GracefulRestart {
+                        restarted,
+                        notification: true,
+                        restart_time: 120,
+                        families: vec![],
+                    },
+                ],
+            );
+            let gr = negotiate(&l, &peer).unwrap().graceful_restart.unwrap();
+            assert_eq!(gr.peer_restarted, restarted);
+        }
+    }
+
+    fn open_with(my_as: u16, caps: Vec<Capability>) -> Open {
+        let mut o = Open::new(64512, 90, Ipv4Addr::new(10, 10, 93, 12), caps);
+        o.my_as = my_as;
+        o
+    }
+
+    #[test]
+    fn my_as_and_four_octet_capability_must_agree() {
+        let l = local();
+        // 65000 in My AS, 64512 in the capability: Bad Peer AS, with the
+        // capability's AS as data.
+        let e = negotiate(
+            &l,
+            &open_with(65000, vec![Capability::FourOctetAs { asn: 64512 }]),
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.subcode), (2, 2));
+        assert_eq!(e.data, 64512u32.to_be_bytes());
+        // AS_TRANS in My AS defers to the capability.
+        let mut l4 = l.clone();
+        l4.peer_as = 4_200_000_000;
+        let n = negotiate(
+            &l4,
+            &open_with(23456, vec![Capability::FourOctetAs { asn: 4_200_000_000 }]),
+        )
+        .unwrap();
+        assert_eq!(n.peer_as, 4_200_000_000);
+        // Agreeing fields pass.
+        assert!(negotiate(
+            &l,
+            &open_with(64512, vec![Capability::FourOctetAs { asn: 64512 }])
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn conflicting_zero_and_as_trans_four_octet_capabilities_are_refused() {
+        let l = local();
+        let two = open_with(
+            64512,
+            vec![
+                Capability::FourOctetAs { asn: 64512 },
+                Capability::FourOctetAs { asn: 65001 },
+            ],
+        );
+        let e = negotiate(&l, &two).unwrap_err();
+        assert_eq!((e.code, e.subcode), (2, 2));
+        // The same capability twice is not a conflict.
+        let same = open_with(
+            64512,
+            vec![
+                Capability::FourOctetAs { asn: 64512 },
+                Capability::FourOctetAs { asn: 64512 },
+            ],
+        );
+        assert!(negotiate(&l, &same).is_ok());
+        for asn in [0, 23456] {
+            let e = negotiate(&l, &open_with(23456, vec![Capability::FourOctetAs { asn }]))
+                .unwrap_err();
+            assert_eq!((e.code, e.subcode), (2, 2), "AS {asn}");
+        }
+        let e = negotiate(&l, &open_with(0, vec![])).unwrap_err();
+        assert_eq!((e.code, e.subcode), (2, 2));
     }
 
     #[test]

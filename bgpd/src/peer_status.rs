@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use dashmap::DashMap;
+use ferry_wire::Family;
 
 use crate::config::NeighborConfig;
 use crate::fsm::State;
@@ -26,7 +27,32 @@ pub struct PeerStatus {
     /// RFC 8654 extended messages), counted each time one is left out
     /// since the daemon started.
     pub oversize_paths_not_sent: AtomicU64,
+    /// Octets queued for the peer, not yet written.
+    pub out_queue_bytes: AtomicU64,
+    /// Messages received and sent, by type ([`MESSAGE_TYPES`] order).
+    pub received_by_type: [AtomicU64; 5],
+    pub sent_by_type: [AtomicU64; 5],
+    /// The families the peer sent End-of-RIB for on this session, as bits
+    /// of their index in [`Family::SUPPORTED`].
+    pub end_of_rib: AtomicU64,
     pub detail: Mutex<StatusDetail>,
+}
+
+/// The BGP message types by code 1..=5, as the metrics name them.
+pub const MESSAGE_TYPES: [&str; 5] = [
+    "open",
+    "update",
+    "notification",
+    "keepalive",
+    "route-refresh",
+];
+
+/// The index in [`MESSAGE_TYPES`] of a whole message (header included).
+fn type_index(message: &[u8]) -> Option<usize> {
+    match message.get(18) {
+        Some(t @ 1..=5) => Some(*t as usize - 1),
+        _ => None,
+    }
 }
 
 /// The parts that change together.
@@ -48,6 +74,10 @@ impl PeerStatus {
             out_queue: AtomicU64::new(0),
             flaps: AtomicU64::new(0),
             oversize_paths_not_sent: AtomicU64::new(0),
+            out_queue_bytes: AtomicU64::new(0),
+            received_by_type: Default::default(),
+            sent_by_type: Default::default(),
+            end_of_rib: AtomicU64::new(0),
             detail: Mutex::new(StatusDetail {
                 state: State::Idle,
                 last_change: Instant::now(),
@@ -77,6 +107,70 @@ impl PeerStatus {
         f(&mut d);
     }
 
+    /// Counts a message read from the peer.
+    pub fn received(&self, message: &[u8]) {
+        self.in_messages.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = type_index(message) {
+            self.received_by_type[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts messages queued for the writer.
+    pub fn queued(&self, messages: &[bytes::Bytes]) {
+        let octets: usize = messages.iter().map(|m| m.len()).sum();
+        self.out_queue
+            .fetch_add(messages.len() as u64, Ordering::Relaxed);
+        self.out_queue_bytes
+            .fetch_add(octets as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a message written to the peer; `queued` says it came from
+    /// the queue (rather than jumping it, as a closing NOTIFICATION does).
+    pub fn sent(&self, message: &[u8], queued: bool) {
+        self.out_messages.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = type_index(message) {
+            self.sent_by_type[i].fetch_add(1, Ordering::Relaxed);
+        }
+        if queued {
+            self.dequeued(message);
+        }
+    }
+
+    /// Takes a queued message off the counts without sending it.
+    pub fn dequeued(&self, message: &[u8]) {
+        let _ = self
+            .out_queue
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(1))
+            });
+        let _ = self
+            .out_queue_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(message.len() as u64))
+            });
+    }
+
+    /// The writer stopped: nothing is queued any more.
+    pub fn queue_cleared(&self) {
+        self.out_queue.store(0, Ordering::Relaxed);
+        self.out_queue_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Records the peer's End-of-RIB for `family`.
+    pub fn end_of_rib_received(&self, family: Family) {
+        if let Some(i) = Family::SUPPORTED.iter().position(|f| *f == family) {
+            self.end_of_rib.fetch_or(1 << i, Ordering::Relaxed);
+        }
+    }
+
+    /// True when the peer sent End-of-RIB for `family` on this session.
+    pub fn has_end_of_rib(&self, family: Family) -> bool {
+        Family::SUPPORTED
+            .iter()
+            .position(|f| *f == family)
+            .is_some_and(|i| self.end_of_rib.load(Ordering::Relaxed) & (1 << i) != 0)
+    }
+
     /// Records a state change; leaving Established counts a flap.
     pub fn set_state(&self, state: State) {
         let mut d = self.detail.lock().unwrap_or_else(|e| e.into_inner());
@@ -86,6 +180,7 @@ impl PeerStatus {
         let up_down = (d.state == State::Established) != (state == State::Established);
         if d.state == State::Established {
             self.flaps.fetch_add(1, Ordering::Relaxed);
+            self.end_of_rib.store(0, Ordering::Relaxed);
         }
         if up_down {
             d.last_change = Instant::now();

@@ -10,21 +10,27 @@
 //!
 //! A configured peer's task lives as long as the peer is configured and
 //! reconnects after failures; a dynamic peer's task (accepted from an
-//! `allow` range) ends with its session.
+//! `allow` range) ends with its connection, Established or not, and such
+//! an address is never dialled. However a task ends — a panic included —
+//! the core hears that the session is down.
+//!
+//! Closing a connection (hold timer, any NOTIFICATION, a peer gone) is
+//! immediate even when the peer does not read: the writer gives the
+//! NOTIFICATION at most one second and resets the connection (RST)
+//! when octets are left unacknowledged.
 
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_rib::peer::{PeerInfo, Role};
-use ferry_wire::context::MAX_MESSAGE_LEN;
 use ferry_wire::iana::notification::cease;
-use ferry_wire::{frame_length, DecodeContext, EncodeContext, Message, MessageError, Notification};
+use ferry_wire::message::HEADER_LEN;
+use ferry_wire::{frame_length, EncodeContext, EncodeError, Message, MessageError, Notification};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -35,7 +41,7 @@ use tracing::{debug, info, warn};
 use crate::config::{NeighborConfig, PeerType};
 use crate::core::CoreEvent;
 use crate::fsm::{Action, Event, Fsm, State};
-use crate::negotiate::{LocalParams, Negotiated};
+use crate::negotiate::LocalParams;
 use crate::peer_status::PeerStatus;
 
 /// Orders a session task receives.
@@ -66,77 +72,233 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queues messages; false when the connection is gone.
     pub fn send(&self, messages: Vec<Bytes>) -> bool {
-        let n = messages.len() as u64;
+        // Counted before the writer can take them off the queue.
+        self.status.queued(&messages);
         if self.tx.send(messages).is_ok() {
-            self.status.out_queue.fetch_add(n, Ordering::Relaxed);
             true
         } else {
+            self.status.queue_cleared();
             false
         }
     }
 }
 
+/// How long closing a connection may take: finishing the message being
+/// written, the NOTIFICATION, and its acknowledgement by the peer.
+const CLOSE_TIME: Duration = Duration::from_secs(1);
+
 /// The writing half of a connection, owned by its own task so that a slow
 /// peer never blocks the session or the core.
 struct Writer {
     data: mpsc::UnboundedSender<Vec<Bytes>>,
+    /// The session's own messages (OPEN, KEEPALIVE), written before any
+    /// queued UPDATE, between whole messages.
+    control: mpsc::Sender<Bytes>,
     status: Arc<PeerStatus>,
     /// Close now, after writing this NOTIFICATION (skipping queued data).
+    /// Dropping the sender closes too, without a NOTIFICATION.
     abort: mpsc::UnboundedSender<Option<Bytes>>,
 }
 
+/// Why a writer task stopped writing.
+enum WriterExit {
+    /// Every sender is gone and everything queued was written.
+    Drained,
+    /// Close now, with this NOTIFICATION if there is one.
+    Abort(Option<Bytes>),
+    /// The socket failed.
+    Failed,
+}
+
 impl Writer {
-    fn spawn(mut half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
+    // The data queue is unbounded so that the core task never waits on a
+    // peer; its length is `out_queue` in `show neighbor`, and it goes
+    // with the connection when the hold timer (or any close) ends it.
+    fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
         let shared = status.clone();
-        let (data, mut rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
-        let (abort, mut abort_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    biased;
-                    last = abort_rx.recv() => {
-                        if let Some(Some(n)) = last {
-                            if half.write_all(&n).await.is_ok() {
-                                status.out_messages.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        break;
-                    }
-                    batch = rx.recv() => {
-                        let Some(batch) = batch else { break };
-                        let mut failed = false;
-                        for m in batch {
-                            if half.write_all(&m).await.is_err() {
-                                failed = true;
-                                break;
-                            }
-                            status.out_messages.fetch_add(1, Ordering::Relaxed);
-                            status.out_queue.fetch_sub(1, Ordering::Relaxed);
-                        }
-                        if failed {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = half.shutdown().await;
-            status.out_queue.store(0, Ordering::Relaxed);
-        });
+        let (data, rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
+        let (control, control_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
+        // At most a few close orders per connection; the first ends it.
+        let (abort, abort_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
+        tokio::spawn(write_loop(
+            half,
+            status,
+            Queues {
+                data: rx,
+                control: control_rx,
+                abort: abort_rx,
+            },
+        ));
         Writer {
             data,
+            control,
             status: shared,
             abort,
         }
     }
 
+    /// Queues a message of the session's own ahead of the UPDATEs. With
+    /// [`CONTROL_QUEUE`] messages already waiting (a peer that has not
+    /// read for several keepalive intervals) it is dropped: a KEEPALIVE
+    /// already waiting says the same.
     fn send(&self, m: Bytes) {
-        if self.data.send(vec![m]).is_ok() {
-            self.status.out_queue.fetch_add(1, Ordering::Relaxed);
+        self.status.queued(std::slice::from_ref(&m));
+        if let Err(e) = self.control.try_send(m) {
+            let m = match e {
+                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m,
+            };
+            self.status.dequeued(&m);
         }
     }
 
     fn close_with(&self, notification: Option<Bytes>) {
         let _ = self.abort.send(notification);
+    }
+}
+
+/// Room for the session's own messages: an OPEN and KEEPALIVEs, one per
+/// keepalive interval while the peer does not read.
+const CONTROL_QUEUE: usize = 4;
+
+/// What a writer task reads from.
+struct Queues {
+    /// UPDATE batches from the core (and the session's messages never).
+    data: mpsc::UnboundedReceiver<Vec<Bytes>>,
+    /// The session's OPEN and KEEPALIVEs, served first.
+    control: mpsc::Receiver<Bytes>,
+    abort: mpsc::UnboundedReceiver<Option<Bytes>>,
+}
+
+/// Writes queued messages until told to close. A close order is seen at
+/// once, even while the peer does not read: it interrupts the write
+/// under way, finishes the message being written and sends the
+/// NOTIFICATION within [`CLOSE_TIME`], and resets the connection (RST)
+/// when octets are still unacknowledged, so that no socket and queue
+/// outlive the session.
+///
+/// The session's own messages (KEEPALIVE above all) never wait behind
+/// the UPDATE backlog: each time a whole message is out, the control
+/// queue is served first.
+async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
+    mut half: W,
+    status: Arc<PeerStatus>,
+    queues: Queues,
+) {
+    let Queues {
+        data: mut rx,
+        control: mut control_rx,
+        abort: mut abort_rx,
+    } = queues;
+    let mut queue: std::collections::VecDeque<Bytes> = std::collections::VecDeque::new();
+    // The message being written and how much of it is out.
+    let mut current: Option<(Bytes, usize)> = None;
+    let mut data_open = true;
+    let exit = loop {
+        if current.is_none() {
+            if let Ok(m) = control_rx.try_recv() {
+                current = Some((m, 0));
+            } else if let Some(m) = queue.pop_front() {
+                current = Some((m, 0));
+            }
+        }
+        match current.as_mut() {
+            None if !data_open => break WriterExit::Drained,
+            None => tokio::select! {
+                biased;
+                last = abort_rx.recv() => break WriterExit::Abort(last.flatten()),
+                Some(m) = control_rx.recv() => current = Some((m, 0)),
+                batch = rx.recv() => match batch {
+                    Some(b) => queue.extend(b),
+                    None => data_open = false,
+                },
+            },
+            Some((m, off)) => tokio::select! {
+                biased;
+                last = abort_rx.recv() => break WriterExit::Abort(last.flatten()),
+                // `write` is cancel-safe: nothing is written when the
+                // abort branch wins.
+                r = half.write(&m[*off..]) => match r {
+                    Ok(0) | Err(_) => break WriterExit::Failed,
+                    Ok(n) => {
+                        *off += n;
+                        if *off == m.len() {
+                            status.sent(m, true);
+                            current = None;
+                        }
+                    }
+                },
+            },
+        }
+    };
+    drop(queue);
+    rx.close();
+    control_rx.close();
+    status.queue_cleared();
+    let fd = half.as_raw_fd();
+    match exit {
+        WriterExit::Drained => {
+            let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
+        }
+        WriterExit::Failed => reset(half, fd),
+        WriterExit::Abort(notification) => {
+            let until = Instant::now() + CLOSE_TIME;
+            let sent = tokio::time::timeout_at(until, async {
+                // A NOTIFICATION can follow only a whole message.
+                if let Some((m, off)) = &current {
+                    half.write_all(&m[*off..]).await?;
+                }
+                if let Some(n) = &notification {
+                    half.write_all(n).await?;
+                }
+                // Wait for the peer to acknowledge what was written.
+                while crate::sockopt::unacknowledged_octets(fd)? > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                io::Result::Ok(())
+            })
+            .await;
+            match sent {
+                Ok(Ok(())) => {
+                    if let Some(n) = &notification {
+                        status.sent(n, false);
+                    }
+                    let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
+                }
+                _ => {
+                    if notification.is_some() {
+                        let peer = status.config().address;
+                        info!(%peer, "NOTIFICATION not delivered within {CLOSE_TIME:?}; connection reset");
+                    }
+                    reset(half, fd);
+                }
+            }
+        }
+    }
+}
+
+/// Closes the connection with a RST, discarding what is queued.
+fn reset<W: AsRawFd>(half: W, fd: std::os::fd::RawFd) {
+    if let Err(e) = crate::sockopt::set_linger_zero(fd) {
+        debug!(error = %e, "SO_LINGER 0 not set");
+    }
+    // No FIN first: the socket closes (with RST) when the read half is
+    // dropped too.
+    half.forget();
+}
+
+/// The write half of a connection, as the writer task needs it: its
+/// descriptor for socket options, and a way to let go of it without a FIN.
+trait AsRawFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd;
+    fn forget(self);
+}
+
+impl AsRawFd for OwnedWriteHalf {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self.as_ref())
+    }
+    fn forget(self) {
+        OwnedWriteHalf::forget(self)
     }
 }
 
@@ -193,6 +355,7 @@ enum ReadError {
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
 /// Everything a session task needs.
+#[derive(Clone)]
 pub struct SessionContext {
     pub neighbor: NeighborConfig,
     pub local: LocalParams,
@@ -214,9 +377,23 @@ async fn wait(at: Option<Instant>) {
     }
 }
 
-fn encode(m: &Message) -> Bytes {
-    m.to_bytes(&EncodeContext::default())
-        .expect("OPEN, KEEPALIVE and NOTIFICATION always fit")
+/// Encodes a message the session itself sends (OPEN, KEEPALIVE,
+/// NOTIFICATION) for a peer that reads with `ctx`.
+///
+/// A NOTIFICATION's data is cut to what fits the peer's maximum message
+/// length (4096 octets, or 65535 with RFC 8654): the data of an UPDATE
+/// Message Error may be a whole attribute of a 65535-octet UPDATE, and
+/// RFC 8654 §4 forbids sending a message longer than the peer accepts.
+pub fn encode_message(m: &Message, ctx: &EncodeContext) -> Result<Bytes, EncodeError> {
+    if let Message::Notification(n) = m {
+        // Header, error code and subcode.
+        let room = ctx.max_message_len().saturating_sub(HEADER_LEN + 2);
+        if n.data.len() > room {
+            let cut = Notification::new(n.code, n.subcode, n.data[..room].to_vec());
+            return Message::Notification(cut).to_bytes(ctx);
+        }
+    }
+    m.to_bytes(ctx)
 }
 
 /// The state of one session task.
@@ -233,13 +410,46 @@ struct Session {
     restart: Option<Instant>,
     failures: u32,
     stopping: bool,
+    /// The core was told the session is up and not yet that it is down,
+    /// with what graceful restart keeps if the task ends abruptly.
+    up: Option<Option<crate::negotiate::GracefulRestart>>,
+}
+
+impl Drop for Session {
+    /// However the task ends — a panic included — the core hears that the
+    /// session is down, and `show neighbor` stops saying Established.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.ctx
+                .status
+                .update(|d| d.last_error = Some("session task failed".into()));
+        }
+        self.ctx.status.set_state(State::Idle);
+        if let Some(graceful) = self.up.take() {
+            let ev = CoreEvent::Down {
+                addr: self.ctx.neighbor.address,
+                graceful,
+            };
+            if let Err(mpsc::error::TrySendError::Full(ev)) = self.ctx.core.try_send(ev) {
+                let core = self.ctx.core.clone();
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        let _ = core.send(ev).await;
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Runs a session until it is stopped (or, for a dynamic peer, until its
 /// session ends).
+///
+/// The command queue is borrowed, not owned, so that it outlives a task
+/// that fails: the daemon then starts the session again on the same queue.
 pub async fn run(
     ctx: SessionContext,
-    mut commands: mpsc::UnboundedReceiver<PeerCommand>,
+    commands: &mut mpsc::UnboundedReceiver<PeerCommand>,
     accepted: Option<TcpStream>,
 ) {
     let fsm = Fsm::new(ctx.local.clone());
@@ -255,6 +465,7 @@ pub async fn run(
         restart: None,
         failures: 0,
         stopping: false,
+        up: None,
     };
     let addr = s.ctx.neighbor.address;
     if let Some(stream) = accepted {
@@ -268,13 +479,12 @@ pub async fn run(
         {
             break;
         }
-        let max = s.fsm.negotiated().map_or(MAX_MESSAGE_LEN, |n| {
-            if n.extended_message {
-                65535
-            } else {
-                MAX_MESSAGE_LEN
-            }
-        });
+        // A dynamic neighbour lives as long as its connection: one that
+        // closes before Established is forgotten, never dialled.
+        if s.ctx.neighbor.dynamic && s.conn.is_none() && s.pending.is_none() {
+            break;
+        }
+        let max = s.fsm.receive_context().max_message_len();
         tokio::select! {
             cmd = commands.recv() => match cmd {
                 Some(PeerCommand::Incoming(stream)) => s.incoming(stream).await,
@@ -291,7 +501,12 @@ pub async fn run(
                 }
                 None => s.stop(cease::PEER_DECONFIGURED).await,
             },
-            res = async { s.connecting.as_mut().expect("guarded").await }, if s.connecting.is_some() => {
+            res = async {
+                match s.connecting.as_mut() {
+                    Some(connecting) => connecting.await,
+                    None => std::future::pending().await,
+                }
+            }, if s.connecting.is_some() => {
                 s.connecting = None;
                 match res.and_then(|stream| Connection::new(stream, true, &s.ctx.status)) {
                     Ok(conn) => {
@@ -306,19 +521,16 @@ pub async fn run(
                     }
                 }
             },
-            msg = async { s.conn.as_mut().expect("guarded").next_message(max).await }, if s.conn.is_some() => {
+            msg = async {
+                match s.conn.as_mut() {
+                    Some(conn) => conn.next_message(max).await,
+                    None => std::future::pending().await,
+                }
+            }, if s.conn.is_some() => {
                 match msg {
                     Ok(bytes) => {
-                        s.ctx.status.in_messages.fetch_add(1, Ordering::Relaxed);
-                        let ctx = s.fsm.negotiated().map_or(DecodeContext::default(), Negotiated::decode_context);
-                        let ev = match Message::decode(&bytes, &ctx) {
-                            Ok(Message::Open(o)) => Event::BgpOpen(Box::new(o)),
-                            Ok(Message::Update(u)) => Event::UpdateMsg(Box::new(u)),
-                            Ok(Message::Keepalive) => Event::KeepAliveMsg,
-                            Ok(Message::Notification(n)) => Event::NotifMsg(n),
-                            Ok(Message::RouteRefresh(r)) => Event::RouteRefreshMsg(r),
-                            Err(e) => Event::MessageError(e),
-                        };
+                        s.ctx.status.received(&bytes);
+                        let ev = Event::from_message(&bytes, &s.fsm.receive_context());
                         s.event(ev).await;
                     }
                     Err(ReadError::Framing(e)) => s.event(Event::MessageError(e)).await,
@@ -511,9 +723,27 @@ impl Session {
         }
     }
 
+    /// Queues a message of the session's own (OPEN, KEEPALIVE).
+    fn send(&mut self, m: &Message) {
+        let Some(c) = &self.conn else { return };
+        match encode_message(m, &self.fsm.send_context()) {
+            Ok(bytes) => c.writer.send(bytes),
+            Err(e) => {
+                // Cannot happen for Ferry's own OPEN and KEEPALIVE; a
+                // connection without them would never come up.
+                warn!(peer = %self.addr(), error = %e, "message not encoded; closing the connection");
+                c.writer.close_with(None);
+            }
+        }
+    }
+
     async fn act(&mut self, action: Action) {
         let addr = self.addr();
         match action {
+            Action::InitiateConnect if self.ctx.neighbor.dynamic => {
+                // An address from an allow range is never dialled.
+                self.connecting = None;
+            }
             Action::InitiateConnect => {
                 let local = self.ctx.neighbor.local_address;
                 let port = self.ctx.neighbor.peer_port;
@@ -527,19 +757,18 @@ impl Session {
                     conn.writer.close_with(None);
                 }
             }
-            Action::SendOpen(open) => {
-                if let Some(c) = &self.conn {
-                    c.writer.send(encode(&Message::Open(*open)));
-                }
-            }
-            Action::SendKeepalive => {
-                if let Some(c) = &self.conn {
-                    c.writer.send(encode(&Message::Keepalive));
-                }
-            }
+            Action::SendOpen(open) => self.send(&Message::Open(*open)),
+            Action::SendKeepalive => self.send(&Message::Keepalive),
             Action::SendNotification(n) => {
                 if let Some(c) = &self.conn {
-                    c.writer.close_with(Some(encode(&Message::Notification(n))));
+                    let m = Message::Notification(n);
+                    match encode_message(&m, &self.fsm.send_context()) {
+                        Ok(bytes) => c.writer.close_with(Some(bytes)),
+                        Err(e) => {
+                            warn!(peer = %addr, error = %e, "NOTIFICATION not encoded; closing without it");
+                            c.writer.close_with(None);
+                        }
+                    }
                 }
             }
             Action::StartConnectRetryTimer => {
@@ -588,6 +817,9 @@ impl Session {
                     status: self.ctx.status.clone(),
                 };
                 let graceful = n.graceful_restart;
+                // If the task ends without a SessionDown, the transport is
+                // what failed (RFC 4724 §4.2).
+                self.up = Some(graceful.filter(|gr| !gr.families.is_empty()));
                 let _ = self
                     .ctx
                     .core
@@ -607,6 +839,7 @@ impl Session {
                     }
                     None => warn!(peer = %addr, %reason, "session down"),
                 }
+                self.up = None;
                 let _ = self.ctx.core.send(CoreEvent::Down { addr, graceful }).await;
             }
             Action::DeliverUpdate(update) => {
@@ -638,13 +871,18 @@ impl Session {
 
 /// Refuses an accepted connection with a Cease NOTIFICATION.
 async fn refuse(mut stream: TcpStream, subcode: u8) {
-    let n = encode(&Message::Notification(Notification::new(
+    let m = Message::Notification(Notification::new(
         ferry_wire::iana::notification::CEASE,
         subcode,
         Vec::new(),
-    )));
-    let _ = stream.write_all(&n).await;
-    let _ = stream.shutdown().await;
+    ));
+    if let Ok(n) = encode_message(&m, &EncodeContext::default()) {
+        let _ = tokio::time::timeout(CLOSE_TIME, async {
+            let _ = stream.write_all(&n).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+    }
 }
 
 async fn connect(
@@ -669,4 +907,225 @@ async fn connect(
         socket.bind(SocketAddr::new(l, 0))?;
     }
     socket.connect(SocketAddr::new(addr, port)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::Fsm;
+    use ferry_wire::message::Capability;
+    use ferry_wire::{Family, FamilySet, Open};
+    use std::net::Ipv4Addr;
+
+    fn neighbor() -> NeighborConfig {
+        NeighborConfig {
+            address: "10.10.93.12".parse().unwrap(),
+            group: "workers".into(),
+            peer_type: PeerType::Internal,
+            peer_as: 64512,
+            local_address: None,
+            families: vec![Family::EVPN],
+            route_reflector_client: true,
+            hold_time: 90,
+            connect_retry: 30,
+            passive: false,
+            peer_port: 179,
+            authentication_key: None,
+            ttl_security: None,
+            prefix_limits: Vec::new(),
+            dynamic: true,
+            bfd: None,
+        }
+    }
+
+    /// A session task that panics while Established still tells the core
+    /// that the session is down, and leaves Established.
+    #[tokio::test]
+    async fn a_failing_session_reports_down() {
+        let (core, mut core_rx) = mpsc::channel(4);
+        let (commands, _rx) = mpsc::unbounded_channel();
+        let status = Arc::new(PeerStatus::new(neighbor()));
+        status.set_state(State::Established);
+        let local = LocalParams {
+            asn: 64512,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            hold_time: 90,
+            families: FamilySet::from_iter([Family::EVPN]),
+            peer_as: 64512,
+            graceful_restart_time: None,
+        };
+        let s = Session {
+            ctx: SessionContext {
+                neighbor: neighbor(),
+                local: local.clone(),
+                status: status.clone(),
+                core,
+                commands,
+            },
+            fsm: Fsm::new(local),
+            conn: None,
+            pending: None,
+            connecting: None,
+            connect_retry: None,
+            hold: None,
+            keepalive: None,
+            restart: None,
+            failures: 0,
+            stopping: false,
+            up: Some(None),
+        };
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _owned = s;
+            panic!("a bug in the session task");
+        }));
+        assert!(failed.is_err());
+        match core_rx.try_recv() {
+            Ok(CoreEvent::Down { addr, graceful }) => {
+                assert_eq!(addr, neighbor().address);
+                assert_eq!(graceful, None);
+            }
+            other => panic!("expected Down, got {other:?}"),
+        }
+        let d = status.detail();
+        assert_eq!(d.state, State::Idle);
+        assert_eq!(d.last_error.as_deref(), Some("session task failed"));
+    }
+
+    /// A message of `len` octets and type `kind` (its body is filler).
+    fn raw_message(kind: u8, len: usize) -> Bytes {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&(len as u16).to_be_bytes());
+        m.push(kind);
+        m.resize(len, 0);
+        Bytes::from(m)
+    }
+
+    /// With 50 MB of UPDATEs queued to a peer that reads slowly, a
+    /// KEEPALIVE queued afterwards is written before the UPDATEs still
+    /// queued, and never inside one.
+    #[tokio::test]
+    async fn keepalive_jumps_the_update_backlog() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let mut client = client.unwrap();
+        let (server, _) = accepted.unwrap();
+        let (_read, write) = server.into_split();
+        let status = Arc::new(PeerStatus::new(neighbor()));
+        let writer = Writer::spawn(write, status.clone());
+        let update = raw_message(2, 4096);
+        const UPDATES: usize = 50 * 1024 * 1024 / 4096;
+        for _ in 0..UPDATES / 64 {
+            assert!(writer.data.send(vec![update.clone(); 64]).is_ok());
+        }
+        status.queued(&vec![update.clone(); UPDATES / 64 * 64]);
+        // Let the writer fill the socket buffers.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        writer.send(
+            Message::Keepalive
+                .to_bytes(&EncodeContext::default())
+                .unwrap(),
+        );
+        // Read slowly, message by message, until the KEEPALIVE.
+        let mut buf = BytesMut::new();
+        let mut updates_before = 0usize;
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                while buf.len() >= HEADER_LEN {
+                    let len = u16::from_be_bytes([buf[16], buf[17]]) as usize;
+                    assert!(len >= HEADER_LEN, "framing lost");
+                    if buf.len() < len {
+                        break;
+                    }
+                    let m = buf.split_to(len);
+                    match m[18] {
+                        2 => updates_before += 1,
+                        4 => return true,
+                        t => panic!("unexpected message type {t}"),
+                    }
+                }
+                let mut chunk = [0u8; 16384];
+                let n = client.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    return false;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        })
+        .await
+        .expect("KEEPALIVE within 30 s");
+        assert!(found, "connection closed before the KEEPALIVE");
+        // Only what was in the socket buffers (a few MB) came first.
+        assert!(
+            updates_before < UPDATES / 2,
+            "{updates_before} of {UPDATES} UPDATEs were written before the KEEPALIVE"
+        );
+        eprintln!("{updates_before} of {UPDATES} UPDATEs before the KEEPALIVE");
+        writer.close_with(None);
+    }
+
+    fn notification(data_len: usize) -> Message {
+        Message::Notification(Notification::new(3, 2, vec![0xab; data_len]))
+    }
+
+    #[test]
+    fn notification_data_is_cut_to_the_peer_maximum() {
+        let small = EncodeContext::default();
+        let m = encode_message(&notification(65000), &small).unwrap();
+        assert_eq!(m.len(), 4096);
+        assert_eq!(u16::from_be_bytes([m[16], m[17]]), 4096);
+        let ext = EncodeContext {
+            extended_message: true,
+            ..small
+        };
+        let m = encode_message(&notification(70000), &ext).unwrap();
+        assert_eq!(m.len(), 65535);
+        // Data that fits is kept whole.
+        let m = encode_message(&notification(10), &small).unwrap();
+        assert_eq!(m.len(), 21 + 10);
+    }
+
+    /// The NOTIFICATION that closes an extended-message session is
+    /// encoded for it, although the FSM is Idle when it is sent.
+    #[test]
+    fn closing_notification_uses_the_negotiated_maximum() {
+        for extended in [false, true] {
+            let mut f = Fsm::new(LocalParams {
+                asn: 64512,
+                router_id: Ipv4Addr::new(10, 0, 0, 1),
+                hold_time: 90,
+                families: FamilySet::from_iter([Family::EVPN]),
+                peer_as: 64512,
+                graceful_restart_time: None,
+            });
+            f.handle(Event::Start);
+            f.handle(Event::TcpCrAcked);
+            let mut caps = vec![
+                Capability::Multiprotocol {
+                    family: Family::EVPN,
+                },
+                Capability::FourOctetAs { asn: 64512 },
+            ];
+            if extended {
+                caps.push(Capability::ExtendedMessage);
+            }
+            let open = Open::new(64512, 90, Ipv4Addr::new(10, 0, 0, 2), caps);
+            f.handle(Event::BgpOpen(Box::new(open)));
+            f.handle(Event::KeepAliveMsg);
+            assert_eq!(f.state(), State::Established);
+            let e = MessageError::update(2, vec![0x40; 65000], "test", "RFC 7606 §3");
+            let actions = f.handle(Event::MessageError(e));
+            assert_eq!(f.state(), State::Idle);
+            let n = actions
+                .into_iter()
+                .find_map(|a| match a {
+                    Action::SendNotification(n) => Some(n),
+                    _ => None,
+                })
+                .unwrap();
+            let bytes = encode_message(&Message::Notification(n), &f.send_context()).unwrap();
+            assert_eq!(bytes.len(), if extended { 21 + 65000 } else { 4096 });
+        }
+    }
 }

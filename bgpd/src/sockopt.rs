@@ -186,3 +186,37 @@ pub fn set_listener_min_ttl(fd: RawFd, hops: u8) -> io::Result<()> {
     }
     setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_MINTTL, min)
 }
+
+/// Octets written to a TCP socket and not yet acknowledged by the peer
+/// (`SIOCOUTQ`).
+pub fn unacknowledged_octets(fd: RawFd) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (= TIOCOUTQ) writes one int.
+    if unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n.max(0) as usize)
+}
+
+/// `SO_LINGER` with a zero timeout: closing the socket resets the
+/// connection (RST) and discards what is still queued.
+pub fn set_linger_zero(fd: RawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: valid pointer and length of a linger struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const _ as *const libc::c_void,
+            size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -232,6 +232,7 @@ impl Worker {
                     if self.stale_pending {
                         self.stale_pending = false;
                         self.sweep().await;
+                        crate::metrics::KERNEL.stale_swept();
                     }
                 }
                 WorkerEvent::Control { request, reply } => {
@@ -246,7 +247,9 @@ impl Worker {
         if ops.is_empty() {
             return;
         }
-        for e in self.kernel.apply(ops).await {
+        let errors = self.kernel.apply(ops).await;
+        crate::metrics::KERNEL.batch_done(&errors);
+        for e in errors {
             error!(error = %e, "kernel");
         }
     }

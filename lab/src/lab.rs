@@ -13,7 +13,7 @@
 //! Every namespace is written into the state file before it is created;
 //! every daemon's PID right after it is started.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::topology::{gateway_of, Cluster, Pod, Topology};
+
+/// Where every node's bgpd serves `/metrics`, `/livez` and `/readyz`, on
+/// the node's address in its namespace.
+pub const HTTP_PORT: u16 = 9179;
 
 /// What the lab has made.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -35,6 +39,10 @@ pub struct State {
     /// Node name → bgpd PID.
     #[serde(default)]
     pub daemons: BTreeMap<String, u32>,
+    /// Nodes whose bgpd `ferry-lab stop` took down: `up` leaves them down
+    /// until `ferry-lab start`.
+    #[serde(default)]
+    pub held: BTreeSet<String>,
 }
 
 /// A node of the lab.
@@ -88,7 +96,11 @@ pub fn nodes(t: &Topology) -> Vec<Node> {
         // The first reflector keeps the seed's name, the others are
         // numbered from 2.
         for (j, m) in c.reflectors().into_iter().enumerate() {
-            let n = if j == 0 { String::new() } else { (j + 1).to_string() };
+            let n = if j == 0 {
+                String::new()
+            } else {
+                (j + 1).to_string()
+            };
             out.push(Node {
                 name: format!("{}-master{n}", c.name),
                 cluster: c.name.clone(),
@@ -390,7 +402,7 @@ impl Lab {
     pub fn bgpd_config(&self, t: &Topology, n: &Node) -> String {
         let c = t.cluster(&n.cluster).expect("node's cluster");
         let mut s = format!(
-            "# Written by ferry-lab.\nrouter-id = \"{a}\"\nlocal-as = 64512\ncontrol-socket = \"{sock}\"\nstate-dir = \"{state}\"\nhold-time = 30\n",
+            "# Written by ferry-lab.\nrouter-id = \"{a}\"\nlocal-as = 64512\ncontrol-socket = \"{sock}\"\nstate-dir = \"{state}\"\nhold-time = 30\nhttp-listen = \"{a}:{HTTP_PORT}\"\n",
             a = n.address,
             sock = self.socket(&n.name).display(),
             state = self.dir.join(format!("{}.state", n.name)).display(),
@@ -444,6 +456,58 @@ impl Lab {
         s
     }
 
+    /// `GET /readyz` of a node's bgpd, in the node's namespace: ready or
+    /// not with the reasons, or why there was no answer.
+    pub fn readiness(&self, n: &Node) -> Result<(bool, Vec<String>), String> {
+        let ns = format!("/var/run/netns/{}", self.node_ns(&n.name));
+        let addr = std::net::SocketAddr::new(n.address, HTTP_PORT);
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let file = std::fs::File::open(&ns).map_err(|e| format!("{ns}: {e}"))?;
+            // SAFETY: setns(2) on a namespace file we opened, for this
+            // short-lived thread only.
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(format!("setns {ns}: {}", std::io::Error::last_os_error()));
+            }
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .map_err(|e| format!("{addr}: {e}"))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))
+                .map_err(|e| e.to_string())?;
+            write!(
+                s,
+                "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .map_err(|e| e.to_string())?;
+            let mut text = String::new();
+            s.read_to_string(&mut text).map_err(|e| e.to_string())?;
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let ready = head.starts_with("HTTP/1.1 200");
+            let reasons = if ready {
+                Vec::new()
+            } else {
+                body.lines().map(str::to_string).collect()
+            };
+            Ok((ready, reasons))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("readiness check failed".into()))
+    }
+
+    /// A node of the lab's topology by name.
+    pub fn node(&self, name: &str) -> Result<Node, String> {
+        let t = self
+            .state
+            .topology
+            .as_ref()
+            .ok_or("no lab is up (ferry-lab up)")?;
+        nodes(t)
+            .into_iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| format!("no node {name:?}"))
+    }
+
     pub fn daemon_running(&self, node: &str) -> bool {
         self.state.daemons.get(node).is_some_and(|p| pid_alive(*p))
     }
@@ -457,6 +521,9 @@ impl Lab {
         if old.as_deref() != Some(conf.as_str()) {
             std::fs::write(&conf_path, &conf)
                 .map_err(|e| format!("{}: {e}", conf_path.display()))?;
+        }
+        if self.state.held.contains(&n.name) {
+            return Ok("stopped by `ferry-lab stop`: left down");
         }
         if self.daemon_running(&n.name) {
             if old.as_deref() != Some(conf.as_str()) {

@@ -68,6 +68,22 @@ enum Cmd {
         #[arg(long)]
         kill: bool,
     },
+    /// Stop a node's bgpd and keep it down (`up` leaves it stopped) until
+    /// `ferry-lab start` (`--kill`: SIGKILL, as a node dying would).
+    Stop {
+        node: String,
+        #[arg(long)]
+        kill: bool,
+    },
+    /// Start the bgpd of a node `ferry-lab stop` took down.
+    Start { node: String },
+    /// Kill or restore a node's underlay: its link to the VPC goes down
+    /// (every packet to and from the node is lost) or up again.
+    Underlay {
+        node: String,
+        #[arg(value_parser = ["up", "down"])]
+        state: String,
+    },
     /// Cut or restore the VPC peering between two clusters.
     Peering {
         a: String,
@@ -185,15 +201,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Restart { node, kill } => {
             preflight(false)?;
-            let t = lab
-                .state
-                .topology
-                .clone()
-                .ok_or("no lab is up (ferry-lab up)")?;
-            let n = nodes(&t)
-                .into_iter()
-                .find(|n| n.name == node)
-                .ok_or_else(|| format!("no node {node:?}"))?;
+            let n = lab.node(&node)?;
+            if lab.state.held.contains(&n.name) {
+                return Err(format!(
+                    "{} was stopped by `ferry-lab stop`: `ferry-lab start {}`",
+                    n.name, n.name
+                ));
+            }
             let start = Instant::now();
             lab.stop_daemon(&n.name, kill)?;
             lab.start_daemon(&n)?;
@@ -202,6 +216,42 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 n.name,
                 start.elapsed().as_millis()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Stop { node, kill } => {
+            preflight(false)?;
+            let n = lab.node(&node)?;
+            lab.state.held.insert(n.name.clone());
+            lab.stop_daemon(&n.name, kill)?;
+            println!(
+                "stopped bgpd of {}; it stays down until `ferry-lab start {}`",
+                n.name, n.name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Start { node } => {
+            preflight(false)?;
+            let n = lab.node(&node)?;
+            let t = lab
+                .state
+                .topology
+                .clone()
+                .ok_or("no lab is up (ferry-lab up)")?;
+            lab.state.held.remove(&n.name);
+            lab.save()?;
+            let what = lab.ensure_daemon(&t, &n)?;
+            println!("bgpd of {}: {what}", n.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Underlay { node, state } => {
+            preflight(false)?;
+            let n = lab.node(&node)?;
+            let vpc = lab.vpc_ns(&n.cluster);
+            let out = lab::ip(&["-n", &vpc, "link", "set", "dev", &n.port, &state]);
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+            }
+            println!("underlay of {}: {state}", n.name);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Peering { a, b, state } => {
@@ -327,21 +377,52 @@ fn wait(timeout: Duration, mut f: impl FnMut() -> Result<bool, String>) -> Resul
     }
 }
 
+/// The route reflectors not held down by `ferry-lab stop`.
+fn running_reflectors(lab: &Lab, t: &Topology) -> Vec<lab::Node> {
+    nodes(t)
+        .into_iter()
+        .filter(|n| n.master && !lab.state.held.contains(&n.name))
+        .collect()
+}
+
+/// Addresses of the nodes held down by `ferry-lab stop`.
+fn held_addresses(lab: &Lab, t: &Topology) -> Vec<String> {
+    nodes(t)
+        .into_iter()
+        .filter(|n| lab.state.held.contains(&n.name))
+        .map(|n| n.address.to_string())
+        .collect()
+}
+
+/// Sessions a reflector has when the lab is whole: one per worker of its
+/// cluster and one per reflector of every other cluster (those held down
+/// by `ferry-lab stop` not counted).
+fn expected_sessions(lab: &Lab, t: &Topology, n: &lab::Node) -> usize {
+    let held = held_addresses(lab, t);
+    let workers = t.cluster(&n.cluster).map_or(0, |c| {
+        c.workers
+            .iter()
+            .filter(|w| !held.contains(&w.to_string()))
+            .count()
+    });
+    let other_reflectors: usize = t
+        .clusters
+        .iter()
+        .filter(|c| c.name != n.cluster)
+        .flat_map(|c| c.reflectors())
+        .filter(|r| !held.contains(&r.to_string()))
+        .count();
+    workers + other_reflectors
+}
+
 /// Sessions of the route reflectors that are not Established.
 fn sessions_down(lab: &Lab, t: &Topology) -> Result<Vec<String>, String> {
     let mut down = Vec::new();
-    for n in nodes(t).iter().filter(|n| n.master) {
+    for n in running_reflectors(lab, t) {
         let s = lab.bgpctl(&n.name, &["--json", "show", "summary"])?;
         let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| e.to_string())?;
         let neighbors = v["neighbors"].as_array().cloned().unwrap_or_default();
-        let workers = t.cluster(&n.cluster).map_or(0, |c| c.workers.len());
-        let other_reflectors: usize = t
-            .clusters
-            .iter()
-            .filter(|c| c.name != n.cluster)
-            .map(|c| c.reflectors().len())
-            .sum();
-        let expected = workers + other_reflectors;
+        let expected = expected_sessions(lab, t, &n);
         let up = neighbors
             .iter()
             .filter(|x| x["state"] == "Established")
@@ -363,13 +444,27 @@ fn pod_addresses(p: &topology::Pod) -> Vec<IpAddr> {
 
 fn verify(lab: &Lab, t: &Topology) -> bool {
     let mut rows: Vec<(String, bool, String)> = Vec::new();
-    for n in nodes(t).iter().filter(|n| n.master) {
+    let held = held_addresses(lab, t);
+    for name in &lab.state.held {
+        rows.push((
+            format!("{name} sessions"),
+            true,
+            "bgpd stopped by `ferry-lab stop`: not checked".into(),
+        ));
+    }
+    for n in running_reflectors(lab, t).iter() {
         let r = lab
             .bgpctl(&n.name, &["--json", "show", "summary"])
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).map_err(|e| e.to_string()));
         let (ok, detail) = match r {
             Ok(v) => {
-                let ns = v["neighbors"].as_array().cloned().unwrap_or_default();
+                let ns: Vec<serde_json::Value> = v["neighbors"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|x| !held.iter().any(|h| x["address"] == h.as_str()))
+                    .collect();
                 let bad: Vec<String> = ns
                     .iter()
                     .filter(|x| x["state"] != "Established")
@@ -381,8 +476,7 @@ fn verify(lab: &Lab, t: &Topology) -> bool {
                         )
                     })
                     .collect();
-                let expected =
-                    t.cluster(&n.cluster).map_or(0, |c| c.workers.len()) + t.clusters.len() - 1;
+                let expected = expected_sessions(lab, t, n);
                 (
                     bad.is_empty() && ns.len() >= expected,
                     if bad.is_empty() {
@@ -461,6 +555,10 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
         let mut ns = Vec::new();
         for n in nodes(t).into_iter().filter(|n| n.cluster == c.name) {
             let running = lab.daemon_running(&n.name);
+            let (ready, reasons) = match lab.readiness(&n) {
+                Ok((ready, reasons)) => (serde_json::json!(ready), reasons),
+                Err(e) => (serde_json::Value::Null, vec![format!("no answer: {e}")]),
+            };
             let sessions: Vec<serde_json::Value> = lab
                 .bgpctl(&n.name, &["--json", "show", "summary"])
                 .ok()
@@ -480,7 +578,8 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
                 })
                 .collect();
             ns.push(serde_json::json!({"name": n.name, "role": if n.master {"route-reflector"} else {"worker"},
-                "address": n.address.to_string(), "bgpd": if running {"running"} else {"down"},
+                "address": n.address.to_string(), "bgpd": if running {"running"} else if lab.state.held.contains(&n.name) {"stopped"} else {"down"},
+                "ready": ready, "not-ready": reasons,
                 "sessions": sessions, "pods": pods}));
         }
         clusters.push(serde_json::json!({"name": c.name, "vpc": c.vpc.to_string(), "router": gateway_of(&c.vpc).to_string(), "nodes": ns}));
@@ -508,13 +607,21 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
             c["router"].as_str().unwrap_or("")
         );
         for n in c["nodes"].as_array().into_iter().flatten() {
+            let ready = match n["ready"].as_bool() {
+                Some(true) => "ready",
+                Some(false) => "NOT READY",
+                None => "readiness unknown",
+            };
             println!(
-                "│  {:<22} {:<15} {:<16} bgpd {}",
+                "│  {:<22} {:<15} {:<16} bgpd {:<7} {ready}",
                 n["name"].as_str().unwrap_or(""),
                 n["address"].as_str().unwrap_or(""),
                 n["role"].as_str().unwrap_or(""),
                 n["bgpd"].as_str().unwrap_or("")
             );
+            for r in n["not-ready"].as_array().into_iter().flatten() {
+                println!("│     ├─ not ready: {}", r.as_str().unwrap_or(""));
+            }
             for s in n["sessions"].as_array().into_iter().flatten() {
                 println!(
                     "│     ├─ session {:<15} {}",

@@ -173,7 +173,11 @@ fn validate(t: &Topology) -> Result<(), String> {
             _ => {}
         }
         let reflectors = c.reflectors();
-        let what_rr = if c.master.is_some() { "master" } else { "masters" };
+        let what_rr = if c.master.is_some() {
+            "master"
+        } else {
+            "masters"
+        };
         for (what, a) in reflectors
             .iter()
             .map(|m| (what_rr, m))
@@ -284,7 +288,10 @@ mod tests {
     fn the_seed_is_the_reference_topology() {
         let t = Topology::seed();
         assert_eq!(t.clusters.len(), 2);
-        assert_eq!(t.clusters[0].reflectors(), ["10.10.25.42".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            t.clusters[0].reflectors(),
+            ["10.10.25.42".parse::<IpAddr>().unwrap()]
+        );
         assert_eq!(t.clusters[1].vpc.to_string(), "10.20.0.0/16");
         let p = t.pod("alpine-cluster-1").unwrap();
         assert_eq!(p.mac.as_deref(), Some("aa:bb:cc:dd:01:01"));

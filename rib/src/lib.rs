@@ -893,6 +893,45 @@ impl Rib {
         out
     }
 
+    /// How many best paths each Established peer is sent, per family: its
+    /// derived Adj-RIB-Out counted, with one walk of the table per update
+    /// group (a member is sent what its group is, less its own paths).
+    pub fn advertised_counts(&self) -> Vec<(PeerId, Family, u64)> {
+        const N: usize = Family::SUPPORTED.len();
+        let mut out = Vec::new();
+        for group in &self.groups {
+            let gk = &group.key;
+            let mut total = [0u64; N];
+            let mut own: FxHashMap<PeerId, [u64; N]> = FxHashMap::default();
+            for (key, entry) in &self.table {
+                let family = key.family();
+                let Some(i) = family_index(family) else {
+                    continue;
+                };
+                if !gk.families.contains(family) {
+                    continue;
+                }
+                let Some(best) = entry.best() else { continue };
+                if !self.exportable(best, gk) {
+                    continue;
+                }
+                total[i] += 1;
+                if group.members.contains(&best.peer()) {
+                    own.entry(best.peer()).or_insert([0; N])[i] += 1;
+                }
+            }
+            for m in &group.members {
+                for (i, f) in Family::SUPPORTED.iter().enumerate() {
+                    if gk.families.contains(*f) {
+                        let mine = own.get(m).map_or(0, |c| c[i]);
+                        out.push((*m, *f, total[i] - mine));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The whole Adj-RIB-Out of one peer for `families`.
     fn table_for(&self, id: PeerId, families: &[Family]) -> Export {
         let Some(state) = self.peer(id) else {

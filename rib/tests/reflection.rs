@@ -417,3 +417,49 @@ fn the_table_gives_memory_back_when_most_routes_go() {
     let out = up(&mut rib, 3, Role::Client, 3);
     assert_eq!(announced(&sent_to(&out, 3)).len(), 1000);
 }
+
+#[test]
+fn advertised_counts_match_what_each_peer_is_sent() {
+    let mut rib = rib();
+    up(&mut rib, 2, Role::Client, 2);
+    up(&mut rib, 3, Role::Client, 3);
+    up(&mut rib, 4, Role::NonClient, 4);
+    rib.receive(
+        2,
+        &announce(
+            vec![vpn("10.1.0.0/24", 1), vpn("10.1.1.0/24", 1)],
+            Ipv4Addr::new(10, 10, 0, 2),
+            100,
+        ),
+    );
+    rib.receive(
+        4,
+        &announce(
+            vec![vpn("10.4.0.0/24", 4)],
+            Ipv4Addr::new(10, 10, 0, 4),
+            100,
+        ),
+    );
+    let counts = rib.advertised_counts();
+    let count = |id: PeerId, f: Family| {
+        counts
+            .iter()
+            .find(|(p, fam, _)| *p == id && *fam == f)
+            .map(|c| c.2)
+    };
+    for id in [2, 3, 4] {
+        let sent = rib
+            .advertised_to(id)
+            .iter()
+            .filter(|(k, _)| k.family() == Family::VPNV4)
+            .count() as u64;
+        assert_eq!(count(id, Family::VPNV4), Some(sent), "peer {id}");
+        assert_eq!(count(id, Family::EVPN), Some(0), "peer {id}");
+    }
+    // Client 2 is sent the non-client's route only; client 3 all three;
+    // the non-client the clients' two.
+    assert_eq!(count(2, Family::VPNV4), Some(1));
+    assert_eq!(count(3, Family::VPNV4), Some(3));
+    assert_eq!(count(4, Family::VPNV4), Some(2));
+    assert_eq!(count(5, Family::VPNV4), None);
+}

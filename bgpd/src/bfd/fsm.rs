@@ -136,6 +136,17 @@ impl Session {
         }
     }
 
+    /// Takes the session administratively down (the neighbour is being
+    /// removed, or bgpd stops) and returns the packet that tells the
+    /// peer, which then must not take it for a path failure (RFC 5880
+    /// §6.8.16, RFC 5882 §3.2).
+    pub fn admin_down(&mut self) -> ControlPacket {
+        self.state = State::AdminDown;
+        self.diagnostic = Diagnostic::AdministrativelyDown;
+        self.poll = false;
+        self.packet(false)
+    }
+
     fn packet(&self, fin: bool) -> ControlPacket {
         ControlPacket {
             diagnostic: self.diagnostic,
@@ -406,6 +417,24 @@ mod tests {
         assert_eq!(changes(&a.receive(&p, t0)), vec![(State::Up, State::Down)]);
         // AdminDown while Down changes nothing.
         assert!(changes(&a.receive(&p, t0)).is_empty());
+    }
+
+    /// Taking a session down on purpose tells the peer AdminDown with
+    /// diagnostic 7, and the peer records that it was the remote's doing.
+    #[test]
+    fn admin_down_is_signalled_and_recognised() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = up_pair(t0);
+        let p = b.admin_down();
+        assert_eq!(p.state, State::AdminDown);
+        assert_eq!(p.diagnostic, Diagnostic::AdministrativelyDown);
+        assert_eq!(p.your_discriminator, b.remote_discriminator);
+        assert_eq!(changes(&a.receive(&p, t0)), vec![(State::Up, State::Down)]);
+        assert_eq!(a.remote_state, State::AdminDown);
+        // Once AdminDown, received packets change nothing (§6.8.6).
+        let q = a.packet(false);
+        assert!(changes(&b.receive(&q, t0)).is_empty());
+        assert_eq!(b.state, State::AdminDown);
     }
 
     #[test]

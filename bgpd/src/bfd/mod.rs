@@ -459,9 +459,18 @@ impl Bfd {
             }
             Request::Remove { peer, token } => {
                 if self.sessions.get(&peer).is_some_and(|e| e.token == token) {
-                    if let Some(e) = self.sessions.remove(&peer) {
+                    if let Some(mut e) = self.sessions.remove(&peer) {
                         self.by_discriminator.remove(&e.session.local_discriminator);
-                        info!(peer = %peer, "BFD session removed");
+                        if e.session.state != State::Down {
+                            // A few copies: the session is gone after
+                            // this, and one lost packet would make the
+                            // peer see a failure.
+                            let p = e.session.admin_down();
+                            for _ in 0..3 {
+                                self.send(peer, e.local, e.config.multihop, &p);
+                            }
+                        }
+                        info!(peer = %peer, "BFD session removed (AdminDown sent)");
                     }
                 }
             }
@@ -561,7 +570,15 @@ impl Bfd {
                         e.up_since = Some(now);
                         info!(peer = %peer, "BFD session Up");
                     }
-                    if from == State::Up {
+                    if from == State::Up && e.session.remote_state == State::AdminDown {
+                        // RFC 5882 §3.2: the peer stopped BFD on purpose
+                        // (its neighbour removed, its bgpd stopping); not
+                        // a path failure, so the BGP session is left to
+                        // its own events (graceful restart included).
+                        e.up_since = None;
+                        e.flaps += 1;
+                        info!(peer = %peer, "BFD session Down: the peer took it administratively down; BGP left alone");
+                    } else if from == State::Up {
                         e.up_since = None;
                         e.flaps += 1;
                         warn!(peer = %peer, %diagnostic, "BFD session Down");
@@ -573,27 +590,34 @@ impl Bfd {
                     }
                 }
                 Output::Send(p) => {
-                    let key = (e.local, e.config.multihop, peer.is_ipv6());
-                    let port = if e.config.multihop {
-                        MULTIHOP_PORT
-                    } else {
-                        SINGLE_HOP_PORT
-                    };
-                    let socket = match self.senders.entry(key) {
-                        MapEntry::Occupied(o) => o.into_mut(),
-                        MapEntry::Vacant(v) => match sender(key.0, key.2) {
-                            Ok(s) => v.insert(s),
-                            Err(err) => {
-                                warn!(peer = %peer, error = %err, "BFD sending socket not opened");
-                                continue;
-                            }
-                        },
-                    };
-                    if let Err(err) = socket.try_send_to(&p.encode(), SocketAddr::new(peer, port)) {
-                        debug!(peer = %peer, error = %err, "BFD send");
-                    }
+                    let (local, multihop) = (e.local, e.config.multihop);
+                    self.send(peer, local, multihop, &p);
                 }
             }
+        }
+    }
+
+    /// Sends one packet to `peer` from the socket for its local address,
+    /// hop mode and family (opened on first use).
+    fn send(&mut self, peer: IpAddr, local: Option<IpAddr>, multihop: bool, p: &ControlPacket) {
+        let key = (local, multihop, peer.is_ipv6());
+        let port = if multihop {
+            MULTIHOP_PORT
+        } else {
+            SINGLE_HOP_PORT
+        };
+        let socket = match self.senders.entry(key) {
+            MapEntry::Occupied(o) => o.into_mut(),
+            MapEntry::Vacant(v) => match sender(key.0, key.2) {
+                Ok(s) => v.insert(s),
+                Err(err) => {
+                    warn!(peer = %peer, error = %err, "BFD sending socket not opened");
+                    return;
+                }
+            },
+        };
+        if let Err(err) = socket.try_send_to(&p.encode(), SocketAddr::new(peer, port)) {
+            debug!(peer = %peer, error = %err, "BFD send");
         }
     }
 }

@@ -722,7 +722,12 @@ impl Kernel {
             let results: Vec<Result<(), KernelError>> = stream::iter(phase)
                 .map(|op| {
                     let idx = &index;
-                    async move { self.apply_one(op, idx).await }
+                    async move {
+                        let kind = crate::metrics::op_index(&op);
+                        let r = self.apply_one(op, idx).await;
+                        crate::metrics::KERNEL.count(kind, r.is_ok());
+                        r
+                    }
                 })
                 .buffered(IN_FLIGHT)
                 .collect()
