@@ -145,10 +145,9 @@ fn bfd_loss_takes_bgp_down(
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
-    if !require_root("frr_bfdd_session_and_bfd_loss_takes_bgp_down") {
-        return;
-    }
+    require_root("frr_bfdd_session_and_bfd_loss_takes_bgp_down");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let ferry_ns = Netns::new("fbf");
@@ -213,10 +212,9 @@ fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn bird_bfd_session_and_bfd_loss_takes_bgp_down() {
-    if !require_root("bird_bfd_session_and_bfd_loss_takes_bgp_down") {
-        return;
-    }
+    require_root("bird_bfd_session_and_bfd_loss_takes_bgp_down");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let ferry_ns = Netns::new("fbf");
@@ -297,10 +295,9 @@ protocol bgp ferry {
 /// routes until its bgpd is back (RFC 5882 §4.3.2). Ferry's own BFD
 /// session never flaps.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart() {
-    if !require_root("frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart") {
-        return;
-    }
+    require_root("frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let ferry_ns = Netns::new("fbg");

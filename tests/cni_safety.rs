@@ -29,10 +29,9 @@ fn backend(f: &Ferry) -> String {
 /// interface name fails and takes nothing of the first pod with it, nor
 /// does the DEL the runtime then sends for the failed container.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn a_failed_add_and_its_del_leave_the_other_pod_alone() {
-    if !require_root("a_failed_add_and_its_del_leave_the_other_pod_alone") {
-        return;
-    }
+    require_root("a_failed_add_and_its_del_leave_the_other_pod_alone");
     let s = site();
     let (n1, n2) = (&s.nodes[1], &s.nodes[2]);
     let p1 = Netns::new("fp");
@@ -103,10 +102,9 @@ fn error_of(answer: &serde_json::Value) -> String {
 /// Ferry made for the container, with its peer in another namespace, and
 /// pod addresses; anything else is refused and changes nothing.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn attach_pod_refuses_what_ferry_did_not_make() {
-    if !require_root("attach_pod_refuses_what_ferry_did_not_make") {
-        return;
-    }
+    require_root("attach_pod_refuses_what_ferry_did_not_make");
     let s = site();
     let n1 = &s.nodes[1];
     let snapshot = || {
@@ -173,10 +171,9 @@ fn attach_pod_refuses_what_ferry_did_not_make() {
 /// file left behind) and when the pod's namespace is gone; bgpd detaches
 /// the pod when it starts again.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn del_completes_with_bgpd_down_and_bgpd_detaches_on_start() {
-    if !require_root("del_completes_with_bgpd_down_and_bgpd_detaches_on_start") {
-        return;
-    }
+    require_root("del_completes_with_bgpd_down_and_bgpd_detaches_on_start");
     let mut s = site();
     let n1ns = &s.nodes[1];
     let p1 = Netns::new("fp");
@@ -254,10 +251,9 @@ fn check_fails_after(
 /// later, and sees a missing pod route, gateway neighbour, address, host
 /// rule or host route.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn check_verifies_both_sides_and_follows_the_version_rules() {
-    if !require_root("check_verifies_both_sides_and_follows_the_version_rules") {
-        return;
-    }
+    require_root("check_verifies_both_sides_and_follows_the_version_rules");
     let s = site();
     let n1 = &s.nodes[1];
     let p1 = Netns::new("fp");
@@ -433,10 +429,9 @@ fn check_verifies_both_sides_and_follows_the_version_rules() {
 /// rule, pod route, pod neighbour, remote route, VTEP neighbour, FDB
 /// entry) is restored, logged and counted (`kernel-repairs`).
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn tampered_kernel_state_is_restored_and_counted() {
-    if !require_root("tampered_kernel_state_is_restored_and_counted") {
-        return;
-    }
+    require_root("tampered_kernel_state_is_restored_and_counted");
     let s = site();
     let (n1, n2) = (&s.nodes[1], &s.nodes[2]);
     let p1 = Netns::new("fp");
@@ -549,10 +544,9 @@ fn tampered_kernel_state_is_restored_and_counted() {
 /// address and MAC come from `CNI_ARGS` (`IP`, `MAC`) or
 /// `runtimeConfig` (`ips`, `mac`); `args.cni` wins where it says.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn cni_conventions_put_many_containers_on_one_network() {
-    if !require_root("cni_conventions_put_many_containers_on_one_network") {
-        return;
-    }
+    require_root("cni_conventions_put_many_containers_on_one_network");
     let s = site();
     let n1 = &s.nodes[1];
     let shared = shared_netconf(&s.sock1());

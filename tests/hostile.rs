@@ -105,10 +105,9 @@ fn type5s(u: &Update) -> (Routes, Routes) {
 /// session ends, its routes are withdrawn from the others, the daemon
 /// lives and the same address can come back.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn extended_update_with_unknown_well_known_attribute_resets_that_session() {
-    if !require_root("extended_update_with_unknown_well_known_attribute_resets_that_session") {
-        return;
-    }
+    require_root("extended_update_with_unknown_well_known_attribute_resets_that_session");
     let bed = Bed::new("fh1", RR, &["10.10.93.12", "10.10.93.99"]);
     let (hostile, other) = (ip("10.10.93.12"), ip("10.10.93.99"));
     block_in(&bed.cl, || async {
@@ -204,10 +203,9 @@ fn established_to(ns: &Netns, addr: &str) -> String {
 /// reflector has 200 000 routes to write to it is closed when its hold
 /// time (3 s) expires, even though the reflector's writes are blocked.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn hold_timer_expires_on_a_client_that_stopped_reading() {
-    if !require_root("hold_timer_expires_on_a_client_that_stopped_reading") {
-        return;
-    }
+    require_root("hold_timer_expires_on_a_client_that_stopped_reading");
     const ROUTES: u32 = 200_000;
     let bed = Bed::new("fh3", RR, &["10.10.93.12", "10.10.93.50"]);
     let (injector, stuck) = (ip("10.10.93.12"), ip("10.10.93.50"));
@@ -281,10 +279,9 @@ fn hold_timer_expires_on_a_client_that_stopped_reading() {
 /// the middle of it) leave nothing behind: no neighbour entry, and the
 /// reflector never dials them.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn dynamic_neighbours_that_vanish_in_opensent_leave_nothing() {
-    if !require_root("dynamic_neighbours_that_vanish_in_opensent_leave_nothing") {
-        return;
-    }
+    require_root("dynamic_neighbours_that_vanish_in_opensent_leave_nothing");
     const N: u8 = 200;
     let bed = Bed::new("fh4", RR, &["10.10.2.1"]);
     let batch = bed.dir.path().join("addrs");
@@ -367,10 +364,9 @@ async fn collect_type5(s: &mut raw::Session, wait: Duration) -> (Routes, Routes)
 /// route 9.9.2.0/24: stored, shown and reflected as such, and withdrawn by
 /// the same form from the same peer only.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn evpn_type5_prefix_with_host_bits_is_normalised() {
-    if !require_root("evpn_type5_prefix_with_host_bits_is_normalised") {
-        return;
-    }
+    require_root("evpn_type5_prefix_with_host_bits_is_normalised");
     let bed = Bed::new("fh5", RR, &["10.10.93.12", "10.10.93.13", "10.10.93.14"]);
     let (a, b, c) = (ip("10.10.93.12"), ip("10.10.93.13"), ip("10.10.93.14"));
     block_in(&bed.cl, || async {
@@ -420,10 +416,9 @@ fn evpn_type5_prefix_with_host_bits_is_normalised() {
 /// reports the change as waiting for a restart, and the daemon goes on
 /// with the AS it runs.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn reload_of_local_as_waits_for_a_restart() {
-    if !require_root("reload_of_local_as_waits_for_a_restart") {
-        return;
-    }
+    require_root("reload_of_local_as_waits_for_a_restart");
     let bed = Bed::new("fh6", RR, &["10.10.93.12", "10.10.93.13"]);
     let (a, b) = (ip("10.10.93.12"), ip("10.10.93.13"));
     block_in(&bed.cl, || async {
@@ -473,10 +468,9 @@ fn reload_of_local_as_waits_for_a_restart() {
 /// RFC 7432 §7: an EVPN route type the reflector does not know is not
 /// passed on; the known route of the same UPDATE is.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn unknown_evpn_route_type_is_not_reflected() {
-    if !require_root("unknown_evpn_route_type_is_not_reflected") {
-        return;
-    }
+    require_root("unknown_evpn_route_type_is_not_reflected");
     let bed = Bed::new("fh7", RR, &["10.10.93.12", "10.10.93.14"]);
     let (a, c) = (ip("10.10.93.12"), ip("10.10.93.14"));
     let marker = [0xde, 0xad, 0xbe, 0xef, 0x77, 0x77, 0x77, 0x77];
@@ -517,10 +511,9 @@ fn unknown_evpn_route_type_is_not_reflected() {
 /// 4-octet AS capability, or with two different 4-octet AS capabilities,
 /// is refused with OPEN Message Error / Bad Peer AS.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn open_with_contradicting_as_numbers_is_refused() {
-    if !require_root("open_with_contradicting_as_numbers_is_refused") {
-        return;
-    }
+    require_root("open_with_contradicting_as_numbers_is_refused");
     let bed = Bed::new("fh8", RR, &["10.10.93.12"]);
     let me = ip("10.10.93.12");
     let mut mismatch = Open::new(64512, 90, me, raw::capabilities(64512));
@@ -613,10 +606,9 @@ fn check_refuses_contradictions_naming_key_and_value() {
 /// 3000 control-socket clients that connect and say nothing neither stop
 /// `bgpctl` from being answered nor stay connected for ever.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn idle_control_socket_clients_are_dropped() {
-    if !require_root("idle_control_socket_clients_are_dropped") {
-        return;
-    }
+    require_root("idle_control_socket_clients_are_dropped");
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     const N: usize = 3000;
     let bed = Bed::new("fh9", RR, &["10.10.93.12"]);

@@ -149,10 +149,9 @@ fn daemon_pids(lab: &LabRun) -> Vec<u64> {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn down_returns_when_every_daemon_has_exited_and_up_works_right_after() {
-    if !require_root("down_returns_when_every_daemon_has_exited_and_up_works_right_after") {
-        return;
-    }
+    require_root("down_returns_when_every_daemon_has_exited_and_up_works_right_after");
     let lab = LabRun {
         name: unique("fd"),
         state: tempfile::tempdir().unwrap(),
@@ -181,10 +180,9 @@ const THIRD: &str = "
 ";
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
-    if !require_root("the_lab_comes_up_survives_faults_grows_and_goes_away") {
-        return;
-    }
+    require_root("the_lab_comes_up_survives_faults_grows_and_goes_away");
     let lab = LabRun {
         name: unique("fl"),
         state: tempfile::tempdir().unwrap(),
@@ -386,10 +384,9 @@ const WORKERS: [&str; 4] = [
 ];
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn two_reflectors_per_cluster_lose_nothing_when_one_in_each_dies() {
-    if !require_root("two_reflectors_per_cluster_lose_nothing_when_one_in_each_dies") {
-        return;
-    }
+    require_root("two_reflectors_per_cluster_lose_nothing_when_one_in_each_dies");
     let lab = LabRun {
         name: unique("fr"),
         state: tempfile::tempdir().unwrap(),

@@ -2,8 +2,9 @@
 //! namespaces with unique names, links between them, and processes that
 //! are killed (by their PID) and cleaned up even when a test fails.
 //!
-//! Every test that needs root calls [`require_root`] first: without root
-//! (or with `FERRY_SKIP_ROOT_TESTS=1`) it says so and the test returns.
+//! Every test that needs root is `#[ignore]`d, so that `cargo test` lists
+//! it as ignored instead of passing it unrun, and calls [`require_root`]
+//! first. `tests/run` runs them as root with `--include-ignored`.
 
 use std::fs;
 use std::net::IpAddr;
@@ -15,18 +16,15 @@ use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// True when the root-only tests can run here.
-pub fn require_root(test: &str) -> bool {
-    if std::env::var_os("FERRY_SKIP_ROOT_TESTS").is_some() {
-        eprintln!("{test}: skipped (FERRY_SKIP_ROOT_TESTS set)");
-        return false;
-    }
+/// Fails the test at once, saying why, when it does not run as root: a
+/// root-only test never passes without having run.
+pub fn require_root(test: &str) {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("{test}: skipped (needs root for network namespaces)");
-        return false;
-    }
-    true
+    let euid = unsafe { libc::geteuid() };
+    assert!(
+        euid == 0,
+        "{test} needs root (network namespaces): run tests/run as root, or `cargo test -- --include-ignored` as root"
+    );
 }
 
 /// A unique short name (interface names are limited to 15 characters).

@@ -133,10 +133,9 @@ fn promtool_check(text: &str) -> Result<(), String> {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn metrics_follow_a_sessions_life() {
-    if !require_root("metrics_follow_a_sessions_life") {
-        return;
-    }
+    require_root("metrics_follow_a_sessions_life");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fml");
@@ -388,10 +387,9 @@ fn readyz(ns: &Netns) -> (u16, String) {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn a_worker_is_ready_only_with_its_reflector() {
-    if !require_root("a_worker_is_ready_only_with_its_reflector") {
-        return;
-    }
+    require_root("a_worker_is_ready_only_with_its_reflector");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");

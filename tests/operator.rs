@@ -155,10 +155,9 @@ fn bgpctl_without_a_daemon_says_which_socket() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn the_control_socket_is_private_and_show_commands_explain_mistakes() {
-    if !require_root("the_control_socket_is_private_and_show_commands_explain_mistakes") {
-        return;
-    }
+    require_root("the_control_socket_is_private_and_show_commands_explain_mistakes");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let ns = Netns::new("fo");
@@ -259,10 +258,9 @@ fn the_cni_plugin_answers_version_and_reports_errors_as_the_spec_says() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn a_control_group_opens_the_socket_to_its_members_only() {
-    if !require_root("a_control_group_opens_the_socket_to_its_members_only") {
-        return;
-    }
+    require_root("a_control_group_opens_the_socket_to_its_members_only");
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let lan = Lan::new();

@@ -227,10 +227,9 @@ fn cached_result(id: &str) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn podman_containers_on_two_workers_reach_each_other_over_vxlan() {
-    if !require_root("podman_containers_on_two_workers_reach_each_other_over_vxlan") {
-        return;
-    }
+    require_root("podman_containers_on_two_workers_reach_each_other_over_vxlan");
     require_tools();
     let s = site();
     let (n1, n2) = (&s.nodes[1], &s.nodes[2]);

@@ -15,10 +15,9 @@ use ferry_wire::Message;
 /// 200 worker nodes connect from the allow range; all come up, and a route
 /// from one of them reaches the 199 others.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn two_hundred_dynamic_clients() {
-    if !require_root("two_hundred_dynamic_clients") {
-        return;
-    }
+    require_root("two_hundred_dynamic_clients");
     const N: u8 = 200;
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
@@ -144,10 +143,9 @@ fn session<'a>(
 /// closed, changed ones reset, the others are not touched; an invalid file
 /// is refused and the running configuration keeps working.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn reload_touches_only_what_changed() {
-    if !require_root("reload_touches_only_what_changed") {
-        return;
-    }
+    require_root("reload_touches_only_what_changed");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");
@@ -253,10 +251,9 @@ fn reload_touches_only_what_changed() {
 /// SIGTERM: every peer gets Cease / Administrative Shutdown, bgpd exits 0
 /// and removes its control socket.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn sigterm_sends_cease_and_exits_cleanly() {
-    if !require_root("sigterm_sends_cease_and_exits_cleanly") {
-        return;
-    }
+    require_root("sigterm_sends_cease_and_exits_cleanly");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");
@@ -300,10 +297,9 @@ fn sigterm_sends_cease_and_exits_cleanly() {
 /// undefined ORIGIN is treat-as-withdraw (the session stays, the route is
 /// gone, `show neighbor` shows the error); a bad marker resets with 1/1.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn malformed_updates_get_the_rfc_answer() {
-    if !require_root("malformed_updates_get_the_rfc_answer") {
-        return;
-    }
+    require_root("malformed_updates_get_the_rfc_answer");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");
@@ -441,15 +437,14 @@ async fn collect(sess: &mut raw::Session, extended: bool) -> Vec<(usize, String)
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn paths_too_large_for_a_client_are_not_sent_and_counted() {
     use ferry_wire::attribute::Community;
     use ferry_wire::message::Capability;
     use ferry_wire::nlri::evpn::EvpnRoute;
     use ferry_wire::{EncodeContext, NlriEntry};
 
-    if !require_root("paths_too_large_for_a_client_are_not_sent_and_counted") {
-        return;
-    }
+    require_root("paths_too_large_for_a_client_are_not_sent_and_counted");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");
@@ -572,10 +567,9 @@ fn paths_too_large_for_a_client_are_not_sent_and_counted() {
 /// back to Idle and starts again after a short back-off, not a whole
 /// 30-second ConnectRetryTimer later.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn a_client_reaches_a_reflector_that_starts_late() {
-    if !require_root("a_client_reaches_a_reflector_that_starts_late") {
-        return;
-    }
+    require_root("a_client_reaches_a_reflector_that_starts_late");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frl");

@@ -33,10 +33,9 @@ const FRR_CLIENT: &str = "router bgp 64512
 /// GoBGP the same way; withdrawals follow. tshark finds nothing malformed
 /// in what Ferry sent.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn gobgp_and_frr_clients_exchange_every_route_type() {
-    if !require_root("gobgp_and_frr_clients_exchange_every_route_type") {
-        return;
-    }
+    require_root("gobgp_and_frr_clients_exchange_every_route_type");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");
@@ -399,10 +398,9 @@ neighbors = ["{other_rr}"]
 /// clients, joined by iBGP; a route from a client of one cluster reaches
 /// both clients of the other, and the reverse, with no loop.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn two_clusters_exchange_routes_through_their_reflectors() {
-    if !require_root("two_clusters_exchange_routes_through_their_reflectors") {
-        return;
-    }
+    require_root("two_clusters_exchange_routes_through_their_reflectors");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let nodes: Vec<(Netns, &str)> = [
@@ -538,10 +536,9 @@ fn two_clusters_exchange_routes_through_their_reflectors() {
 /// announce EVPN from its configuration or API, and BIRD 2.0.12 carries no
 /// EVPN: both are tested with the VPN families they support.)
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn exabgp_and_bird_clients_with_vpn_routes() {
-    if !require_root("exabgp_and_bird_clients_with_vpn_routes") {
-        return;
-    }
+    require_root("exabgp_and_bird_clients_with_vpn_routes");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("frr");
@@ -754,10 +751,9 @@ const FRR_RR: &str = "router bgp 64512
 /// every attribute; what GoBGP originates (types 2, 3, VPNv4, VPNv6)
 /// reaches the Ferry workers decoded correctly; withdrawals follow.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn frr_reflector_with_ferry_clients() {
-    if !require_root("frr_reflector_with_ferry_clients") {
-        return;
-    }
+    require_root("frr_reflector_with_ferry_clients");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("ffr");

@@ -27,10 +27,9 @@ fn frr(addr: &str, password: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn tcp_md5_lets_the_right_key_in_and_nothing_else() {
-    if !require_root("tcp_md5_lets_the_right_key_in_and_nothing_else") {
-        return;
-    }
+    require_root("tcp_md5_lets_the_right_key_in_and_nothing_else");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fs");
@@ -99,10 +98,9 @@ fn lan_client(lan: &Lan) -> Netns {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn gtsm_accepts_only_neighbours_one_hop_away_sending_ttl_255() {
-    if !require_root("gtsm_accepts_only_neighbours_one_hop_away_sending_ttl_255") {
-        return;
-    }
+    require_root("gtsm_accepts_only_neighbours_one_hop_away_sending_ttl_255");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fs");
@@ -214,10 +212,9 @@ fn announce(ns: &Netns, me: Ipv4Addr, n: u8) -> Option<(u8, u8)> {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn prefix_limits_warn_or_tear_down() {
-    if !require_root("prefix_limits_warn_or_tear_down") {
-        return;
-    }
+    require_root("prefix_limits_warn_or_tear_down");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fs");

@@ -224,10 +224,9 @@ fn route_count(rr: &Ferry, prefix: &str) -> usize {
 /// Item: a 65535-octet UPDATE with an unrecognised well-known attribute
 /// on a session with Extended Message.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn oversize_attribute_gets_a_notification_that_fits_and_the_peer_comes_back() {
-    if !require_root("oversize_attribute_gets_a_notification_that_fits_and_the_peer_comes_back") {
-        return;
-    }
+    require_root("oversize_attribute_gets_a_notification_that_fits_and_the_peer_comes_back");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fh");
@@ -401,10 +400,9 @@ fn sockets_to(ns: &Netns, addr: &str) -> Vec<String> {
 /// Item: the hold timer closes a peer that stopped reading and sending,
 /// even while its writer is stuck in the middle of the queued UPDATEs.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn hold_timer_resets_a_peer_that_stopped_reading() {
-    if !require_root("hold_timer_resets_a_peer_that_stopped_reading") {
-        return;
-    }
+    require_root("hold_timer_resets_a_peer_that_stopped_reading");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fs");
@@ -553,10 +551,9 @@ fn hold_timer_resets_a_peer_that_stopped_reading() {
 /// Item: allow-range peers that connect and go before Established are
 /// forgotten, and bgpd never dials an allow-range address.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled() {
-    if !require_root("dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled") {
-        return;
-    }
+    require_root("dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fd");
@@ -657,10 +654,9 @@ fn dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled() {
 /// Item: OPENs whose AS fields disagree (RFC 6793 §4.1) get OPEN Message
 /// Error / Bad Peer AS.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn open_with_disagreeing_as_fields_gets_bad_peer_as() {
-    if !require_root("open_with_disagreeing_as_fields_gets_bad_peer_as") {
-        return;
-    }
+    require_root("open_with_disagreeing_as_fields_gets_bad_peer_as");
     let dir = tempfile::tempdir().unwrap();
     let lan = Lan::new();
     let rr_ns = Netns::new("fa");
@@ -746,10 +742,9 @@ allow = ["10.10.0.0/16"]
 /// Item: idle control clients are bounded and dropped; `bgpctl` still
 /// gets its answer.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn idle_control_clients_are_bounded_and_dropped() {
-    if !require_root("idle_control_clients_are_bounded_and_dropped") {
-        return;
-    }
+    require_root("idle_control_clients_are_bounded_and_dropped");
     let dir = tempfile::tempdir().unwrap();
     let rr_ns = Netns::new("fc");
     let rr = Ferry::start(

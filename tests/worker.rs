@@ -165,10 +165,9 @@ fn blue_pods(s: &Site) -> (Netns, Netns, String, String) {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
-    if !require_root("pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated") {
-        return;
-    }
+    require_root("pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated");
     let s = site();
     let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
     let sock1 = s.n1.socket.to_str().unwrap().to_string();
@@ -383,10 +382,9 @@ fn pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn a_restarted_worker_reconciles_and_keeps_forwarding() {
-    if !require_root("a_restarted_worker_reconciles_and_keeps_forwarding") {
-        return;
-    }
+    require_root("a_restarted_worker_reconciles_and_keeps_forwarding");
     let mut s = site();
     let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
     let (p1, p2, c1, c2) = blue_pods(&s);
@@ -483,10 +481,9 @@ fn a_restarted_worker_reconciles_and_keeps_forwarding() {
 /// boots Debian's kernel under QEMU with virtme-ng (the host's files seen
 /// from the guest) and runs the end-to-end test above inside it.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn vrf_device_backend_in_a_virtual_machine() {
-    if !require_root("vrf_device_backend_in_a_virtual_machine") {
-        return;
-    }
+    require_root("vrf_device_backend_in_a_virtual_machine");
     let vng = std::path::Path::new("/opt/vng/bin/vng");
     let kernel = std::fs::read_dir("/boot").ok().and_then(|d| {
         d.filter_map(|e| e.ok())
@@ -499,15 +496,13 @@ fn vrf_device_backend_in_a_virtual_machine() {
             .max()
     });
     let (true, Some(kernel)) = (vng.exists(), kernel) else {
-        if std::env::var_os("CI").is_some() {
-            panic!("virtme-ng (/opt/vng) or a Debian kernel in /boot is missing: tests/run installs them");
-        }
-        eprintln!("vrf_device_backend_in_a_virtual_machine: skipped (no virtme-ng or Debian kernel; tests/run installs them)");
-        return;
+        panic!(
+            "virtme-ng (/opt/vng) or a Debian kernel in /boot is missing: tests/run installs them"
+        );
     };
     let me = std::env::current_exe().unwrap();
     let script = format!(
-        "modprobe vrf && FERRY_EXPECT_BACKEND=vrf-device {} --exact pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated --test-threads 1 2>&1",
+        "modprobe vrf && FERRY_EXPECT_BACKEND=vrf-device {} --exact pods_in_a_vrf_reach_each_other_across_nodes_and_vrfs_are_isolated --include-ignored --test-threads 1 2>&1",
         me.display()
     );
     let out = Command::new(vng)
@@ -581,10 +576,9 @@ fn rss_kib(pid: u32) -> u64 {
 /// node's pod comes and goes (routes churn into the first node's kernel):
 /// no kernel object is leaked and bgpd's memory stays flat.
 #[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn a_thousand_pod_cycles_leak_nothing() {
-    if !require_root("a_thousand_pod_cycles_leak_nothing") {
-        return;
-    }
+    require_root("a_thousand_pod_cycles_leak_nothing");
     let s = site();
     let (n1ns, n2ns) = (&s.nodes[1], &s.nodes[2]);
     let sock1 = s.n1.socket.to_str().unwrap().to_string();
