@@ -12,6 +12,8 @@
 //! * Adj-RIB-Out: update groups and packing: [`adj_out`].
 //! * Attribute sets interned and shared: [`attributes`].
 
+#![forbid(unsafe_code)]
+
 pub mod adj_out;
 pub mod attributes;
 pub mod decision;

@@ -17,6 +17,8 @@
 //! assert_eq!(Message::decode(&keepalive, &DecodeContext::default()).unwrap(), Message::Keepalive);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod attribute;
 pub mod context;
 pub mod error;
