@@ -680,6 +680,11 @@ impl Core {
             last_error: d.last_error.clone(),
             treat_as_withdraw: tav,
             oversize_paths_not_sent: st.oversize_paths_not_sent.load(Ordering::Relaxed),
+            out_queue_octets: st.out_queue_bytes.load(Ordering::Relaxed),
+            send_hold_time: cfg
+                .send_hold_time(d.negotiated.as_ref().map_or(cfg.hold_time, |n| n.hold_time))
+                .map_or(0, |t| t.as_secs()),
+            send_hold_timer_expired: st.send_hold_timer_expired.load(Ordering::Relaxed),
         }
     }
 

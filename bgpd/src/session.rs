@@ -195,6 +195,11 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
             } else if let Some(m) = queue.pop_front() {
                 current = Some((m, 0));
             }
+            // The send hold timer runs while there is output (RFC 9687).
+            match current {
+                Some(_) => status.write_pending(),
+                None => status.write_progress(false),
+            }
         }
         match current.as_mut() {
             None if !data_open => break WriterExit::Drained,
@@ -216,6 +221,7 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
                     Ok(0) | Err(_) => break WriterExit::Failed,
                     Ok(n) => {
                         *off += n;
+                        status.write_progress(true);
                         if *off == m.len() {
                             status.sent(m, true);
                             current = None;
@@ -229,6 +235,7 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
     rx.close();
     control_rx.close();
     status.queue_cleared();
+    status.write_progress(false);
     let fd = half.as_raw_fd();
     match exit {
         WriterExit::Drained => {
@@ -402,6 +409,10 @@ struct Session {
     connect_retry: Option<Instant>,
     hold: Option<Instant>,
     keepalive: Option<Instant>,
+    /// When to look again whether the peer reads (RFC 9687), and the
+    /// SendHoldTime of the session.
+    send_hold: Option<Instant>,
+    send_hold_time: Option<Duration>,
     restart: Option<Instant>,
     failures: u32,
     stopping: bool,
@@ -457,6 +468,8 @@ pub async fn run(
         connect_retry: None,
         hold: None,
         keepalive: None,
+        send_hold: None,
+        send_hold_time: None,
         restart: None,
         failures: 0,
         stopping: false,
@@ -536,6 +549,7 @@ pub async fn run(
             _ = wait(s.connect_retry) => { s.connect_retry = None; s.event(Event::ConnectRetryTimerExpires).await }
             _ = wait(s.hold) => { s.hold = None; s.event(Event::HoldTimerExpires).await }
             _ = wait(s.keepalive) => { s.keepalive = None; s.event(Event::KeepaliveTimerExpires).await }
+            _ = wait(s.send_hold) => { s.send_hold = None; s.check_send_hold().await }
             _ = wait(s.restart) => { s.restart = None; s.start().await }
         }
     }
@@ -650,6 +664,8 @@ impl Session {
         if after == State::Idle && before != State::Idle {
             self.hold = None;
             self.keepalive = None;
+            self.send_hold = None;
+            self.send_hold_time = None;
             self.connect_retry = None;
             if let Some(stream) = self.pending.take() {
                 if !self.stopping {
@@ -664,6 +680,39 @@ impl Session {
                 self.failures += 1;
                 self.restart = Some(Instant::now() + Duration::from_secs(secs));
             }
+        }
+    }
+
+    /// RFC 9687: closes the session when output has waited the whole
+    /// SendHoldTime without the socket taking an octet of it; otherwise
+    /// looks again when it could first be over.
+    ///
+    /// The timer runs only while there is output (an idle session, which
+    /// writes nothing with a hold time of 0, never expires), so it is kept
+    /// with a hold time of 0 too, where RFC 9687 §4.3 stops it: a peer
+    /// that sends but does not read is dropped whatever the hold time.
+    async fn check_send_hold(&mut self) {
+        let Some(limit) = self.send_hold_time else {
+            return;
+        };
+        let now = Instant::now();
+        match self.ctx.status.stalled_since().map(Instant::from_std) {
+            Some(since) if now.duration_since(since) >= limit => {
+                let secs = limit.as_secs();
+                warn!(peer = %self.addr(), send_hold_time = secs, "send hold timer expired: the peer read nothing; closing (RFC 9687)");
+                self.ctx
+                    .status
+                    .send_hold_timer_expired
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.event(Event::SendHoldTimerExpires).await;
+                self.ctx.status.update(|d| {
+                    d.last_error = Some(format!(
+                        "send hold timer expired: nothing written for {secs} s (RFC 9687)"
+                    ))
+                });
+            }
+            Some(since) => self.send_hold = Some(since + limit),
+            None => self.send_hold = Some(now + limit),
         }
     }
 
@@ -723,6 +772,8 @@ impl Session {
             Action::StartKeepaliveTimer(secs) => self.keepalive = deadline(secs),
             Action::Established(n) => {
                 self.failures = 0;
+                self.send_hold_time = self.ctx.neighbor.send_hold_time(n.hold_time);
+                self.send_hold = self.send_hold_time.map(|d| Instant::now() + d);
                 let Some(conn) = &self.conn else { return };
                 let local_address = conn.local.ip();
                 info!(
@@ -876,6 +927,7 @@ mod tests {
             peer_port: 179,
             authentication_key: None,
             ttl_security: None,
+            send_hold_time: None,
             prefix_limits: Vec::new(),
             dynamic: true,
         }
@@ -912,6 +964,8 @@ mod tests {
             connect_retry: None,
             hold: None,
             keepalive: None,
+            send_hold: None,
+            send_hold_time: None,
             restart: None,
             failures: 0,
             stopping: false,

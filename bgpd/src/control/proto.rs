@@ -278,6 +278,16 @@ pub struct NeighborDetail {
     /// from the peer if it held an older path of the route.
     #[serde(default)]
     pub oversize_paths_not_sent: u64,
+    /// Octets queued for the peer, not yet written.
+    #[serde(default)]
+    pub out_queue_octets: u64,
+    /// The SendHoldTime in force, in seconds (RFC 9687); 0 when off.
+    #[serde(default)]
+    pub send_hold_time: u64,
+    /// Sessions dropped because the peer read nothing for the
+    /// SendHoldTime.
+    #[serde(default)]
+    pub send_hold_timer_expired: u64,
 }
 
 /// One path of `show route`.
