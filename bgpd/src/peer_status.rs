@@ -2,7 +2,7 @@
 //! between the session tasks that update it and the control socket.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -38,6 +38,9 @@ pub struct PeerStatus {
     /// Sessions dropped because the peer read nothing for the
     /// SendHoldTime (RFC 9687).
     pub send_hold_timer_expired: AtomicU64,
+    /// Output flow control: the core stopped queuing UPDATEs to the peer
+    /// and waits for the writer to say it is below the low-water mark.
+    pub xoff: AtomicBool,
     /// While the writer has output to write: when it last made progress
     /// (a write accepted by the socket, or output arriving while idle).
     /// `None` while it has nothing to write.
@@ -86,6 +89,7 @@ impl PeerStatus {
             sent_by_type: Default::default(),
             end_of_rib: AtomicU64::new(0),
             send_hold_timer_expired: AtomicU64::new(0),
+            xoff: AtomicBool::new(false),
             write_progress: Mutex::new(None),
             detail: Mutex::new(StatusDetail {
                 state: State::Idle,

@@ -23,6 +23,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +65,35 @@ pub struct WriterHandle {
     status: Arc<PeerStatus>,
 }
 
+/// Output flow control (XON/XOFF): past this many octets queued to a
+/// peer, the core stops queuing UPDATEs to it and keeps what it still
+/// needs as route keys (`ferry_rib::backlog`). 4 MiB is about 100k EVPN
+/// routes: enough to keep a fast peer's socket busy, little per stuck one.
+pub const HIGH_WATER: u64 = 4 * 1024 * 1024;
+
+/// The writer tells the core (XON) when what is queued falls below this,
+/// so that the core's next UPDATEs arrive before the socket runs dry.
+pub const LOW_WATER: u64 = 1024 * 1024;
+
 impl WriterHandle {
+    /// Octets queued, not yet written.
+    pub fn queued_octets(&self) -> u64 {
+        self.status.out_queue_bytes.load(Ordering::SeqCst)
+    }
+
+    /// XOFF: the core stops queuing to this peer until the writer sends
+    /// [`CoreEvent::Xon`]. Returns false when the queue already fell below
+    /// [`LOW_WATER`] meanwhile (nothing to wait for: queue more now).
+    pub fn throttle(&self) -> bool {
+        self.status.xoff.store(true, Ordering::SeqCst);
+        if self.queued_octets() < LOW_WATER {
+            // Whoever clears the flag owns the XON: if the writer did, it
+            // is on its way.
+            return !self.status.xoff.swap(false, Ordering::SeqCst);
+        }
+        true
+    }
+
     /// Queues messages; false when the connection is gone.
     pub fn send(&self, messages: Vec<Bytes>) -> bool {
         // Counted before the writer can take them off the queue.
@@ -106,10 +135,13 @@ enum WriterExit {
 }
 
 impl Writer {
-    // The data queue is unbounded so that the core task never waits on a
-    // peer; its length is `out_queue` in `show neighbor`, and it goes
-    // with the connection when the hold timer (or any close) ends it.
-    fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
+    // The data queue is an unbounded channel so that the core task never
+    // waits on a peer, but what it holds is bounded in octets: the core
+    // stops queuing at [`HIGH_WATER`] (flow control, XON/XOFF) and keeps
+    // the rest as route keys; one event's UPDATEs may pass the mark, and
+    // those are octets shared with the peer's update group. Its length is
+    // `out_queue` in `show neighbor`; it goes with the connection.
+    fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>, xon: Option<Xon>) -> Writer {
         let shared = status.clone();
         let (data, rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
         let (control, control_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
@@ -122,6 +154,7 @@ impl Writer {
                 data: rx,
                 control: control_rx,
                 abort: abort_rx,
+                xon,
             },
         ));
         Writer {
@@ -155,6 +188,27 @@ impl Writer {
 /// keepalive interval while the peer does not read.
 const CONTROL_QUEUE: usize = 4;
 
+/// Where a writer says XON: the core's queue and the peer's address.
+#[derive(Clone)]
+struct Xon {
+    core: mpsc::Sender<CoreEvent>,
+    addr: IpAddr,
+}
+
+impl Xon {
+    /// Tells the core without waiting for room in its queue: one XON per
+    /// XOFF, so at most one per peer is ever waiting.
+    fn send(&self) {
+        let ev = CoreEvent::Xon { addr: self.addr };
+        if let Err(mpsc::error::TrySendError::Full(ev)) = self.core.try_send(ev) {
+            let core = self.core.clone();
+            tokio::spawn(async move {
+                let _ = core.send(ev).await;
+            });
+        }
+    }
+}
+
 /// What a writer task reads from.
 struct Queues {
     /// UPDATE batches from the core (and the session's messages never).
@@ -162,6 +216,8 @@ struct Queues {
     /// The session's OPEN and KEEPALIVEs, served first.
     control: mpsc::Receiver<Bytes>,
     abort: mpsc::UnboundedReceiver<Option<Bytes>>,
+    /// XON to the core once below [`LOW_WATER`] after an XOFF.
+    xon: Option<Xon>,
 }
 
 /// Writes queued messages until told to close. A close order is seen at
@@ -183,6 +239,7 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
         data: mut rx,
         control: mut control_rx,
         abort: mut abort_rx,
+        xon,
     } = queues;
     let mut queue: std::collections::VecDeque<Bytes> = std::collections::VecDeque::new();
     // The message being written and how much of it is out.
@@ -225,6 +282,14 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
                         if *off == m.len() {
                             status.sent(m, true);
                             current = None;
+                            if status.xoff.load(Ordering::SeqCst)
+                                && status.out_queue_bytes.load(Ordering::SeqCst) < LOW_WATER
+                                && status.xoff.swap(false, Ordering::SeqCst)
+                            {
+                                if let Some(x) = &xon {
+                                    x.send();
+                                }
+                            }
                         }
                     }
                 },
@@ -315,14 +380,18 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, outgoing: bool, status: &Arc<PeerStatus>) -> io::Result<Connection> {
+    fn new(stream: TcpStream, outgoing: bool, ctx: &SessionContext) -> io::Result<Connection> {
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
         let (reader, writer) = stream.into_split();
+        let xon = Xon {
+            core: ctx.core.clone(),
+            addr: ctx.neighbor.address,
+        };
         Ok(Connection {
             reader,
             buf: BytesMut::with_capacity(64 * 1024),
-            writer: Writer::spawn(writer, status.clone()),
+            writer: Writer::spawn(writer, ctx.status.clone(), Some(xon)),
             outgoing,
             local,
         })
@@ -513,7 +582,7 @@ pub async fn run(
                 }
             }, if s.connecting.is_some() => {
                 s.connecting = None;
-                match res.and_then(|stream| Connection::new(stream, true, &s.ctx.status)) {
+                match res.and_then(|stream| Connection::new(stream, true, &s.ctx)) {
                     Ok(conn) => {
                         debug!(peer = %addr, "connected");
                         s.conn = Some(conn);
@@ -587,7 +656,7 @@ impl Session {
     /// Takes an accepted connection as the session's connection.
     async fn adopt(&mut self, stream: TcpStream) {
         self.connecting = None;
-        match Connection::new(stream, false, &self.ctx.status) {
+        match Connection::new(stream, false, &self.ctx) {
             Ok(conn) => {
                 if self.fsm.state() == State::Idle {
                     self.event(Event::StartPassive).await;
@@ -703,7 +772,7 @@ impl Session {
                 self.ctx
                     .status
                     .send_hold_timer_expired
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(1, Ordering::Relaxed);
                 self.event(Event::SendHoldTimerExpires).await;
                 self.ctx.status.update(|d| {
                     d.last_error = Some(format!(
@@ -807,6 +876,7 @@ impl Session {
                     encode: n.encode_context(),
                     enhanced_refresh: n.enhanced_route_refresh,
                 };
+                self.ctx.status.xoff.store(false, Ordering::SeqCst);
                 let writer = WriterHandle {
                     tx: conn.writer.data.clone(),
                     status: self.ctx.status.clone(),
@@ -1009,7 +1079,7 @@ mod tests {
         let (server, _) = accepted.unwrap();
         let (_read, write) = server.into_split();
         let status = Arc::new(PeerStatus::new(neighbor()));
-        let writer = Writer::spawn(write, status.clone());
+        let writer = Writer::spawn(write, status.clone(), None);
         let update = raw_message(2, 4096);
         const UPDATES: usize = 50 * 1024 * 1024 / 4096;
         for _ in 0..UPDATES / 64 {

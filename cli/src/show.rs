@@ -142,6 +142,26 @@ pub fn neighbors(list: &[NeighborDetail]) -> String {
             },
             n.send_hold_timer_expired
         );
+        if n.output_throttled || n.pending_routes > 0 || n.pending_tables > 0 {
+            let _ = writeln!(
+                o,
+                "  Output: {}  pending routes {}  pending tables {}",
+                if n.output_throttled {
+                    "throttled (not reading)"
+                } else {
+                    "flowing"
+                },
+                n.pending_routes,
+                n.pending_tables
+            );
+        }
+        if n.route_refresh_coalesced > 0 {
+            let _ = writeln!(
+                o,
+                "  ROUTE-REFRESH requests coalesced: {}",
+                n.route_refresh_coalesced
+            );
+        }
         if n.treat_as_withdraw > 0 {
             let _ = writeln!(
                 o,
