@@ -15,6 +15,7 @@
 //! allow = ["10.10.0.0/16"]             # dynamic neighbours
 //! neighbors = []
 //! hold-time = 90
+//! send-hold-time = 480                 # RFC 9687; default max(480, 2 × hold time)
 //! ```
 //!
 //! Operations: `http-listen = "0.0.0.0:9179"` serves `/metrics`, `/livez`
@@ -119,6 +120,7 @@ struct RawGroup {
     peer_port: Option<i64>,
     authentication_key: Option<String>,
     ttl_security: Option<i64>,
+    send_hold_time: Option<i64>,
     #[serde(default)]
     prefix_limit: std::collections::BTreeMap<String, RawPrefixLimit>,
     bfd_liveness_detection: Option<RawBfd>,
@@ -190,6 +192,10 @@ pub struct Group {
     pub peer_port: u16,
     pub authentication_key: Option<String>,
     pub ttl_security: Option<u8>,
+    /// RFC 9687 SendHoldTime: seconds a peer may leave our output unread
+    /// before the session is dropped; `None` is the RFC's suggested
+    /// default (see [`NeighborConfig::send_hold_time`]), 0 turns it off.
+    pub send_hold_time: Option<u16>,
     /// Per family: how many prefixes a neighbour may send (Junos
     /// `prefix-limit`).
     pub prefix_limits: Vec<(Family, PrefixLimit)>,
@@ -362,10 +368,35 @@ pub struct NeighborConfig {
     pub peer_port: u16,
     pub authentication_key: Option<String>,
     pub ttl_security: Option<u8>,
+    /// RFC 9687 SendHoldTime as configured (`None`: the default).
+    pub send_hold_time: Option<u16>,
     pub prefix_limits: Vec<(Family, PrefixLimit)>,
     pub bfd: Option<BfdConfig>,
     /// Accepted from an `allow` range rather than configured.
     pub dynamic: bool,
+}
+
+/// RFC 9687 §4.4: the suggested SendHoldTime, "the greater of 8 minutes or
+/// 2 times HoldTime".
+pub const DEFAULT_SEND_HOLD_TIME: u16 = 480;
+
+/// The smallest SendHoldTime accepted: the smallest hold time (RFC 4271
+/// §4.2). Values this short are for tests; the RFC asks for more than the
+/// hold time.
+pub const MIN_SEND_HOLD_TIME: i64 = 3;
+
+impl NeighborConfig {
+    /// The SendHoldTime of a session whose negotiated hold time is
+    /// `hold_time`: the configured value, or the RFC 9687 default; `None`
+    /// when turned off (0).
+    pub fn send_hold_time(&self, hold_time: u16) -> Option<std::time::Duration> {
+        let secs = match self.send_hold_time {
+            Some(0) => return None,
+            Some(v) => v as u64,
+            None => (DEFAULT_SEND_HOLD_TIME as u64).max(2 * hold_time as u64),
+        };
+        Some(std::time::Duration::from_secs(secs))
+    }
 }
 
 /// What a reload changes.
@@ -514,6 +545,7 @@ const GROUP_KEYS: &[(&str, Kind)] = &[
     ("peer-port", Kind::Int),
     ("authentication-key", Kind::Str),
     ("ttl-security", Kind::Int),
+    ("send-hold-time", Kind::Int),
     ("prefix-limit", Kind::Named(PREFIX_LIMIT_KEYS)),
     ("bfd-liveness-detection", Kind::Table(BFD_KEYS)),
 ];
@@ -1131,6 +1163,19 @@ impl<'a> Validator<'a> {
                 .as_ref()
                 .map(|b| self.bfd(&format!("group[{gi}].bfd-liveness-detection"), b, false))
                 .transpose()?;
+            let send_hold_time = match g.send_hold_time {
+                Some(v) if v == 0 || (MIN_SEND_HOLD_TIME..=65535).contains(&v) => Some(v as u16),
+                Some(v) => {
+                    return Err(self.err(
+                        k("send-hold-time"),
+                        format!(
+                            "send hold time {v}: must be 0 (off) or \
+                             {MIN_SEND_HOLD_TIME}..=65535 seconds (RFC 9687)"
+                        ),
+                    ))
+                }
+                None => None,
+            };
             let mut prefix_limits = Vec::new();
             for (fam, l) in &g.prefix_limit {
                 let key = |f: &str| format!("group[{gi}].prefix-limit.{fam}.{f}");
@@ -1173,6 +1218,7 @@ impl<'a> Validator<'a> {
                 authentication_key: g.authentication_key,
                 ttl_security,
                 bfd,
+                send_hold_time,
             });
         }
 
@@ -1410,6 +1456,7 @@ impl<'a> Validator<'a> {
                 peer_port: 179,
                 authentication_key: None,
                 ttl_security: None,
+                send_hold_time: None,
                 prefix_limits: Vec::new(),
                 bfd: mesh_bfd,
             });
@@ -1469,6 +1516,7 @@ impl Config {
             peer_port: g.peer_port,
             authentication_key: g.authentication_key.clone(),
             ttl_security: g.ttl_security,
+            send_hold_time: g.send_hold_time,
             prefix_limits: g.prefix_limits.clone(),
             bfd: g.bfd,
             dynamic,
@@ -1712,6 +1760,21 @@ neighbors = ["10.20.63.45"]
     }
 
     #[test]
+    fn send_hold_time_defaults_to_the_rfc_9687_suggestion() {
+        let base = "router-id = \"1.1.1.1\"\nlocal-as = 65000\n[[group]]\nname = \"g\"\nneighbors = [\"10.0.0.2\"]\n";
+        let secs = |text: &str, hold: u16| {
+            let c = from_str(text, "t").unwrap();
+            c.neighbors()[0].send_hold_time(hold).map(|d| d.as_secs())
+        };
+        // The greater of 8 minutes or twice the hold time.
+        assert_eq!(secs(base, 90), Some(480));
+        assert_eq!(secs(base, 0), Some(480));
+        assert_eq!(secs(base, 600), Some(1200));
+        assert_eq!(secs(&format!("{base}send-hold-time = 3\n"), 90), Some(3));
+        assert_eq!(secs(&format!("{base}send-hold-time = 0\n"), 90), None);
+    }
+
+    #[test]
     fn errors_name_the_key_and_the_value() {
         let base = "router-id = \"1.1.1.1\"\nlocal-as = 65000\n";
         let cases: &[(&str, &[&str])] = &[
@@ -1720,6 +1783,7 @@ neighbors = ["10.20.63.45"]
             ("router-id = \"1.1.1.1\"\nlocal-as = 23456\n", &["local-as", "23456"]),
             ("router-id = \"1.1.1.1\"\nlocal-as = 0\n", &["local-as", "0"]),
             (&format!("{base}hold-time = 2\n"), &["hold-time", "2"]),
+            (&format!("{base}[[group]]\nname = \"g\"\nsend-hold-time = 2\n"), &["group[0].send-hold-time", "2", "RFC 9687"]),
             (&format!("{base}[[group]]\nname = \"g\"\nallow = [\"10.0.0.0/33\"]\n"), &["group[0].allow[0]", "10.0.0.0/33"]),
             (&format!("{base}[[group]]\nname = \"g\"\nneighbors = [\"10.0.0.999\"]\n"), &["group[0].neighbors[0]", "10.0.0.999"]),
             (&format!("{base}[[group]]\nname = \"g\"\nfamilies = [\"evpn\", \"l2vpn\"]\n"), &["group[0].families[1]", "l2vpn"]),

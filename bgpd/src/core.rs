@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use ferry_rib::adj_out::Export;
 use ferry_rib::path::Path;
 use ferry_rib::peer::{PeerId, PeerInfo, LOCAL};
 use ferry_rib::{prefix, Outcome, Rib, RouteKey};
@@ -28,6 +27,8 @@ use crate::negotiate::GracefulRestart;
 use crate::peer_status::{PeerStatus, PeerTable};
 use crate::session::WriterHandle;
 use crate::worker::{remote_route, WorkerEvent};
+
+mod flow;
 
 /// What the core task is told.
 #[derive(Debug)]
@@ -84,6 +85,10 @@ pub enum CoreEvent {
     Ping {
         reply: oneshot::Sender<()>,
     },
+    /// A throttled peer's writer fell below the low-water mark.
+    Xon {
+        addr: IpAddr,
+    },
 }
 
 /// The shared, replaceable configuration.
@@ -112,6 +117,9 @@ pub struct Core {
     limit_warned: std::collections::HashSet<(PeerId, Family)>,
     /// Selection deferral after a start (RFC 4724 §4.1).
     deferral: Option<Deferral>,
+    /// Peers past their writer's high-water mark, waiting for XON
+    /// ([`flow`]).
+    throttled: std::collections::HashSet<PeerId>,
 }
 
 /// A restarting speaker holds back End-of-RIB until its peers have sent
@@ -149,6 +157,7 @@ impl Core {
             deferral: None,
             commands: HashMap::new(),
             limit_warned: Default::default(),
+            throttled: Default::default(),
         }
     }
 
@@ -241,7 +250,7 @@ impl Core {
                 "selection deferral over: End-of-RIB to every peer"
             );
             let out = self.rib.end_deferral();
-            self.dispatch(out);
+            self.queue_markers(out);
         }
     }
 
@@ -322,8 +331,9 @@ impl Core {
                         d.restarted.remove(&id);
                     }
                 }
-                let out = self.rib.peer_up(id, info);
-                self.dispatch(out);
+                self.throttled.remove(&id);
+                self.rib.peer_up_pending(id, info);
+                self.resume(id);
                 // RFC 4724 §4.2: families the peer no longer lists, or
                 // whose forwarding it did not preserve, lose their stale
                 // paths now.
@@ -340,6 +350,7 @@ impl Core {
                     match graceful {
                         Some(gr) if self.rib.peer(id).is_some() => {
                             self.writers.remove(&id);
+                            self.throttled.remove(&id);
                             let out = self.rib.peer_restarting(id, gr.families);
                             self.dispatch(out);
                             if let Some(tx) = self.tx.clone() {
@@ -409,10 +420,7 @@ impl Core {
                 if let Some(&id) = self.ids.get(&addr) {
                     use ferry_wire::message::RefreshSubtype;
                     match refresh.subtype {
-                        RefreshSubtype::Request => {
-                            let out = self.rib.route_refresh(id, refresh.family);
-                            self.dispatch(out);
-                        }
+                        RefreshSubtype::Request => self.refresh(id, refresh.family),
                         // RFC 7313 §4: the peer re-sends its routes between
                         // BoRR and EoRR; what it did not re-send is gone.
                         RefreshSubtype::BeginningOfRefresh => {
@@ -431,6 +439,13 @@ impl Core {
             }
             CoreEvent::Ping { reply } => {
                 let _ = reply.send(());
+            }
+            CoreEvent::Xon { addr } => {
+                if let Some(&id) = self.ids.get(&addr) {
+                    if self.throttled.contains(&id) {
+                        self.resume(id);
+                    }
+                }
             }
             CoreEvent::Control { request, reply } => match request {
                 Request::Attach { .. }
@@ -469,11 +484,12 @@ impl Core {
             self.ids.remove(&addr);
         }
         self.writers.remove(&id);
+        self.throttled.remove(&id);
         self.free_ids.push(id);
         self.dispatch(out);
     }
 
-    fn dispatch(&mut self, out: Outcome) {
+    fn dispatch(&mut self, mut out: Outcome) {
         if let Some(w) = &self.worker {
             let remote: Vec<_> = out
                 .changes
@@ -497,23 +513,7 @@ impl Core {
                 let _ = w.send(WorkerEvent::Remote(remote));
             }
         }
-        for Export {
-            peers,
-            messages,
-            not_sent,
-        } in out.exports
-        {
-            if !not_sent.is_empty() {
-                self.count_not_sent(&peers, &not_sent);
-            }
-            for p in peers {
-                if let Some(w) = self.writers.get(&p) {
-                    if !w.send(messages.clone()) {
-                        debug!(peer = ?self.addrs.get(&p), "writer gone; session closing");
-                    }
-                }
-            }
-        }
+        self.queue_exports(&mut out);
     }
 
     /// Paths left out of what `peers` were sent because they do not fit
@@ -650,11 +650,10 @@ impl Core {
         let summary = self.neighbor_summary(addr, st);
         let d = st.detail();
         let cfg = st.config();
-        let tav = self
-            .ids
-            .get(&addr)
-            .and_then(|id| self.rib.peer(*id))
-            .map_or(0, |p| p.counters.treat_as_withdraw);
+        let id = self.ids.get(&addr).copied();
+        let rib_peer = id.and_then(|id| self.rib.peer(id));
+        let tav = rib_peer.map_or(0, |p| p.counters.treat_as_withdraw);
+        let backlog = id.and_then(|id| self.rib.backlog(id));
         NeighborDetail {
             summary,
             local_address: d.local_address.or(cfg.local_address),
@@ -680,6 +679,15 @@ impl Core {
             last_error: d.last_error.clone(),
             treat_as_withdraw: tav,
             oversize_paths_not_sent: st.oversize_paths_not_sent.load(Ordering::Relaxed),
+            out_queue_octets: st.out_queue_bytes.load(Ordering::Relaxed),
+            send_hold_time: cfg
+                .send_hold_time(d.negotiated.as_ref().map_or(cfg.hold_time, |n| n.hold_time))
+                .map_or(0, |t| t.as_secs()),
+            send_hold_timer_expired: st.send_hold_timer_expired.load(Ordering::Relaxed),
+            output_throttled: id.is_some_and(|id| self.throttled.contains(&id)),
+            pending_routes: backlog.map_or(0, |b| b.routes() as u64),
+            pending_tables: backlog.map_or(0, |b| b.tables() as u64),
+            route_refresh_coalesced: rib_peer.map_or(0, |p| p.counters.refresh_coalesced),
         }
     }
 

@@ -81,6 +81,9 @@ pub enum Event {
     HoldTimerExpires,
     /// 11
     KeepaliveTimerExpires,
+    /// RFC 9687 SendHoldTimer_Expires: nothing could be written to the
+    /// peer for the SendHoldTime.
+    SendHoldTimerExpires,
     /// 16: our connection attempt succeeded.
     TcpCrAcked,
     /// 17: the peer's connection was accepted.
@@ -429,6 +432,12 @@ impl Fsm {
                 let n = Notification::new(code::HOLD_TIMER_EXPIRED, 0, Vec::new());
                 self.notify_and_idle(n, actions);
             }
+            // RFC 9687 §4.3: the NOTIFICATION is sent (best effort: the
+            // peer is not reading) and the session closed.
+            (Established, Event::SendHoldTimerExpires) => {
+                let n = Notification::new(code::SEND_HOLD_TIMER_EXPIRED, 0, Vec::new());
+                self.notify_and_idle(n, actions);
+            }
             (OpenSent | OpenConfirm | Established, Event::MessageError(e)) => {
                 actions.push(Action::RecordError(e.to_string()));
                 self.notify_and_idle(Notification::from(&e), actions);
@@ -555,6 +564,18 @@ mod tests {
         assert!(a
             .iter()
             .any(|a| matches!(a, Action::SendNotification(n) if n.code == 4)));
+        assert!(a.iter().any(|a| matches!(a, Action::SessionDown { .. })));
+        assert_eq!(f.state(), State::Idle);
+    }
+
+    #[test]
+    fn send_hold_timer_expiry_sends_code_8_and_reports_down() {
+        let mut f = fsm();
+        establish(&mut f);
+        let a = f.handle(Event::SendHoldTimerExpires);
+        assert!(a
+            .iter()
+            .any(|a| matches!(a, Action::SendNotification(n) if n.code == 8 && n.subcode == 0)));
         assert!(a.iter().any(|a| matches!(a, Action::SessionDown { .. })));
         assert_eq!(f.state(), State::Idle);
     }

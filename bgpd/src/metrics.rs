@@ -347,6 +347,14 @@ pub fn render(s: &Scrape) -> String {
             .map(|(a, st)| (peer(a), st.out_queue_bytes.load(Ordering::Relaxed) as i64))
             .collect(),
     );
+    b.counter(
+        "ferry_bgp_send_hold_timer_expired",
+        "Sessions dropped because the peer read nothing for the send hold time (RFC 9687)",
+        peers
+            .iter()
+            .map(|(a, st)| (peer(a), st.send_hold_timer_expired.load(Ordering::Relaxed)))
+            .collect(),
+    );
     b.gauge(
         "ferry_bgp_output_queue_messages",
         "Messages queued for the peer, not yet written",

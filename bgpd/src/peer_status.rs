@@ -2,7 +2,7 @@
 //! between the session tasks that update it and the control socket.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -35,6 +35,16 @@ pub struct PeerStatus {
     /// The families the peer sent End-of-RIB for on this session, as bits
     /// of their index in [`Family::SUPPORTED`].
     pub end_of_rib: AtomicU64,
+    /// Sessions dropped because the peer read nothing for the
+    /// SendHoldTime (RFC 9687).
+    pub send_hold_timer_expired: AtomicU64,
+    /// Output flow control: the core stopped queuing UPDATEs to the peer
+    /// and waits for the writer to say it is below the low-water mark.
+    pub xoff: AtomicBool,
+    /// While the writer has output to write: when it last made progress
+    /// (a write accepted by the socket, or output arriving while idle).
+    /// `None` while it has nothing to write.
+    pub write_progress: Mutex<Option<Instant>>,
     pub detail: Mutex<StatusDetail>,
 }
 
@@ -78,6 +88,9 @@ impl PeerStatus {
             received_by_type: Default::default(),
             sent_by_type: Default::default(),
             end_of_rib: AtomicU64::new(0),
+            send_hold_timer_expired: AtomicU64::new(0),
+            xoff: AtomicBool::new(false),
+            write_progress: Mutex::new(None),
             detail: Mutex::new(StatusDetail {
                 state: State::Idle,
                 last_change: Instant::now(),
@@ -154,6 +167,36 @@ impl PeerStatus {
     pub fn queue_cleared(&self) {
         self.out_queue.store(0, Ordering::Relaxed);
         self.out_queue_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// The writer made progress (`busy`: it still has output to write) or
+    /// has nothing left to write (`!busy`).
+    pub fn write_progress(&self, busy: bool) {
+        let mut p = self
+            .write_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *p = busy.then(Instant::now);
+    }
+
+    /// The writer has output again after being idle: the send hold timer
+    /// counts from now, not from the last write.
+    pub fn write_pending(&self) {
+        let mut p = self
+            .write_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if p.is_none() {
+            *p = Some(Instant::now());
+        }
+    }
+
+    /// Since when output has been waiting without any progress, if it is.
+    pub fn stalled_since(&self) -> Option<Instant> {
+        *self
+            .write_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records the peer's End-of-RIB for `family`.

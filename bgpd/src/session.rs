@@ -23,6 +23,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ use ferry_wire::iana::notification::cease;
 use ferry_wire::message::HEADER_LEN;
 use ferry_wire::{frame_length, EncodeContext, EncodeError, Message, MessageError, Notification};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
@@ -62,245 +63,10 @@ pub enum PeerCommand {
     },
 }
 
-/// Octets to write, as queued by the core task.
-#[derive(Clone, Debug)]
-pub struct WriterHandle {
-    tx: mpsc::UnboundedSender<Vec<Bytes>>,
-    status: Arc<PeerStatus>,
-}
+mod writer;
 
-impl WriterHandle {
-    /// Queues messages; false when the connection is gone.
-    pub fn send(&self, messages: Vec<Bytes>) -> bool {
-        // Counted before the writer can take them off the queue.
-        self.status.queued(&messages);
-        if self.tx.send(messages).is_ok() {
-            true
-        } else {
-            self.status.queue_cleared();
-            false
-        }
-    }
-}
-
-/// How long closing a connection may take: finishing the message being
-/// written, the NOTIFICATION, and its acknowledgement by the peer.
-const CLOSE_TIME: Duration = Duration::from_secs(1);
-
-/// The writing half of a connection, owned by its own task so that a slow
-/// peer never blocks the session or the core.
-struct Writer {
-    data: mpsc::UnboundedSender<Vec<Bytes>>,
-    /// The session's own messages (OPEN, KEEPALIVE), written before any
-    /// queued UPDATE, between whole messages.
-    control: mpsc::Sender<Bytes>,
-    status: Arc<PeerStatus>,
-    /// Close now, after writing this NOTIFICATION (skipping queued data).
-    /// Dropping the sender closes too, without a NOTIFICATION.
-    abort: mpsc::UnboundedSender<Option<Bytes>>,
-}
-
-/// Why a writer task stopped writing.
-enum WriterExit {
-    /// Every sender is gone and everything queued was written.
-    Drained,
-    /// Close now, with this NOTIFICATION if there is one.
-    Abort(Option<Bytes>),
-    /// The socket failed.
-    Failed,
-}
-
-impl Writer {
-    // The data queue is unbounded so that the core task never waits on a
-    // peer; its length is `out_queue` in `show neighbor`, and it goes
-    // with the connection when the hold timer (or any close) ends it.
-    fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>) -> Writer {
-        let shared = status.clone();
-        let (data, rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
-        let (control, control_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
-        // At most a few close orders per connection; the first ends it.
-        let (abort, abort_rx) = mpsc::unbounded_channel::<Option<Bytes>>();
-        tokio::spawn(write_loop(
-            half,
-            status,
-            Queues {
-                data: rx,
-                control: control_rx,
-                abort: abort_rx,
-            },
-        ));
-        Writer {
-            data,
-            control,
-            status: shared,
-            abort,
-        }
-    }
-
-    /// Queues a message of the session's own ahead of the UPDATEs. With
-    /// [`CONTROL_QUEUE`] messages already waiting (a peer that has not
-    /// read for several keepalive intervals) it is dropped: a KEEPALIVE
-    /// already waiting says the same.
-    fn send(&self, m: Bytes) {
-        self.status.queued(std::slice::from_ref(&m));
-        if let Err(e) = self.control.try_send(m) {
-            let m = match e {
-                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m,
-            };
-            self.status.dequeued(&m);
-        }
-    }
-
-    fn close_with(&self, notification: Option<Bytes>) {
-        let _ = self.abort.send(notification);
-    }
-}
-
-/// Room for the session's own messages: an OPEN and KEEPALIVEs, one per
-/// keepalive interval while the peer does not read.
-const CONTROL_QUEUE: usize = 4;
-
-/// What a writer task reads from.
-struct Queues {
-    /// UPDATE batches from the core (and the session's messages never).
-    data: mpsc::UnboundedReceiver<Vec<Bytes>>,
-    /// The session's OPEN and KEEPALIVEs, served first.
-    control: mpsc::Receiver<Bytes>,
-    abort: mpsc::UnboundedReceiver<Option<Bytes>>,
-}
-
-/// Writes queued messages until told to close. A close order is seen at
-/// once, even while the peer does not read: it interrupts the write
-/// under way, finishes the message being written and sends the
-/// NOTIFICATION within [`CLOSE_TIME`], and resets the connection (RST)
-/// when octets are still unacknowledged, so that no socket and queue
-/// outlive the session.
-///
-/// The session's own messages (KEEPALIVE above all) never wait behind
-/// the UPDATE backlog: each time a whole message is out, the control
-/// queue is served first.
-async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
-    mut half: W,
-    status: Arc<PeerStatus>,
-    queues: Queues,
-) {
-    let Queues {
-        data: mut rx,
-        control: mut control_rx,
-        abort: mut abort_rx,
-    } = queues;
-    let mut queue: std::collections::VecDeque<Bytes> = std::collections::VecDeque::new();
-    // The message being written and how much of it is out.
-    let mut current: Option<(Bytes, usize)> = None;
-    let mut data_open = true;
-    let exit = loop {
-        if current.is_none() {
-            if let Ok(m) = control_rx.try_recv() {
-                current = Some((m, 0));
-            } else if let Some(m) = queue.pop_front() {
-                current = Some((m, 0));
-            }
-        }
-        match current.as_mut() {
-            None if !data_open => break WriterExit::Drained,
-            None => tokio::select! {
-                biased;
-                last = abort_rx.recv() => break WriterExit::Abort(last.flatten()),
-                Some(m) = control_rx.recv() => current = Some((m, 0)),
-                batch = rx.recv() => match batch {
-                    Some(b) => queue.extend(b),
-                    None => data_open = false,
-                },
-            },
-            Some((m, off)) => tokio::select! {
-                biased;
-                last = abort_rx.recv() => break WriterExit::Abort(last.flatten()),
-                // `write` is cancel-safe: nothing is written when the
-                // abort branch wins.
-                r = half.write(&m[*off..]) => match r {
-                    Ok(0) | Err(_) => break WriterExit::Failed,
-                    Ok(n) => {
-                        *off += n;
-                        if *off == m.len() {
-                            status.sent(m, true);
-                            current = None;
-                        }
-                    }
-                },
-            },
-        }
-    };
-    drop(queue);
-    rx.close();
-    control_rx.close();
-    status.queue_cleared();
-    let fd = half.as_raw_fd();
-    match exit {
-        WriterExit::Drained => {
-            let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
-        }
-        WriterExit::Failed => reset(half, fd),
-        WriterExit::Abort(notification) => {
-            let until = Instant::now() + CLOSE_TIME;
-            let sent = tokio::time::timeout_at(until, async {
-                // A NOTIFICATION can follow only a whole message.
-                if let Some((m, off)) = &current {
-                    half.write_all(&m[*off..]).await?;
-                }
-                if let Some(n) = &notification {
-                    half.write_all(n).await?;
-                }
-                // Wait for the peer to acknowledge what was written.
-                while crate::sockopt::unacknowledged_octets(fd)? > 0 {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                io::Result::Ok(())
-            })
-            .await;
-            match sent {
-                Ok(Ok(())) => {
-                    if let Some(n) = &notification {
-                        status.sent(n, false);
-                    }
-                    let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
-                }
-                _ => {
-                    if notification.is_some() {
-                        let peer = status.config().address;
-                        info!(%peer, "NOTIFICATION not delivered within {CLOSE_TIME:?}; connection reset");
-                    }
-                    reset(half, fd);
-                }
-            }
-        }
-    }
-}
-
-/// Closes the connection with a RST, discarding what is queued.
-fn reset<W: AsRawFd>(half: W, fd: std::os::fd::RawFd) {
-    if let Err(e) = crate::sockopt::set_linger_zero(fd) {
-        debug!(error = %e, "SO_LINGER 0 not set");
-    }
-    // No FIN first: the socket closes (with RST) when the read half is
-    // dropped too.
-    half.forget();
-}
-
-/// The write half of a connection, as the writer task needs it: its
-/// descriptor for socket options, and a way to let go of it without a FIN.
-trait AsRawFd {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd;
-    fn forget(self);
-}
-
-impl AsRawFd for OwnedWriteHalf {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(self.as_ref())
-    }
-    fn forget(self) {
-        OwnedWriteHalf::forget(self)
-    }
-}
+use writer::{Writer, Xon, CLOSE_TIME};
+pub use writer::{WriterHandle, HIGH_WATER, LOW_WATER};
 
 /// One TCP connection of a session.
 struct Connection {
@@ -313,14 +79,18 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, outgoing: bool, status: &Arc<PeerStatus>) -> io::Result<Connection> {
+    fn new(stream: TcpStream, outgoing: bool, ctx: &SessionContext) -> io::Result<Connection> {
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
         let (reader, writer) = stream.into_split();
+        let xon = Xon {
+            core: ctx.core.clone(),
+            addr: ctx.neighbor.address,
+        };
         Ok(Connection {
             reader,
             buf: BytesMut::with_capacity(64 * 1024),
-            writer: Writer::spawn(writer, status.clone()),
+            writer: Writer::spawn(writer, ctx.status.clone(), Some(xon)),
             outgoing,
             local,
         })
@@ -407,6 +177,10 @@ struct Session {
     connect_retry: Option<Instant>,
     hold: Option<Instant>,
     keepalive: Option<Instant>,
+    /// When to look again whether the peer reads (RFC 9687), and the
+    /// SendHoldTime of the session.
+    send_hold: Option<Instant>,
+    send_hold_time: Option<Duration>,
     restart: Option<Instant>,
     failures: u32,
     stopping: bool,
@@ -462,6 +236,8 @@ pub async fn run(
         connect_retry: None,
         hold: None,
         keepalive: None,
+        send_hold: None,
+        send_hold_time: None,
         restart: None,
         failures: 0,
         stopping: false,
@@ -508,7 +284,7 @@ pub async fn run(
                 }
             }, if s.connecting.is_some() => {
                 s.connecting = None;
-                match res.and_then(|stream| Connection::new(stream, true, &s.ctx.status)) {
+                match res.and_then(|stream| Connection::new(stream, true, &s.ctx)) {
                     Ok(conn) => {
                         debug!(peer = %addr, "connected");
                         s.conn = Some(conn);
@@ -544,6 +320,7 @@ pub async fn run(
             _ = wait(s.connect_retry) => { s.connect_retry = None; s.event(Event::ConnectRetryTimerExpires).await }
             _ = wait(s.hold) => { s.hold = None; s.event(Event::HoldTimerExpires).await }
             _ = wait(s.keepalive) => { s.keepalive = None; s.event(Event::KeepaliveTimerExpires).await }
+            _ = wait(s.send_hold) => { s.send_hold = None; s.check_send_hold().await }
             _ = wait(s.restart) => { s.restart = None; s.start().await }
         }
     }
@@ -629,7 +406,7 @@ impl Session {
     /// Takes an accepted connection as the session's connection.
     async fn adopt(&mut self, stream: TcpStream) {
         self.connecting = None;
-        match Connection::new(stream, false, &self.ctx.status) {
+        match Connection::new(stream, false, &self.ctx) {
             Ok(conn) => {
                 if self.fsm.state() == State::Idle {
                     self.event(Event::StartPassive).await;
@@ -706,6 +483,8 @@ impl Session {
         if after == State::Idle && before != State::Idle {
             self.hold = None;
             self.keepalive = None;
+            self.send_hold = None;
+            self.send_hold_time = None;
             self.connect_retry = None;
             if let Some(stream) = self.pending.take() {
                 if !self.stopping {
@@ -720,6 +499,39 @@ impl Session {
                 self.failures += 1;
                 self.restart = Some(Instant::now() + Duration::from_secs(secs));
             }
+        }
+    }
+
+    /// RFC 9687: closes the session when output has waited the whole
+    /// SendHoldTime without the socket taking an octet of it; otherwise
+    /// looks again when it could first be over.
+    ///
+    /// The timer runs only while there is output (an idle session, which
+    /// writes nothing with a hold time of 0, never expires), so it is kept
+    /// with a hold time of 0 too, where RFC 9687 §4.3 stops it: a peer
+    /// that sends but does not read is dropped whatever the hold time.
+    async fn check_send_hold(&mut self) {
+        let Some(limit) = self.send_hold_time else {
+            return;
+        };
+        let now = Instant::now();
+        match self.ctx.status.stalled_since().map(Instant::from_std) {
+            Some(since) if now.duration_since(since) >= limit => {
+                let secs = limit.as_secs();
+                warn!(peer = %self.addr(), send_hold_time = secs, "send hold timer expired: the peer read nothing; closing (RFC 9687)");
+                self.ctx
+                    .status
+                    .send_hold_timer_expired
+                    .fetch_add(1, Ordering::Relaxed);
+                self.event(Event::SendHoldTimerExpires).await;
+                self.ctx.status.update(|d| {
+                    d.last_error = Some(format!(
+                        "send hold timer expired: nothing written for {secs} s (RFC 9687)"
+                    ))
+                });
+            }
+            Some(since) => self.send_hold = Some(since + limit),
+            None => self.send_hold = Some(now + limit),
         }
     }
 
@@ -779,6 +591,8 @@ impl Session {
             Action::StartKeepaliveTimer(secs) => self.keepalive = deadline(secs),
             Action::Established(n) => {
                 self.failures = 0;
+                self.send_hold_time = self.ctx.neighbor.send_hold_time(n.hold_time);
+                self.send_hold = self.send_hold_time.map(|d| Instant::now() + d);
                 let Some(conn) = &self.conn else { return };
                 let local_address = conn.local.ip();
                 info!(
@@ -812,6 +626,7 @@ impl Session {
                     encode: n.encode_context(),
                     enhanced_refresh: n.enhanced_route_refresh,
                 };
+                self.ctx.status.xoff.store(false, Ordering::SeqCst);
                 let writer = WriterHandle {
                     tx: conn.writer.data.clone(),
                     status: self.ctx.status.clone(),
@@ -932,6 +747,7 @@ mod tests {
             peer_port: 179,
             authentication_key: None,
             ttl_security: None,
+            send_hold_time: None,
             prefix_limits: Vec::new(),
             dynamic: true,
             bfd: None,
@@ -969,6 +785,8 @@ mod tests {
             connect_retry: None,
             hold: None,
             keepalive: None,
+            send_hold: None,
+            send_hold_time: None,
             restart: None,
             failures: 0,
             stopping: false,
@@ -1012,7 +830,7 @@ mod tests {
         let (server, _) = accepted.unwrap();
         let (_read, write) = server.into_split();
         let status = Arc::new(PeerStatus::new(neighbor()));
-        let writer = Writer::spawn(write, status.clone());
+        let writer = Writer::spawn(write, status.clone(), None);
         let update = raw_message(2, 4096);
         const UPDATES: usize = 50 * 1024 * 1024 / 4096;
         for _ in 0..UPDATES / 64 {

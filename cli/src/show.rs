@@ -177,9 +177,39 @@ pub fn neighbors(list: &[NeighborDetail]) -> String {
         }
         let _ = writeln!(
             o,
-            "  Messages: in {}  out {}  queued {}",
-            s.in_messages, s.out_messages, s.out_queue
+            "  Messages: in {}  out {}  queued {} ({} octets)",
+            s.in_messages, s.out_messages, s.out_queue, n.out_queue_octets
         );
+        let _ = writeln!(
+            o,
+            "  Send hold time: {}  Send hold timer expired: {}",
+            if n.send_hold_time == 0 {
+                "off".to_string()
+            } else {
+                format!("{} s", n.send_hold_time)
+            },
+            n.send_hold_timer_expired
+        );
+        if n.output_throttled || n.pending_routes > 0 || n.pending_tables > 0 {
+            let _ = writeln!(
+                o,
+                "  Output: {}  pending routes {}  pending tables {}",
+                if n.output_throttled {
+                    "throttled (not reading)"
+                } else {
+                    "flowing"
+                },
+                n.pending_routes,
+                n.pending_tables
+            );
+        }
+        if n.route_refresh_coalesced > 0 {
+            let _ = writeln!(
+                o,
+                "  ROUTE-REFRESH requests coalesced: {}",
+                n.route_refresh_coalesced
+            );
+        }
         if n.treat_as_withdraw > 0 {
             let _ = writeln!(
                 o,

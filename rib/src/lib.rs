@@ -16,7 +16,9 @@
 
 pub mod adj_out;
 pub mod attributes;
+pub mod backlog;
 pub mod decision;
+mod export;
 pub mod path;
 pub mod peer;
 pub mod prefix;
@@ -27,7 +29,7 @@ use std::net::IpAddr;
 use ferry_wire::{EncodeContext, Family, FamilySet, NextHop, Nlri, PathAttributes, Update};
 use rustc_hash::FxHashMap;
 
-use adj_out::{pack, Action, EncodedAttrs, Export, Group, GroupKey};
+use adj_out::{Export, Group, GroupKey};
 use attributes::{Attrs, Interner, RouteAttrs};
 use decision::{compare, Source};
 use path::{Path, Paths};
@@ -100,6 +102,8 @@ pub struct Rib {
     /// Restarting (RFC 4724 §4.1): End-of-RIB is held back until the
     /// routes of the peers have been received again.
     deferring: bool,
+    /// What throttled peers still need ([`backlog`]).
+    backlogs: FxHashMap<PeerId, backlog::Backlog>,
 }
 
 /// Tables with room for fewer routes than this are never shrunk.
@@ -154,6 +158,7 @@ impl Rib {
             groups: Vec::new(),
             totals: Default::default(),
             deferring: false,
+            backlogs: FxHashMap::default(),
         }
     }
 
@@ -167,31 +172,39 @@ impl Rib {
         self.deferring
     }
 
-    /// Ends the deferral: End-of-RIB of every family to every peer.
+    /// Ends the deferral: End-of-RIB of every family to every peer, or,
+    /// to a peer still being sent its initial table of a family, after it.
     pub fn end_deferral(&mut self) -> Outcome {
         self.deferring = false;
         let mut exports = Vec::new();
-        for g in &self.groups {
-            let members: Vec<PeerId> = g
-                .members
-                .iter()
-                .copied()
-                .filter(|m| self.peer(*m).is_some_and(|p| !p.restarting))
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let messages = g
-                .key
+        let groups: Vec<(GroupKey, Vec<PeerId>)> = self
+            .groups
+            .iter()
+            .map(|g| (g.key, g.members.clone()))
+            .collect();
+        for (key, members) in groups {
+            let markers: Vec<(Family, bytes::Bytes)> = key
                 .families
                 .iter()
-                .map(|f| adj_out::end_of_rib(f, &g.key.encode))
+                .map(|f| (f, adj_out::end_of_rib(f, &key.encode)))
                 .collect();
-            exports.push(Export {
-                peers: members,
-                messages,
-                not_sent: Vec::new(),
-            });
+            for m in members {
+                if self.peer(m).is_none_or(|p| p.restarting) {
+                    continue;
+                }
+                let messages: Vec<bytes::Bytes> = markers
+                    .iter()
+                    .filter(|(f, _)| !self.end_of_rib_after_dump(m, *f))
+                    .map(|(_, b)| b.clone())
+                    .collect();
+                if !messages.is_empty() {
+                    exports.push(Export {
+                        peers: vec![m],
+                        messages,
+                        not_sent: Vec::new(),
+                    });
+                }
+            }
         }
         Outcome {
             exports,
@@ -212,6 +225,7 @@ impl Rib {
             g.members.retain(|m| *m != id);
         }
         self.groups.retain(|g| !g.members.is_empty());
+        self.backlogs.remove(&id);
         let mut out = Outcome::default();
         for f in families.iter() {
             if keep.contains(f) {
@@ -492,8 +506,25 @@ impl Rib {
     }
 
     /// Registers a peer whose session just became Established and returns
-    /// the initial table for it, each family closed by End-of-RIB.
+    /// the initial table for it, each family closed by End-of-RIB, all at
+    /// once (for tools and tests; the daemon sends it a budget at a time
+    /// with [`Rib::peer_up_pending`] and [`Rib::drain`]).
     pub fn peer_up(&mut self, id: PeerId, info: PeerInfo) -> Outcome {
+        self.peer_up_pending(id, info);
+        let d = self.drain(id, usize::MAX);
+        Outcome {
+            exports: vec![Export {
+                peers: vec![id],
+                messages: d.messages,
+                not_sent: d.not_sent,
+            }],
+            changes: Vec::new(),
+        }
+    }
+
+    /// Registers a peer whose session just became Established, its
+    /// initial table pending in its backlog ([`Rib::drain`] sends it).
+    pub fn peer_up_pending(&mut self, id: PeerId, info: PeerInfo) {
         assert_ne!(id, LOCAL, "peer id 0 is reserved for local routes");
         // A restarting peer keeps its stale paths until its End-of-RIB.
         let mut kept = None;
@@ -527,17 +558,7 @@ impl Rib {
                 members: vec![id],
             }),
         }
-        let families: Vec<Family> = key.families.iter().collect();
-        let mut export = self.table_for(id, &families);
-        if !self.deferring {
-            for f in families {
-                export.messages.push(adj_out::end_of_rib(f, &key.encode));
-            }
-        }
-        Outcome {
-            exports: vec![export],
-            changes: Vec::new(),
-        }
+        self.queue_initial_tables(id);
     }
 
     /// Unregisters a peer whose session went down: every path it sent is
@@ -550,6 +571,7 @@ impl Rib {
             g.members.retain(|m| *m != id);
         }
         self.groups.retain(|g| !g.members.is_empty());
+        self.backlogs.remove(&id);
         let mut held: Vec<(RouteKey, u32)> = Vec::new();
         for (k, e) in &self.table {
             for p in e.paths.iter().filter(|p| p.peer() == id) {
@@ -571,35 +593,20 @@ impl Rib {
     /// Answers a ROUTE-REFRESH (RFC 2918 §4): the whole Adj-RIB-Out of
     /// `family` again — between Beginning- and End-of-Route-Refresh when
     /// enhanced route refresh was negotiated (RFC 7313 §4), else closed by
-    /// End-of-RIB.
+    /// End-of-RIB — all at once, with anything else pending for the peer
+    /// (the daemon uses [`Rib::request_refresh`] and [`Rib::drain`]).
     pub fn route_refresh(&mut self, id: PeerId, family: Family) -> Outcome {
-        let Some(p) = self.peer(id) else {
-            return Outcome::default();
-        };
-        if !p.info.families.contains(family) {
+        if self.peer(id).is_none() {
             return Outcome::default();
         }
-        let ctx = p.info.encode;
-        let enhanced = p.info.enhanced_refresh;
-        let mut export = self.table_for(id, &[family]);
-        if enhanced {
-            let marker = |subtype| {
-                ferry_wire::Message::RouteRefresh(ferry_wire::RouteRefresh { family, subtype })
-                    .to_bytes(&ctx)
-                    .expect("ROUTE-REFRESH fits")
-            };
-            export.messages.insert(
-                0,
-                marker(ferry_wire::message::RefreshSubtype::BeginningOfRefresh),
-            );
-            export
-                .messages
-                .push(marker(ferry_wire::message::RefreshSubtype::EndOfRefresh));
-        } else {
-            export.messages.push(adj_out::end_of_rib(family, &ctx));
-        }
+        self.request_refresh(id, family);
+        let d = self.drain(id, usize::MAX);
         Outcome {
-            exports: vec![export],
+            exports: vec![Export {
+                peers: vec![id],
+                messages: d.messages,
+                not_sent: d.not_sent,
+            }],
             changes: Vec::new(),
         }
     }
@@ -751,7 +758,7 @@ impl Rib {
     }
 
     /// Whether `path` may go to a peer of `group` other than its source.
-    fn exportable(&self, path: &Path, group: &GroupKey) -> bool {
+    pub(crate) fn exportable(&self, path: &Path, group: &GroupKey) -> bool {
         let src_role = if path.peer() == LOCAL {
             None
         } else {
@@ -761,272 +768,6 @@ impl Rib {
             }
         };
         reflection::may_export(src_role, group.role, self.is_reflector())
-    }
-
-    /// Turns best-path changes into UPDATEs for every group.
-    fn exports_for(&self, changes: &[BestChange]) -> Vec<Export> {
-        let mut exports = Vec::new();
-        if changes.is_empty() {
-            return exports;
-        }
-        for group in &self.groups {
-            let gk = &group.key;
-            let mut cache = AttrCache::default();
-            // Members that are the source of a new best path get messages
-            // of their own.
-            let mut special: Vec<PeerId> = Vec::new();
-            for c in changes {
-                if let Some(n) = &c.new {
-                    if group.members.contains(&n.peer()) && !special.contains(&n.peer()) {
-                        special.push(n.peer());
-                    }
-                }
-            }
-            let mut encoded: Vec<EncodedAttrs> = Vec::new();
-            let mut plan: Vec<(usize, Planned)> = Vec::new(); // change index, what to send
-            for (i, c) in changes.iter().enumerate() {
-                let family = c.key.family();
-                if !gk.families.contains(family) {
-                    continue;
-                }
-                let new_ok = c.new.as_ref().filter(|p| self.exportable(p, gk));
-                let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
-                if let Some(p) = new_ok {
-                    let idx = cache.index(self, p, family, gk, &mut encoded);
-                    let nlri = prefix::join(&c.key, &p.attrs.extra);
-                    if encoded[idx].fits(&nlri, &gk.encode) {
-                        plan.push((i, Planned::Announce(idx, nlri)));
-                    } else {
-                        plan.push((i, Planned::TooLarge(nlri)));
-                    }
-                } else if old_ok {
-                    plan.push((i, Planned::Withdraw));
-                }
-            }
-            let actions_for = |member: Option<PeerId>| -> (Vec<Action>, Vec<Nlri>) {
-                let mut actions = Vec::with_capacity(plan.len());
-                let mut not_sent = Vec::new();
-                for (i, planned) in &plan {
-                    let c = &changes[*i];
-                    let from_member =
-                        member.is_some() && c.new.as_ref().map(|p| p.peer()) == member;
-                    match planned {
-                        Planned::Announce(idx, nlri) if !from_member => {
-                            actions.push(Action::Announce {
-                                nlri: nlri.clone(),
-                                attrs: &encoded[*idx],
-                                attrs_index: *idx,
-                            })
-                        }
-                        _ => {
-                            // A path too large for the peer is not sent;
-                            // what it held of the route is withdrawn, so
-                            // that it keeps no stale path.
-                            if let (Planned::TooLarge(nlri), false) = (planned, from_member) {
-                                not_sent.push(nlri.clone());
-                            }
-                            // The member never got a path it sent itself.
-                            let old_from_member =
-                                member.is_some() && c.old.as_ref().map(|p| p.peer()) == member;
-                            let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
-                            if old_ok && !old_from_member {
-                                actions.push(Action::Withdraw {
-                                    nlri: prefix::withdrawal(&c.key),
-                                });
-                            }
-                        }
-                    }
-                }
-                (actions, not_sent)
-            };
-            let generic: Vec<PeerId> = group
-                .members
-                .iter()
-                .copied()
-                .filter(|m| !special.contains(m))
-                .collect();
-            let export = |peers: Vec<PeerId>, (actions, mut not_sent): (Vec<Action>, Vec<Nlri>)| {
-                let packed = pack(&actions, &gk.encode);
-                not_sent.extend(packed.not_sent);
-                Export {
-                    peers,
-                    messages: packed.messages,
-                    not_sent,
-                }
-            };
-            if !generic.is_empty() && !plan.is_empty() {
-                let e = export(generic, actions_for(None));
-                if !e.messages.is_empty() || !e.not_sent.is_empty() {
-                    exports.push(e);
-                }
-            }
-            for m in special {
-                let e = export(vec![m], actions_for(Some(m)));
-                if !e.messages.is_empty() || !e.not_sent.is_empty() {
-                    exports.push(e);
-                }
-            }
-        }
-        exports
-    }
-
-    /// The best paths a peer is sent (its Adj-RIB-Out, derived).
-    pub fn advertised_to(&self, id: PeerId) -> Vec<(&RouteKey, &Path)> {
-        let Some(state) = self.peer(id) else {
-            return Vec::new();
-        };
-        let gk = GroupKey::of(&state.info);
-        let mut cache = AttrCache::default();
-        let mut encoded: Vec<EncodedAttrs> = Vec::new();
-        let mut out = Vec::new();
-        for (k, e) in &self.table {
-            let Some(best) = e.best() else { continue };
-            let ok =
-                gk.families.contains(k.family()) && best.peer() != id && self.exportable(best, &gk);
-            if !ok {
-                continue;
-            }
-            // A path too large for the peer is not advertised to it.
-            let idx = cache.index(self, best, k.family(), &gk, &mut encoded);
-            if encoded[idx].fits(&prefix::join(k, &best.attrs.extra), &gk.encode) {
-                out.push((k, best));
-            }
-        }
-        out
-    }
-
-    /// How many best paths each Established peer is sent, per family: its
-    /// derived Adj-RIB-Out counted, with one walk of the table per update
-    /// group (a member is sent what its group is, less its own paths).
-    pub fn advertised_counts(&self) -> Vec<(PeerId, Family, u64)> {
-        const N: usize = Family::SUPPORTED.len();
-        let mut out = Vec::new();
-        for group in &self.groups {
-            let gk = &group.key;
-            let mut total = [0u64; N];
-            let mut own: FxHashMap<PeerId, [u64; N]> = FxHashMap::default();
-            for (key, entry) in &self.table {
-                let family = key.family();
-                let Some(i) = family_index(family) else {
-                    continue;
-                };
-                if !gk.families.contains(family) {
-                    continue;
-                }
-                let Some(best) = entry.best() else { continue };
-                if !self.exportable(best, gk) {
-                    continue;
-                }
-                total[i] += 1;
-                if group.members.contains(&best.peer()) {
-                    own.entry(best.peer()).or_insert([0; N])[i] += 1;
-                }
-            }
-            for m in &group.members {
-                for (i, f) in Family::SUPPORTED.iter().enumerate() {
-                    if gk.families.contains(*f) {
-                        let mine = own.get(m).map_or(0, |c| c[i]);
-                        out.push((*m, *f, total[i] - mine));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// The whole Adj-RIB-Out of one peer for `families`.
-    fn table_for(&self, id: PeerId, families: &[Family]) -> Export {
-        let Some(state) = self.peer(id) else {
-            return Export::default();
-        };
-        let gk = GroupKey::of(&state.info);
-        let mut cache = AttrCache::default();
-        let mut encoded: Vec<EncodedAttrs> = Vec::new();
-        let mut plan: Vec<(Nlri, usize)> = Vec::new();
-        let mut not_sent = Vec::new();
-        for (key, entry) in &self.table {
-            let family = key.family();
-            if !families.contains(&family) || !gk.families.contains(family) {
-                continue;
-            }
-            let Some(best) = entry.best() else { continue };
-            if best.peer() == id || !self.exportable(best, &gk) {
-                continue;
-            }
-            let idx = cache.index(self, best, family, &gk, &mut encoded);
-            let nlri = prefix::join(key, &best.attrs.extra);
-            if encoded[idx].fits(&nlri, &gk.encode) {
-                plan.push((nlri, idx));
-            } else {
-                not_sent.push(nlri);
-            }
-        }
-        let actions: Vec<Action> = plan
-            .into_iter()
-            .map(|(nlri, idx)| Action::Announce {
-                nlri,
-                attrs: &encoded[idx],
-                attrs_index: idx,
-            })
-            .collect();
-        let packed = pack(&actions, &gk.encode);
-        not_sent.extend(packed.not_sent);
-        Export {
-            peers: vec![id],
-            messages: packed.messages,
-            not_sent,
-        }
-    }
-}
-
-/// What one best-path change sends to a group.
-enum Planned {
-    /// The new path, with its exported attribute set.
-    Announce(usize, Nlri),
-    /// The new path does not fit the group's maximum message size: not
-    /// sent, and a withdrawal of the old path when the peers had one.
-    TooLarge(Nlri),
-    /// A withdrawal.
-    Withdraw,
-}
-
-/// Exported attribute sets encoded during one event, keyed by the shared
-/// set, the source (its router id ends up in ORIGINATOR_ID) and the family.
-#[derive(Default)]
-struct AttrCache {
-    index: FxHashMap<(usize, PeerId, Family), usize>,
-}
-
-impl AttrCache {
-    fn index(
-        &mut self,
-        rib: &Rib,
-        path: &Path,
-        family: Family,
-        gk: &GroupKey,
-        encoded: &mut Vec<EncodedAttrs>,
-    ) -> usize {
-        let key = (path.attrs.id(), path.peer(), family);
-        if let Some(&i) = self.index.get(&key) {
-            return i;
-        }
-        let source = if path.peer() == LOCAL {
-            None
-        } else {
-            rib.peer(path.peer())
-        };
-        let exported = reflection::export_attrs(
-            &path.attrs,
-            family,
-            source,
-            gk.role,
-            gk.local_address,
-            &rib.cfg,
-        );
-        encoded.push(EncodedAttrs::new(&exported, family, &gk.encode));
-        let i = encoded.len() - 1;
-        self.index.insert(key, i);
-        i
     }
 }
 

@@ -61,6 +61,9 @@ pub struct PeerCounters {
     pub families: [FamilyCounts; Family::SUPPORTED.len()],
     /// UPDATEs whose routes were treated as withdrawn (RFC 7606).
     pub treat_as_withdraw: u64,
+    /// ROUTE-REFRESH requests folded into one for the same family still
+    /// pending.
+    pub refresh_coalesced: u64,
 }
 
 impl PeerCounters {

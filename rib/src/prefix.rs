@@ -54,6 +54,36 @@ impl PathExtra {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RouteKey(Repr);
 
+/// Route keys in a fixed order (a cursor over a family's table while it
+/// is sent in parts): packed keys by their octets, before the others,
+/// which go by family and encoded NLRI.
+impl Ord for RouteKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (&self.0, &other.0) {
+            (Repr::Packed(a), Repr::Packed(b)) => a.cmp(b),
+            (Repr::Packed(_), Repr::Boxed(_)) => Ordering::Less,
+            (Repr::Boxed(_), Repr::Packed(_)) => Ordering::Greater,
+            (Repr::Boxed(a), Repr::Boxed(b)) => {
+                let (fa, fb) = (a.family(), b.family());
+                (fa.afi, fa.safi).cmp(&(fb.afi, fb.safi)).then_with(|| {
+                    let mut x = bytes::BytesMut::new();
+                    let mut y = bytes::BytesMut::new();
+                    a.encode(&mut x);
+                    b.encode(&mut y);
+                    x.cmp(&y)
+                })
+            }
+        }
+    }
+}
+
+impl PartialOrd for RouteKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// The octets of a packed key: a form tag, then the fields, zero-padded.
 const PACKED: usize = 31;
 

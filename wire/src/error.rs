@@ -193,6 +193,7 @@ pub fn error_name(code: u8, subcode: u8) -> &'static str {
         (CEASE, _) => "Cease",
         (ROUTE_REFRESH_MESSAGE_ERROR, 1) => "ROUTE-REFRESH Message Error / Invalid Message Length",
         (ROUTE_REFRESH_MESSAGE_ERROR, _) => "ROUTE-REFRESH Message Error",
+        (SEND_HOLD_TIMER_EXPIRED, _) => "Send Hold Timer Expired",
         _ => "Unknown Error Code",
     }
 }

@@ -115,6 +115,8 @@ pub mod notification {
     pub const CEASE: u8 = 6;
     /// RFC 7313.
     pub const ROUTE_REFRESH_MESSAGE_ERROR: u8 = 7;
+    /// RFC 9687: the peer read nothing for the SendHoldTime.
+    pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
 
     /// Message Header Error subcodes.
     pub mod header {

@@ -284,6 +284,30 @@ pub struct NeighborDetail {
     /// from the peer if it held an older path of the route.
     #[serde(default)]
     pub oversize_paths_not_sent: u64,
+    /// Octets queued for the peer, not yet written.
+    #[serde(default)]
+    pub out_queue_octets: u64,
+    /// The SendHoldTime in force, in seconds (RFC 9687); 0 when off.
+    #[serde(default)]
+    pub send_hold_time: u64,
+    /// Sessions dropped because the peer read nothing for the
+    /// SendHoldTime.
+    #[serde(default)]
+    pub send_hold_timer_expired: u64,
+    /// Output flow control: past its high-water mark, the peer is sent
+    /// nothing new until its queue drains; what it still needs is kept as
+    /// route keys.
+    #[serde(default)]
+    pub output_throttled: bool,
+    /// Routes whose current state the peer is still to be sent.
+    #[serde(default)]
+    pub pending_routes: u64,
+    /// Whole tables (initial, ROUTE-REFRESH) still to be sent, per family.
+    #[serde(default)]
+    pub pending_tables: u64,
+    /// ROUTE-REFRESH requests folded into one still pending.
+    #[serde(default)]
+    pub route_refresh_coalesced: u64,
 }
 
 /// One path of `show route`.

@@ -1,0 +1,401 @@
+//! Output flow control: what a peer that reads slowly still needs, kept as
+//! route keys rather than as messages.
+//!
+//! The daemon gives each peer a bounded budget of queued octets. A peer
+//! over it is throttled: its group's UPDATEs are not queued to it and the
+//! keys of the routes they were about go into its [`Backlog`] instead — a
+//! set, so a route that changes a thousand times while the peer does not
+//! read is one entry, and what it is sent later is the route's state at
+//! that time, not its history. Whole tables (the initial table of a new
+//! session, a ROUTE-REFRESH) are a [`Dump`]: a family and a cursor over
+//! the Loc-RIB in key order, encoded a budget's worth at a time; a second
+//! ROUTE-REFRESH for a family already pending is coalesced into it.
+//!
+//! [`Rib::drain`] turns a backlog back into UPDATEs, at most about a
+//! budget's worth per call: the current state of each pending key for
+//! that peer (its group's export of the best path, or a withdrawal), then
+//! the pending dumps, each closed by its End-of-RIB (or End-of-RIB-Refresh)
+//! after its last route. Memory is a key per route the peer lags on and a
+//! cursor per family, never a copy of the messages.
+
+use bytes::Bytes;
+use ferry_wire::message::RefreshSubtype;
+use ferry_wire::{EncodeContext, Family, Message, Nlri, RouteRefresh};
+use rustc_hash::FxHashSet;
+
+use crate::adj_out::{self, pack, Action, EncodedAttrs, GroupKey};
+use crate::export::AttrCache;
+use crate::peer::PeerId;
+use crate::{prefix, Rib, RouteKey};
+
+/// What a peer still needs to be sent.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    /// Routes whose current state the peer must be sent.
+    keys: FxHashSet<RouteKey>,
+    /// Whole families to send, in the order they were asked for.
+    dumps: Vec<Dump>,
+}
+
+/// A family's whole table, being sent in key order.
+#[derive(Debug)]
+struct Dump {
+    family: Family,
+    /// The last key sent; `None` before the first.
+    after: Option<RouteKey>,
+    /// The opening marker (Beginning-of-Route-Refresh) is out.
+    started: bool,
+    kind: DumpKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DumpKind {
+    /// The table of a new session, closed by End-of-RIB.
+    Initial,
+    /// The table of a new session while End-of-RIB is held back (RFC 4724
+    /// §4.1 selection deferral): [`Rib::end_deferral`] turns it into
+    /// [`DumpKind::Initial`] if it is still being sent.
+    InitialDeferred,
+    /// A ROUTE-REFRESH answer (RFC 2918), closed by End-of-RIB.
+    Refresh,
+    /// An enhanced ROUTE-REFRESH answer (RFC 7313 §4), between
+    /// Beginning- and End-of-Route-Refresh.
+    EnhancedRefresh,
+}
+
+impl Backlog {
+    /// Route keys pending.
+    pub fn routes(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Families whose whole table is pending.
+    pub fn tables(&self) -> usize {
+        self.dumps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.dumps.is_empty()
+    }
+}
+
+/// UPDATEs drained from a backlog.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub messages: Vec<Bytes>,
+    /// Routes the peer should have had but whose attributes alone do not
+    /// fit a message it accepts (what it held of them is withdrawn).
+    pub not_sent: Vec<Nlri>,
+    /// Nothing is left pending.
+    pub done: bool,
+}
+
+impl Drained {
+    pub fn octets(&self) -> usize {
+        self.messages.iter().map(|m| m.len()).sum()
+    }
+}
+
+/// Routes encoded per step when nothing tells better: a step's output is
+/// measured and the next step sized to what is left of the budget.
+const FIRST_STEP: usize = 512;
+/// The most routes encoded in one step (one table walk for a dump).
+const MAX_STEP: usize = 65_536;
+
+fn marker(family: Family, subtype: RefreshSubtype, ctx: &EncodeContext) -> Bytes {
+    Message::RouteRefresh(RouteRefresh { family, subtype })
+        .to_bytes(ctx)
+        .expect("ROUTE-REFRESH fits")
+}
+
+/// Sizes the next step from the octets per route seen so far.
+fn step(budget: usize, octets: usize, routes: usize) -> usize {
+    if routes == 0 || octets == 0 {
+        return FIRST_STEP;
+    }
+    let per_route = octets.div_ceil(routes).max(1);
+    (budget.saturating_sub(octets) / per_route + 1).clamp(64, MAX_STEP)
+}
+
+impl Rib {
+    /// The backlog of a peer, if it has one.
+    pub fn backlog(&self, id: PeerId) -> Option<&Backlog> {
+        self.backlogs.get(&id).filter(|b| !b.is_empty())
+    }
+
+    /// True when `id` has routes or tables pending.
+    pub fn has_backlog(&self, id: PeerId) -> bool {
+        self.backlog(id).is_some()
+    }
+
+    /// Records that `id` was not sent what changed for `keys`: their state
+    /// at the time of [`Rib::drain`] is what it will be sent. Keys of
+    /// families the peer does not carry are ignored; a key already pending
+    /// stays one entry.
+    pub fn defer<'k>(&mut self, id: PeerId, keys: impl IntoIterator<Item = &'k RouteKey>) {
+        let Some(families) = self.peer(id).map(|p| p.info.families) else {
+            return;
+        };
+        let b = self.backlogs.entry(id).or_default();
+        for k in keys {
+            if families.contains(k.family()) && !b.keys.contains(k) {
+                b.keys.insert(k.clone());
+            }
+        }
+    }
+
+    /// Queues the whole table of each family of a peer that just came up
+    /// (its initial UPDATEs), each closed by End-of-RIB unless the
+    /// selection deferral holds it back.
+    pub(crate) fn queue_initial_tables(&mut self, id: PeerId) {
+        let Some(families) = self.peer(id).map(|p| p.info.families) else {
+            return;
+        };
+        let kind = if self.deferring {
+            DumpKind::InitialDeferred
+        } else {
+            DumpKind::Initial
+        };
+        let b = self.backlogs.entry(id).or_default();
+        *b = Backlog::default();
+        for family in families.iter() {
+            b.dumps.push(Dump {
+                family,
+                after: None,
+                started: false,
+                kind,
+            });
+        }
+    }
+
+    /// Asks for the whole Adj-RIB-Out of `family` to be sent to `id` again
+    /// (ROUTE-REFRESH, RFC 2918 §4). Returns true when it was coalesced
+    /// with a request for the same family still pending: the table is then
+    /// sent once, from its start again if it was under way.
+    pub fn request_refresh(&mut self, id: PeerId, family: Family) -> bool {
+        let Some(p) = self.peer(id) else {
+            return false;
+        };
+        if !p.info.families.contains(family) {
+            return false;
+        }
+        let kind = if p.info.enhanced_refresh {
+            DumpKind::EnhancedRefresh
+        } else {
+            DumpKind::Refresh
+        };
+        let b = self.backlogs.entry(id).or_default();
+        let coalesced = match b.dumps.iter_mut().find(|d| d.family == family) {
+            Some(d) => {
+                // Everything from the start again: the peer may have
+                // asked because it dropped what it had read so far.
+                d.after = None;
+                if d.kind != DumpKind::InitialDeferred {
+                    d.kind = kind;
+                }
+                true
+            }
+            None => {
+                b.dumps.push(Dump {
+                    family,
+                    after: None,
+                    started: false,
+                    kind,
+                });
+                false
+            }
+        };
+        if let Some(Some(p)) = self.peers.get_mut(id as usize) {
+            if coalesced {
+                p.counters.refresh_coalesced += 1;
+            }
+        }
+        coalesced
+    }
+
+    /// The selection deferral ended while `id` was still being sent its
+    /// initial table of `family`: End-of-RIB follows that table. Returns
+    /// false when no such table is pending (End-of-RIB can go now).
+    pub(crate) fn end_of_rib_after_dump(&mut self, id: PeerId, family: Family) -> bool {
+        let Some(b) = self.backlogs.get_mut(&id) else {
+            return false;
+        };
+        match b.dumps.iter_mut().find(|d| d.family == family) {
+            Some(d) => {
+                if d.kind == DumpKind::InitialDeferred {
+                    d.kind = DumpKind::Initial;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Encodes what `id` still needs, stopping once about `budget` octets
+    /// are out (at least one step is always made). A peer without a
+    /// backlog gets nothing and `done`.
+    pub fn drain(&mut self, id: PeerId, budget: usize) -> Drained {
+        let mut out = Drained::default();
+        let Some(mut b) = self.backlogs.remove(&id) else {
+            out.done = true;
+            return out;
+        };
+        let Some(gk) = self.peer(id).map(|p| GroupKey::of(&p.info)) else {
+            out.done = true;
+            return out;
+        };
+        let mut octets = 0usize;
+        let mut routes = 0usize;
+        while !b.keys.is_empty() && (routes == 0 || octets < budget) {
+            let n = step(budget, octets, routes);
+            let batch: Vec<RouteKey> = if n >= b.keys.len() {
+                b.keys.drain().collect()
+            } else {
+                let batch: Vec<RouteKey> = b.keys.iter().take(n).cloned().collect();
+                for k in &batch {
+                    b.keys.remove(k);
+                }
+                batch
+            };
+            routes += batch.len();
+            let before = out.messages.len();
+            self.encode_current(id, &gk, &batch, true, &mut out);
+            octets += out.messages[before..]
+                .iter()
+                .map(|m| m.len())
+                .sum::<usize>();
+        }
+        while let Some(d) = b.dumps.first_mut() {
+            if routes > 0 && octets >= budget {
+                break;
+            }
+            if !d.started {
+                d.started = true;
+                if d.kind == DumpKind::EnhancedRefresh {
+                    let m = marker(d.family, RefreshSubtype::BeginningOfRefresh, &gk.encode);
+                    octets += m.len();
+                    out.messages.push(m);
+                }
+            }
+            let n = step(budget, octets, routes);
+            let (chunk, last) = self.next_keys(d.family, d.after.as_ref(), n);
+            routes += chunk.len().max(1);
+            d.after = chunk.last().cloned().or(d.after.take());
+            let before = out.messages.len();
+            self.encode_current(id, &gk, &chunk, false, &mut out);
+            octets += out.messages[before..]
+                .iter()
+                .map(|m| m.len())
+                .sum::<usize>();
+            if last {
+                let close = match d.kind {
+                    DumpKind::Initial | DumpKind::Refresh => {
+                        Some(adj_out::end_of_rib(d.family, &gk.encode))
+                    }
+                    DumpKind::EnhancedRefresh => {
+                        Some(marker(d.family, RefreshSubtype::EndOfRefresh, &gk.encode))
+                    }
+                    DumpKind::InitialDeferred => None,
+                };
+                if let Some(m) = close {
+                    octets += m.len();
+                    out.messages.push(m);
+                }
+                b.dumps.remove(0);
+            }
+        }
+        out.done = b.is_empty();
+        if !out.done {
+            self.backlogs.insert(id, b);
+        }
+        out
+    }
+
+    /// Up to `n` keys of `family` after `after` in key order, with the
+    /// largest of them last; and whether they are the last ones. One walk
+    /// of the table; memory for a reference per key of the family.
+    fn next_keys(
+        &self,
+        family: Family,
+        after: Option<&RouteKey>,
+        n: usize,
+    ) -> (Vec<RouteKey>, bool) {
+        let mut rest: Vec<&RouteKey> = self
+            .table
+            .keys()
+            .filter(|k| k.family() == family && after.is_none_or(|a| *k > a))
+            .collect();
+        if rest.len() <= n {
+            return (rest.into_iter().cloned().collect(), true);
+        }
+        rest.select_nth_unstable(n - 1);
+        rest.truncate(n);
+        // The largest last: it is the cursor.
+        if let Some(i) = (0..rest.len()).max_by_key(|&i| rest[i]) {
+            let last = rest.len() - 1;
+            rest.swap(i, last);
+        }
+        (rest.into_iter().cloned().collect(), false)
+    }
+
+    /// Appends to `out` the UPDATEs that give `id` the current state of
+    /// `keys`: the best path as its group exports it, or (with `withdraw`)
+    /// a withdrawal when it is to have none.
+    fn encode_current(
+        &self,
+        id: PeerId,
+        gk: &GroupKey,
+        keys: &[RouteKey],
+        withdraw: bool,
+        out: &mut Drained,
+    ) {
+        let mut cache = AttrCache::default();
+        let mut encoded: Vec<EncodedAttrs> = Vec::new();
+        let mut plan: Vec<(usize, Option<(usize, Nlri)>)> = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let family = key.family();
+            if !gk.families.contains(family) {
+                continue;
+            }
+            let best = self
+                .table
+                .get(key)
+                .and_then(|e| e.best())
+                .filter(|b| b.peer() != id && self.exportable(b, gk));
+            match best {
+                Some(best) => {
+                    let idx = cache.index(self, best, family, gk, &mut encoded);
+                    let nlri = prefix::join(key, &best.attrs.extra);
+                    if encoded[idx].fits(&nlri, &gk.encode) {
+                        plan.push((i, Some((idx, nlri))));
+                    } else {
+                        // Not sent; in an update, what the peer held of
+                        // the route is withdrawn.
+                        out.not_sent.push(nlri);
+                        if withdraw {
+                            plan.push((i, None));
+                        }
+                    }
+                }
+                None if withdraw => plan.push((i, None)),
+                None => {}
+            }
+        }
+        let actions: Vec<Action> = plan
+            .into_iter()
+            .map(|(i, a)| match a {
+                Some((idx, nlri)) => Action::Announce {
+                    nlri,
+                    attrs: &encoded[idx],
+                    attrs_index: idx,
+                },
+                None => Action::Withdraw {
+                    nlri: prefix::withdrawal(&keys[i]),
+                },
+            })
+            .collect();
+        let packed = pack(&actions, &gk.encode);
+        out.not_sent.extend(packed.not_sent);
+        out.messages.extend(packed.messages);
+    }
+}
