@@ -667,3 +667,70 @@ fn idle_control_socket_clients_are_dropped() {
     let mut rr = bed.rr;
     assert!(rr.proc.alive(), "bgpd died: {}", log_tail(&rr));
 }
+
+/// One address opening hundreds of connections at once: its session takes
+/// a bounded number of them, the rest are closed, bgpd stays small, and
+/// another client's session is not disturbed; afterwards that address
+/// comes up normally.
+#[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
+fn a_connection_flood_from_one_address_is_bounded() {
+    require_root("a_connection_flood_from_one_address_is_bounded");
+    let mut bed = Bed::new("fh9", RR, &["10.10.3.1", "10.10.4.1"]);
+    let rss_before = bed.rr.proc.rss_kib();
+    let (steady_up, flood_done) = block_in(&bed.cl, || async {
+        let me = Ipv4Addr::new(10, 10, 4, 1);
+        let mut steady = raw::connect(me, RR_ADDR, me).await.unwrap();
+        steady.send(&Message::Keepalive).await.unwrap();
+        let flooder = Ipv4Addr::new(10, 10, 3, 1);
+        let mut held = Vec::new();
+        for _ in 0..400 {
+            if let Ok(s) = raw::tcp(flooder, RR_ADDR, None).await {
+                held.push(s);
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let flood_done = held.len();
+        drop(held);
+        // The steady client still gets its KEEPALIVEs and no NOTIFICATION.
+        steady.send(&Message::Keepalive).await.unwrap();
+        let up = match steady.recv(Duration::from_secs(40)).await {
+            Ok(Message::Notification(n)) => {
+                eprintln!("steady client: {n}");
+                false
+            }
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!("steady client: {e}");
+                false
+            }
+        };
+        (up, flood_done)
+    });
+    assert!(flood_done > 0, "no connection of the flood was accepted");
+    assert!(steady_up, "the other client's session was disturbed");
+    assert_eq!(bed.state("10.10.4.1").as_deref(), Some("Established"));
+    assert!(bed.rr.proc.alive(), "bgpd died: {}", log_tail(&bed.rr));
+    let rss_after = bed.rr.proc.rss_kib();
+    eprintln!("flood of {flood_done} connections: RSS {rss_before} -> {rss_after} KiB");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS {rss_before} -> {rss_after} KiB"
+    );
+    // The flooding address may still peer.
+    let ok = block_in(&bed.cl, || async {
+        let me = Ipv4Addr::new(10, 10, 3, 1);
+        for _ in 0..20 {
+            if raw::connect(me, RR_ADDR, me).await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        false
+    });
+    assert!(
+        ok,
+        "the address could not peer after its flood: {}",
+        log_tail(&bed.rr)
+    );
+}

@@ -40,7 +40,7 @@ pub enum CoreEvent {
         /// Graceful restart as negotiated on this session.
         graceful: Option<GracefulRestart>,
         /// Orders to the session (prefix limits).
-        commands: mpsc::UnboundedSender<crate::session::PeerCommand>,
+        commands: mpsc::Sender<crate::session::PeerCommand>,
     },
     Down {
         addr: IpAddr,
@@ -112,7 +112,7 @@ pub struct Core {
     worker: Option<mpsc::UnboundedSender<WorkerEvent>>,
     /// The core's own queue, for its timers.
     tx: Option<mpsc::Sender<CoreEvent>>,
-    commands: HashMap<PeerId, mpsc::UnboundedSender<crate::session::PeerCommand>>,
+    commands: HashMap<PeerId, mpsc::Sender<crate::session::PeerCommand>>,
     /// Prefix limits already reported, per peer and family.
     limit_warned: std::collections::HashSet<(PeerId, Family)>,
     /// Selection deferral after a start (RFC 4724 §4.1).
@@ -211,9 +211,12 @@ impl Core {
             if limit.teardown {
                 tracing::warn!(peer = %addr, %family, received, maximum = limit.maximum, restart = limit.restart, "prefix limit reached: closing the session");
                 if let Some(c) = self.commands.get(&id) {
-                    let _ = c.send(crate::session::PeerCommand::PrefixLimit {
-                        restart: limit.restart,
-                    });
+                    crate::session::order(
+                        c,
+                        crate::session::PeerCommand::PrefixLimit {
+                            restart: limit.restart,
+                        },
+                    );
                 }
             } else {
                 tracing::warn!(peer = %addr, %family, received, maximum = limit.maximum, "prefix limit passed (warning only)");

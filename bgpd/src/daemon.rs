@@ -49,7 +49,7 @@ pub enum DaemonError {
     },
 }
 
-type Handles = Arc<DashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>>>;
+type Handles = Arc<DashMap<IpAddr, mpsc::Sender<PeerCommand>>>;
 
 /// The daemon's running state.
 struct Daemon {
@@ -154,7 +154,7 @@ impl Daemon {
 
     fn stop(&mut self, addr: IpAddr, subcode: u8) {
         if let Some((_, h)) = self.handles.remove(&addr) {
-            let _ = h.send(PeerCommand::Stop(subcode));
+            crate::session::order(&h, PeerCommand::Stop(subcode));
         }
         self.peers.remove(&addr);
     }
@@ -251,7 +251,7 @@ impl Daemon {
         let addrs: Vec<IpAddr> = self.handles.iter().map(|e| *e.key()).collect();
         for a in addrs {
             if let Some((_, h)) = self.handles.remove(&a) {
-                let _ = h.send(PeerCommand::Stop(cease::ADMINISTRATIVE_SHUTDOWN));
+                crate::session::order(&h, PeerCommand::Stop(cease::ADMINISTRATIVE_SHUTDOWN));
             }
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
@@ -279,7 +279,7 @@ fn spawn_session(
     let addr = n.address;
     let status = Arc::new(PeerStatus::new(n.clone()));
     peers.insert(addr, status.clone());
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(crate::session::COMMAND_QUEUE);
     handles.insert(addr, tx.clone());
     let ctx = SessionContext {
         commands: tx.clone(),
@@ -518,11 +518,17 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
     }
     let handle = daemon.handles.get(&from).map(|h| h.clone());
     let stream = match handle {
-        Some(h) => match h.send(PeerCommand::Incoming(stream)) {
+        Some(h) => match h.try_send(PeerCommand::Incoming(stream)) {
             Ok(()) => return,
+            // A peer connecting faster than its session takes the
+            // connections: the extra ones are closed.
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(peer = %from, "connection refused: its session has {} orders waiting", crate::session::COMMAND_QUEUE);
+                return;
+            }
             // The session task ended without being forgotten: drop its
             // entry and treat the connection as new.
-            Err(mpsc::error::SendError(cmd)) => {
+            Err(mpsc::error::TrySendError::Closed(cmd)) => {
                 daemon
                     .handles
                     .remove_if(&from, |_, cur| cur.same_channel(&h));

@@ -45,6 +45,27 @@ use crate::fsm::{Action, Event, Fsm, State};
 use crate::negotiate::LocalParams;
 use crate::peer_status::PeerStatus;
 
+/// Room for orders waiting for a session task: it takes them between
+/// events, so more than a few only pile up when a peer opens connections
+/// faster than its session can look at them, and those are refused.
+pub const COMMAND_QUEUE: usize = 16;
+
+/// Gives a session task an order. With its queue full (a peer flooding
+/// connections) the order is delivered by a task of its own, so the
+/// sender never waits and a Stop or a BFD Down is never lost; a session
+/// that has ended needs no order.
+pub fn order(to: &mpsc::Sender<PeerCommand>, command: PeerCommand) {
+    match to.try_send(command) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        Err(mpsc::error::TrySendError::Full(command)) => {
+            let to = to.clone();
+            tokio::spawn(async move {
+                let _ = to.send(command).await;
+            });
+        }
+    }
+}
+
 /// Orders a session task receives.
 #[derive(Debug)]
 pub enum PeerCommand {
@@ -132,7 +153,7 @@ pub struct SessionContext {
     pub status: Arc<PeerStatus>,
     pub core: mpsc::Sender<CoreEvent>,
     /// The session's own command queue, handed to the core (prefix limits).
-    pub commands: mpsc::UnboundedSender<PeerCommand>,
+    pub commands: mpsc::Sender<PeerCommand>,
 }
 
 /// A timer that may be unset.
@@ -223,7 +244,7 @@ impl Drop for Session {
 /// that fails: the daemon then starts the session again on the same queue.
 pub async fn run(
     ctx: SessionContext,
-    commands: &mut mpsc::UnboundedReceiver<PeerCommand>,
+    commands: &mut mpsc::Receiver<PeerCommand>,
     accepted: Option<TcpStream>,
 ) {
     let fsm = Fsm::new(ctx.local.clone());
@@ -759,7 +780,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_session_reports_down() {
         let (core, mut core_rx) = mpsc::channel(4);
-        let (commands, _rx) = mpsc::unbounded_channel();
+        let (commands, _rx) = mpsc::channel(COMMAND_QUEUE);
         let status = Arc::new(PeerStatus::new(neighbor()));
         status.set_state(State::Established);
         let local = LocalParams {

@@ -96,7 +96,7 @@ enum Request {
         peer: IpAddr,
         local: Option<IpAddr>,
         config: BfdConfig,
-        notify: mpsc::UnboundedSender<PeerCommand>,
+        notify: mpsc::Sender<PeerCommand>,
         token: u64,
     },
     Remove {
@@ -140,7 +140,7 @@ impl BfdHandle {
         peer: IpAddr,
         local: Option<IpAddr>,
         config: BfdConfig,
-        notify: mpsc::UnboundedSender<PeerCommand>,
+        notify: mpsc::Sender<PeerCommand>,
         token: u64,
     ) {
         let _ = self
@@ -174,7 +174,7 @@ struct Entry {
     session: Session,
     local: Option<IpAddr>,
     config: BfdConfig,
-    notify: mpsc::UnboundedSender<PeerCommand>,
+    notify: mpsc::Sender<PeerCommand>,
     token: u64,
     last_change: Instant,
     up_since: Option<Instant>,
@@ -582,11 +582,14 @@ impl Bfd {
                         e.up_since = None;
                         e.flaps += 1;
                         warn!(peer = %peer, %diagnostic, "BFD session Down");
-                        let _ = e.notify.send(PeerCommand::BfdDown {
-                            peer_control_plane_independent: e
-                                .session
-                                .remote_control_plane_independent,
-                        });
+                        crate::session::order(
+                            &e.notify,
+                            PeerCommand::BfdDown {
+                                peer_control_plane_independent: e
+                                    .session
+                                    .remote_control_plane_independent,
+                            },
+                        );
                     }
                 }
                 Output::Send(p) => {
