@@ -129,6 +129,9 @@ struct Args {
     /// (mixed: EVPN + VPNv4; vpnv4: VPNv4 only).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<Skip>,
+    /// Seconds between convergence and the RSS reading.
+    #[arg(long, default_value = "2")]
+    settle: f64,
     /// The results' file name (default: the size).
     #[arg(long)]
     name: Option<String>,
@@ -985,7 +988,7 @@ impl Bench<'_> {
         note: &str,
     ) {
         // Settled memory: what the device keeps for the routes it holds.
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs_f64(self.args.settle));
         let (rss, hwm) = memory(dut.pid());
         let (seconds, reached, why) = match result {
             Ok(d) => (Some(d.as_secs_f64()), routes, String::new()),
