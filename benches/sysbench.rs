@@ -1593,7 +1593,7 @@ fn main() {
             let skip = args
                 .skip
                 .iter()
-                .any(|s| s.device == d && s.mix.map_or(true, |m| m == mix));
+                .any(|s| s.device == d && (s.mix.is_none() || s.mix == Some(mix)));
             if skip {
                 eprintln!("  {what}: {} skipped (--skip)", d.name());
                 bench.skipped(d, mix);

@@ -140,7 +140,7 @@ impl<K: Hash + Eq, V> Table<K, V> {
     fn push(&mut self, hash_of_key: u64, key: K, value: V) -> &mut V {
         let pos = self.len;
         assert!(pos < u32::MAX as usize, "route table full");
-        if pos % CHUNK == 0 {
+        if pos / CHUNK == self.chunks.len() {
             let chunk = self
                 .spare
                 .take()
