@@ -1298,11 +1298,13 @@ fn report(
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "# Route reflector side by side ({:?})\n\n{} EVPN Type-5 routes over {VRFS} VRFs + {} VPNv4 routes ({} in the VPNv4-only runs), \
+        "# Route reflector side by side ({})\n\n{} EVPN Type-5 routes over {VRFS} VRFs + {} VPNv4 routes ({} in the VPNv4-only runs), \
          {} sink clients; {}. \
          Time: from the first UPDATE sent to the moment every sink holds every route (or none, for withdrawal). \
          Ratio: the device's time over Ferry's (higher is slower). RSS: once converged (peak: the process's high-water mark). Bytes per path: RSS growth over the idle device, per route held (scenario 1).\n",
-        args.size,
+        args.name
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", args.size)),
         plan.type5,
         plan.vpnv4,
         plan.vpn_only,
