@@ -58,6 +58,40 @@ impl Device {
 enum Size {
     Small,
     Full,
+    /// A million routes, one injector, 4 sinks: scenario 1 (500k EVPN +
+    /// 500k VPNv4; 1M VPNv4 for every device) and 3, where memory shows.
+    Million,
+}
+
+/// The two kinds of route set a scenario reflects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mix {
+    /// EVPN Type-5 and VPNv4 routes, half each.
+    Mixed,
+    /// VPNv4 routes only (every device runs these; BIRD runs only these).
+    Vpnv4,
+}
+
+/// `DEVICE` or `DEVICE:MIX` (`gobgp:mixed`): a device left out of a
+/// scenario, with a note in the table.
+#[derive(Clone, Copy, Debug)]
+struct Skip {
+    device: Device,
+    mix: Option<Mix>,
+}
+
+impl std::str::FromStr for Skip {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Skip, String> {
+        let (d, m) = match s.split_once(':') {
+            Some((d, m)) => (d, Some(m)),
+            None => (s, None),
+        };
+        Ok(Skip {
+            device: Device::from_str(d, true)?,
+            mix: m.map(|m| Mix::from_str(m, true)).transpose()?,
+        })
+    }
 }
 
 #[derive(Parser)]
@@ -84,23 +118,46 @@ struct Args {
     /// Draw the plot of an earlier run's JSON again (no benchmark).
     #[arg(long, value_name = "JSON")]
     replot: Option<PathBuf>,
+    /// Routes of scenario 1 instead of the size's (half EVPN, half VPNv4;
+    /// all VPNv4 in the VPNv4-only runs of the million size).
+    #[arg(long)]
+    routes: Option<u32>,
+    /// Sink clients instead of the size's.
+    #[arg(long)]
+    sinks: Option<u32>,
+    /// Leave a device out of the big scenarios: `gobgp` or `gobgp:mixed`
+    /// (mixed: EVPN + VPNv4; vpnv4: VPNv4 only).
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<Skip>,
+    /// Seconds between convergence and the RSS reading.
+    #[arg(long, default_value = "2")]
+    settle: f64,
+    /// The results' file name (default: the size).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 struct Plan {
     type5: u32,
     vpnv4: u32,
+    /// VPNv4 routes of the VPNv4-only runs.
+    vpn_only: u32,
     sinks: u32,
+    /// Scenarios 2 (many injectors) and 4 (churn) run.
+    many_and_churn: bool,
     injectors_many: u32,
     churn_rate: u32,
     churn_secs: u32,
 }
 
 impl Plan {
-    fn of(size: Size) -> Plan {
-        match size {
+    fn of(args: &Args) -> Plan {
+        let mut plan = match args.size {
             Size::Small => Plan {
                 type5: 10_000,
                 vpnv4: 10_000,
+                vpn_only: 10_000,
+                many_and_churn: true,
                 sinks: 10,
                 injectors_many: 10,
                 churn_rate: 10_000,
@@ -109,12 +166,39 @@ impl Plan {
             Size::Full => Plan {
                 type5: 100_000,
                 vpnv4: 100_000,
+                vpn_only: 100_000,
+                many_and_churn: true,
                 sinks: 50,
                 injectors_many: 10,
                 churn_rate: 10_000,
                 churn_secs: 60,
             },
+            Size::Million => Plan {
+                type5: 500_000,
+                vpnv4: 500_000,
+                vpn_only: 1_000_000,
+                many_and_churn: false,
+                sinks: 4,
+                injectors_many: 10,
+                churn_rate: 0,
+                churn_secs: 0,
+            },
+        };
+        if let Some(n) = args.routes {
+            // A multiple of the VRFs and of 2: every VRF gets its share.
+            let n = (n / (2 * VRFS)).max(1) * 2 * VRFS;
+            plan.type5 = n / 2;
+            plan.vpnv4 = n / 2;
+            plan.vpn_only = if matches!(args.size, Size::Million) {
+                n
+            } else {
+                n / 2
+            };
         }
+        if let Some(n) = args.sinks {
+            plan.sinks = n.clamp(1, 200);
+        }
+        plan
     }
 }
 
@@ -755,6 +839,9 @@ fn cpu(pid: u32) -> f64 {
 
 // ---------------------------------------------------------------- scenarios
 
+/// The note of a device left out of a scenario.
+const SKIPPED: &str = "skipped (`--skip`): too slow at this size for this run";
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Outcome {
     scenario: String,
@@ -854,7 +941,7 @@ impl Bench<'_> {
         if device.evpn() && !vpn_only {
             (self.plan.type5, self.plan.vpnv4)
         } else {
-            (0, self.plan.vpnv4)
+            (0, self.plan.vpn_only)
         }
     }
 
@@ -901,7 +988,7 @@ impl Bench<'_> {
         note: &str,
     ) {
         // Settled memory: what the device keeps for the routes it holds.
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs_f64(self.args.settle));
         let (rss, hwm) = memory(dut.pid());
         let (seconds, reached, why) = match result {
             Ok(d) => (Some(d.as_secs_f64()), routes, String::new()),
@@ -974,7 +1061,7 @@ impl Bench<'_> {
             (cpu0, idle_rss),
             "",
         );
-        if !ok || vpn_only {
+        if !ok || (vpn_only && self.plan.many_and_churn) {
             dut.stop();
             return Ok(());
         }
@@ -992,6 +1079,10 @@ impl Bench<'_> {
             (cpu0, idle_rss),
             "",
         );
+        if !self.plan.many_and_churn {
+            dut.stop();
+            return Ok(());
+        }
 
         // 4: churn. Everything announced again, then every 100 ms a pack
         // of routes is withdrawn and the previous pack announced again.
@@ -1062,6 +1153,25 @@ impl Bench<'_> {
         );
         dut.stop();
         Ok(())
+    }
+
+    /// A row saying that `device` was left out of scenario 1 of `mix`.
+    fn skipped(&mut self, device: Device, mix: Mix) {
+        let vpn_only = mix == Mix::Vpnv4;
+        let (n5, n4) = self.sizes(device, vpn_only);
+        let suffix = if vpn_only { " (VPNv4 only)" } else { "" };
+        self.results.push(Outcome {
+            scenario: format!("1 reflect{suffix}"),
+            device,
+            routes: (n5 + n4) as u64,
+            seconds: None,
+            reached: 0,
+            cpu_seconds: 0.0,
+            peak_rss: 0,
+            rss: 0,
+            bytes_per_path: None,
+            note: SKIPPED.into(),
+        });
     }
 
     /// Scenario 2: the same routes from 10 injectors.
@@ -1188,17 +1298,25 @@ fn report(
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "# Route reflector side by side ({:?})\n\n{} EVPN Type-5 routes over {VRFS} VRFs + {} VPNv4 routes, \
-         {} sink clients; scenario 2 from {} injectors; churn {} routes/s for {} s. \
+        "# Route reflector side by side ({})\n\n{} EVPN Type-5 routes over {VRFS} VRFs + {} VPNv4 routes ({} in the VPNv4-only runs), \
+         {} sink clients; {}. \
          Time: from the first UPDATE sent to the moment every sink holds every route (or none, for withdrawal). \
          Ratio: the device's time over Ferry's (higher is slower). RSS: once converged (peak: the process's high-water mark). Bytes per path: RSS growth over the idle device, per route held (scenario 1).\n",
-        args.size,
+        args.name
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", args.size)),
         plan.type5,
         plan.vpnv4,
+        plan.vpn_only,
         plan.sinks,
-        plan.injectors_many,
-        plan.churn_rate,
-        plan.churn_secs
+        if plan.many_and_churn {
+            format!(
+                "scenario 2 from {} injectors; churn {} routes/s for {} s",
+                plan.injectors_many, plan.churn_rate, plan.churn_secs
+            )
+        } else {
+            "one injector; scenarios 1 and 3 only".into()
+        },
     );
     let mut scenarios: Vec<&str> = results.iter().map(|o| o.scenario.as_str()).collect();
     scenarios.sort_by_key(|s| scenario_order(s));
@@ -1215,12 +1333,14 @@ fn report(
         for o in results.iter().filter(|o| o.scenario == *sc) {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
                 o.scenario,
                 o.device.name(),
-                o.seconds
-                    .map(|s| format!("{s:.2}"))
-                    .unwrap_or_else(|| format!("failed ({}/{})", o.reached, o.routes)),
+                match o.seconds {
+                    Some(s) => format!("{s:.2}"),
+                    None if o.note == SKIPPED => "–".into(),
+                    None => format!("failed ({}/{})", o.reached, o.routes),
+                },
                 o.seconds
                     .filter(|_| !o.scenario.starts_with('4'))
                     .map(|s| format!("{:.0}", o.routes as f64 / s))
@@ -1233,8 +1353,8 @@ fn report(
                     _ => "–".into(),
                 },
                 o.cpu_seconds,
-                o.rss as f64 / 1048576.0,
-                o.peak_rss as f64 / 1048576.0,
+                mib(o.rss),
+                mib(o.peak_rss),
                 o.bytes_per_path
                     .map(|b| format!("{b:.0}"))
                     .unwrap_or_else(|| "–".into()),
@@ -1263,6 +1383,15 @@ fn report(
         machine()
     );
     md
+}
+
+/// Bytes as MiB for the table; "–" for a device that did not run.
+fn mib(b: u64) -> String {
+    if b == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}", b as f64 / 1048576.0)
+    }
 }
 
 fn machine() -> String {
@@ -1431,7 +1560,7 @@ fn main() {
         println!("{}", out.display());
         return;
     }
-    let plan = Plan::of(args.size);
+    let plan = Plan::of(&args);
     let mut bench = Bench {
         args: &args,
         plan,
@@ -1442,23 +1571,36 @@ fn main() {
     for &d in &args.devices {
         versions.insert(d, version(d, &args));
         eprintln!("== {} ({})", d.name(), versions[&d]);
-        let mut steps: Vec<(&str, Step)> = vec![
-            (
-                "scenarios 1, 3, 4",
-                Box::new(move |b: &mut Bench| b.one_injector(d, false)),
-            ),
-            (
+        let first = if d.evpn() { Mix::Mixed } else { Mix::Vpnv4 };
+        let mut steps: Vec<(&str, Mix, Step)> = vec![(
+            "scenarios 1, 3, 4",
+            first,
+            Box::new(move |b: &mut Bench| b.one_injector(d, false)),
+        )];
+        if bench.plan.many_and_churn {
+            steps.push((
                 "scenario 2",
+                first,
                 Box::new(move |b: &mut Bench| b.many_injectors(d)),
-            ),
-        ];
-        if d.evpn() && args.devices.contains(&Device::Bird) {
+            ));
+        }
+        if d.evpn() && (args.devices.contains(&Device::Bird) || !bench.plan.many_and_churn) {
             steps.push((
                 "scenario 1, VPNv4 only",
+                Mix::Vpnv4,
                 Box::new(move |b: &mut Bench| b.one_injector(d, true)),
             ));
         }
-        for (what, step) in steps {
+        for (what, mix, step) in steps {
+            let skip = args
+                .skip
+                .iter()
+                .any(|s| s.device == d && (s.mix.is_none() || s.mix == Some(mix)));
+            if skip {
+                eprintln!("  {what}: {} skipped (--skip)", d.name());
+                bench.skipped(d, mix);
+                continue;
+            }
             if let Err(e) = step(&mut bench) {
                 eprintln!("  {what}: {e}");
                 failed = true;
@@ -1484,7 +1626,10 @@ fn main() {
     }
     let results = bench.results;
     let md = report(&args, &bench.plan, &results, &versions, worker);
-    let size = format!("{:?}", args.size).to_lowercase();
+    let size = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{:?}", args.size).to_lowercase());
     let _ = std::fs::create_dir_all(&args.out);
     let write = |name: String, text: &str| {
         let p = args.out.join(name);

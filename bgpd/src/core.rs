@@ -263,28 +263,35 @@ impl Core {
         self
     }
 
-    /// Runs until every sender is gone. After a second without events
-    /// following a burst, the allocator gives its free pages back: a
-    /// full-table exchange leaves megabytes of encoding and queueing
-    /// buffers behind, which a steady router should not keep.
+    /// Runs until every sender is gone. A second after a burst of work
+    /// (UPDATEs, sessions coming and going, control requests) ends, the
+    /// allocator gives its free pages back: a full-table exchange leaves
+    /// megabytes of encoding and queueing buffers behind, which a steady
+    /// router should not keep. Timer ticks and health probes are not
+    /// work: they neither postpone that nor cause it.
     pub async fn run(mut self, mut events: mpsc::Receiver<CoreEvent>) {
-        let mut busy = false;
+        let mut release_at: Option<tokio::time::Instant> = None;
         loop {
-            let ev = if busy {
-                match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
-                    Ok(ev) => ev,
-                    Err(_) => {
+            let ev = match release_at {
+                Some(at) => tokio::select! {
+                    ev = events.recv() => ev,
+                    () = tokio::time::sleep_until(at) => {
                         release_free_memory();
-                        busy = false;
+                        release_at = None;
                         continue;
                     }
-                }
-            } else {
-                events.recv().await
+                },
+                None => events.recv().await,
             };
             let Some(ev) = ev else { break };
+            let work = !matches!(
+                ev,
+                CoreEvent::DeferralTick | CoreEvent::Ping { .. } | CoreEvent::Metrics { .. }
+            );
             self.handle(ev);
-            busy = true;
+            if work {
+                release_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+            }
         }
     }
 

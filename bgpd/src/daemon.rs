@@ -51,6 +51,9 @@ pub enum DaemonError {
 
 type Handles = Arc<DashMap<IpAddr, mpsc::Sender<PeerCommand>>>;
 
+/// Events waiting for the core (see where the queue is made).
+const CORE_QUEUE: usize = 64;
+
 /// The daemon's running state.
 struct Daemon {
     config_path: PathBuf,
@@ -393,7 +396,12 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
     let config: SharedConfig = Arc::new(RwLock::new(Arc::new(cfg)));
     let peers: PeerTable = Arc::new(DashMap::new());
     let handles: Handles = Arc::new(DashMap::new());
-    let (core_tx, core_rx) = mpsc::channel::<CoreEvent>(4096);
+    // Short: an UPDATE waiting here is decoded (a 200-route UPDATE takes
+    // some 16 KiB so), and sessions read faster than the core applies
+    // them, so a long queue fills with most of a full table in its
+    // decoded form. A few dozen keep the core busy; past that a session
+    // waits and TCP holds the rest.
+    let (core_tx, core_rx) = mpsc::channel::<CoreEvent>(CORE_QUEUE);
     let cfg = current(&config);
     let rib = Rib::new(SpeakerConfig {
         local_as: cfg.local_as,

@@ -126,7 +126,7 @@ impl Rib {
         let mut cache = AttrCache::default();
         let mut encoded: Vec<EncodedAttrs> = Vec::new();
         let mut out = Vec::new();
-        for (k, e) in &self.table {
+        for (k, e) in self.table.iter() {
             let Some(best) = e.best() else { continue };
             let ok =
                 gk.families.contains(k.family()) && best.peer() != id && self.exportable(best, &gk);
@@ -152,7 +152,7 @@ impl Rib {
             let gk = &group.key;
             let mut total = [0u64; N];
             let mut own: FxHashMap<PeerId, [u64; N]> = FxHashMap::default();
-            for (key, entry) in &self.table {
+            for (key, entry) in self.table.iter() {
                 let family = key.family();
                 let Some(i) = family_index(family) else {
                     continue;

@@ -23,11 +23,13 @@ pub mod path;
 pub mod peer;
 pub mod prefix;
 pub mod reflection;
+pub mod table;
 
 use std::net::IpAddr;
 
 use ferry_wire::{EncodeContext, Family, FamilySet, NextHop, Nlri, PathAttributes, Update};
 use rustc_hash::FxHashMap;
+use table::{Slot, Table};
 
 use adj_out::{Export, Group, GroupKey};
 use attributes::{Attrs, Interner, RouteAttrs};
@@ -93,9 +95,7 @@ pub struct RibMemory {
 pub struct Rib {
     cfg: SpeakerConfig,
     peers: Vec<Option<PeerState>>,
-    table: FxHashMap<RouteKey, Entry>,
-    /// The number of keys `table` is allocated for.
-    room: usize,
+    table: Table<RouteKey, Entry>,
     interner: Interner,
     groups: Vec<Group>,
     totals: [TableCounts; Family::SUPPORTED.len()],
@@ -105,9 +105,6 @@ pub struct Rib {
     /// What throttled peers still need ([`backlog`]).
     backlogs: FxHashMap<PeerId, backlog::Backlog>,
 }
-
-/// Tables with room for fewer routes than this are never shrunk.
-const MIN_SHRINK: usize = 4096;
 
 fn family_index(f: Family) -> Option<usize> {
     Family::SUPPORTED.iter().position(|x| *x == f)
@@ -152,8 +149,7 @@ impl Rib {
         Rib {
             cfg,
             peers: vec![None],
-            table: FxHashMap::default(),
-            room: 0,
+            table: Table::default(),
             interner: Interner::default(),
             groups: Vec::new(),
             totals: Default::default(),
@@ -301,21 +297,14 @@ impl Rib {
 
     /// How many route keys the table has room for before it grows.
     pub fn capacity(&self) -> usize {
-        self.room.max(self.table.capacity())
+        self.table.capacity()
     }
 
     /// What the RIB holds and the memory its route table takes.
     pub fn memory(&self) -> RibMemory {
-        let slot = std::mem::size_of::<(RouteKey, Entry)>() + 1;
-        // The map's slots: a power of two, 7/8 of them usable.
-        let slots = (self.capacity() * 8).div_ceil(7).next_power_of_two();
-        let mut bytes = if self.capacity() == 0 {
-            0
-        } else {
-            slots * slot
-        };
+        let mut bytes = self.table.heap_bytes();
         let mut paths = 0;
-        for (k, e) in &self.table {
+        for (k, e) in self.table.iter() {
             paths += e.paths.len();
             if !k.is_packed() {
                 bytes += std::mem::size_of::<Nlri>();
@@ -404,15 +393,14 @@ impl Rib {
         let family = key.family();
         let peer = path.peer();
         let eligible = path.is_eligible();
-        let (old_best, replaced, new_best) = match self.table.entry(key.clone()) {
-            std::collections::hash_map::Entry::Vacant(v) => {
+        let (old_best, replaced, new_best) = match self.table.slot(key.clone()) {
+            Slot::Vacant(v) => {
                 let entry = v.insert(Entry {
                     paths: Paths::one(path),
                 });
                 (None, None, entry.best().cloned())
             }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let entry = o.into_mut();
+            Slot::Occupied(entry) => {
                 let old_best = entry.best().cloned();
                 let mut replaced: Option<Path> = None;
                 if let Some(i) = entry.paths.iter().position(|p| p.same_origin(&path)) {
@@ -573,7 +561,7 @@ impl Rib {
         self.groups.retain(|g| !g.members.is_empty());
         self.backlogs.remove(&id);
         let mut held: Vec<(RouteKey, u32)> = Vec::new();
-        for (k, e) in &self.table {
+        for (k, e) in self.table.iter() {
             for p in e.paths.iter().filter(|p| p.peer() == id) {
                 held.push((k.clone(), p.path_id));
             }
@@ -740,14 +728,7 @@ impl Rib {
     fn finish(&mut self, changes: ChangeSet) -> Outcome {
         // A table three quarters empty (a peer that held most routes went
         // away) gives its memory back, keeping room to double again.
-        // (The map's own capacity() drops as removals leave tombstones;
-        // `room` is what it was allocated for.)
-        let len = self.table.len();
-        self.room = self.room.max(self.table.capacity());
-        if self.room > MIN_SHRINK && len < self.room / 4 {
-            self.table.shrink_to(len * 2);
-            self.room = self.table.capacity();
-        }
+        self.table.shrink_if_sparse();
         let changes = changes.into_changes();
         let exports = self.exports_for(&changes);
         Outcome { exports, changes }
