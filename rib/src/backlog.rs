@@ -20,7 +20,7 @@
 
 use bytes::Bytes;
 use ferry_wire::message::RefreshSubtype;
-use ferry_wire::{EncodeContext, Family, Message, Nlri, RouteRefresh};
+use ferry_wire::{EncodeContext, Family, FamilySet, Message, Nlri, RouteRefresh};
 use rustc_hash::FxHashSet;
 
 use crate::adj_out::{self, pack, Action, EncodedAttrs, GroupKey};
@@ -46,6 +46,31 @@ struct Dump {
     /// The opening marker (Beginning-of-Route-Refresh) is out.
     started: bool,
     kind: DumpKind,
+    /// Routes the peer is not to have are withdrawn as the cursor passes
+    /// them (a resynchronisation: the peer may hold older paths of any
+    /// route of the family).
+    withdraw: bool,
+}
+
+impl Dump {
+    fn new(family: Family, kind: DumpKind) -> Dump {
+        Dump {
+            family,
+            after: None,
+            started: false,
+            kind,
+            withdraw: kind == DumpKind::Resync,
+        }
+    }
+
+    /// Whether the cursor has yet to reach `key`, and will send the peer
+    /// its state then: a route the peer may hold an older path of needs a
+    /// dump that withdraws.
+    fn covers(&self, key: &RouteKey) -> bool {
+        let ahead = self.after.as_ref().is_none_or(|a| key > a);
+        ahead
+            && (self.withdraw || matches!(self.kind, DumpKind::Initial | DumpKind::InitialDeferred))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +86,16 @@ enum DumpKind {
     /// An enhanced ROUTE-REFRESH answer (RFC 7313 §4), between
     /// Beginning- and End-of-Route-Refresh.
     EnhancedRefresh,
+    /// A backlog grown past [`RESYNC_KEYS`] keys, turned into a pass over
+    /// the family's table: no marker at its end.
+    Resync,
 }
+
+/// Pending keys past which a peer's backlog becomes a pass over the table
+/// (a cursor per family) plus the keys the pass cannot cover: withdrawn
+/// routes and those behind the cursor. So a peer that lags on a whole
+/// table costs a cursor, not a key per route.
+pub const RESYNC_KEYS: usize = 8192;
 
 impl Backlog {
     /// Route keys pending.
@@ -138,10 +172,48 @@ impl Rib {
         };
         let b = self.backlogs.entry(id).or_default();
         for k in keys {
-            if families.contains(k.family()) && !b.keys.contains(k) {
-                b.keys.insert(k.clone());
+            if !families.contains(k.family()) || b.keys.contains(k) {
+                continue;
+            }
+            let in_table = self.table.get(k).is_some();
+            if in_table
+                && b.dumps
+                    .iter()
+                    .any(|d| d.family == k.family() && d.covers(k))
+            {
+                continue;
+            }
+            b.keys.insert(k.clone());
+        }
+        if b.keys.len() > RESYNC_KEYS {
+            let mut b = self.backlogs.remove(&id).unwrap_or_default();
+            self.resync(&mut b);
+            self.backlogs.insert(id, b);
+        }
+    }
+
+    /// Turns a large backlog into a pass over the table of each family it
+    /// holds keys of, keeping only the keys that pass cannot cover.
+    fn resync(&self, b: &mut Backlog) {
+        let mut families = FamilySet::default();
+        for k in &b.keys {
+            families.insert(k.family());
+        }
+        for family in families.iter() {
+            if !b.dumps.iter().any(|d| d.family == family) {
+                b.dumps.push(Dump::new(family, DumpKind::Resync));
+            } else if let Some(d) = b.dumps.iter_mut().find(|d| d.family == family) {
+                // A table under way withdraws too from now on: keys ahead
+                // of its cursor are left to it.
+                d.withdraw = true;
             }
         }
+        let table = &self.table;
+        let dumps = &b.dumps;
+        b.keys.retain(|k| {
+            table.get(k).is_none() || !dumps.iter().any(|d| d.family == k.family() && d.covers(k))
+        });
+        b.keys.shrink_to_fit();
     }
 
     /// Queues the whole table of each family of a peer that just came up
@@ -159,12 +231,7 @@ impl Rib {
         let b = self.backlogs.entry(id).or_default();
         *b = Backlog::default();
         for family in families.iter() {
-            b.dumps.push(Dump {
-                family,
-                after: None,
-                started: false,
-                kind,
-            });
+            b.dumps.push(Dump::new(family, kind));
         }
     }
 
@@ -196,12 +263,7 @@ impl Rib {
                 true
             }
             None => {
-                b.dumps.push(Dump {
-                    family,
-                    after: None,
-                    started: false,
-                    kind,
-                });
+                b.dumps.push(Dump::new(family, kind));
                 false
             }
         };
@@ -282,7 +344,7 @@ impl Rib {
             routes += chunk.len().max(1);
             d.after = chunk.last().cloned().or(d.after.take());
             let before = out.messages.len();
-            self.encode_current(id, &gk, &chunk, false, &mut out);
+            self.encode_current(id, &gk, &chunk, d.withdraw, &mut out);
             octets += out.messages[before..]
                 .iter()
                 .map(|m| m.len())
@@ -295,7 +357,7 @@ impl Rib {
                     DumpKind::EnhancedRefresh => {
                         Some(marker(d.family, RefreshSubtype::EndOfRefresh, &gk.encode))
                     }
-                    DumpKind::InitialDeferred => None,
+                    DumpKind::InitialDeferred | DumpKind::Resync => None,
                 };
                 if let Some(m) = close {
                     octets += m.len();
@@ -313,29 +375,35 @@ impl Rib {
 
     /// Up to `n` keys of `family` after `after` in key order, with the
     /// largest of them last; and whether they are the last ones. One walk
-    /// of the table; memory for a reference per key of the family.
+    /// of the table, keeping the `n` smallest keys seen in a heap: memory
+    /// for `n` keys, whatever the size of the table.
     fn next_keys(
         &self,
         family: Family,
         after: Option<&RouteKey>,
         n: usize,
     ) -> (Vec<RouteKey>, bool) {
-        let mut rest: Vec<&RouteKey> = self
-            .table
-            .keys()
-            .filter(|k| k.family() == family && after.is_none_or(|a| *k > a))
-            .collect();
-        if rest.len() <= n {
-            return (rest.into_iter().cloned().collect(), true);
+        let n = n.max(1);
+        let mut heap: std::collections::BinaryHeap<&RouteKey> =
+            std::collections::BinaryHeap::with_capacity(n + 1);
+        let mut more = false;
+        for k in self.table.keys() {
+            if k.family() != family || after.is_some_and(|a| k <= a) {
+                continue;
+            }
+            if heap.len() < n {
+                heap.push(k);
+            } else if heap.peek().is_some_and(|top| k < *top) {
+                heap.pop();
+                heap.push(k);
+                more = true;
+            } else {
+                more = true;
+            }
         }
-        rest.select_nth_unstable(n - 1);
-        rest.truncate(n);
-        // The largest last: it is the cursor.
-        if let Some(i) = (0..rest.len()).max_by_key(|&i| rest[i]) {
-            let last = rest.len() - 1;
-            rest.swap(i, last);
-        }
-        (rest.into_iter().cloned().collect(), false)
+        // Ascending: the largest, the cursor, last.
+        let keys: Vec<RouteKey> = heap.into_sorted_vec().into_iter().cloned().collect();
+        (keys, !more)
     }
 
     /// Appends to `out` the UPDATEs that give `id` the current state of

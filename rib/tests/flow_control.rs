@@ -309,3 +309,52 @@ fn a_refresh_during_a_refresh_restarts_the_table() {
     assert_eq!(again.announcements, 3000);
     assert_eq!(again.end_of_rib, vec![Family::VPNV4]);
 }
+
+/// A peer that lags on more routes than [`RESYNC_KEYS`] costs a cursor,
+/// not a key per route: its backlog keeps only what the pass over the
+/// table cannot cover (withdrawn routes, and routes behind the cursor),
+/// and it still ends with exactly what a peer that read everything holds.
+#[test]
+fn a_backlog_past_the_resync_threshold_keeps_a_cursor_not_every_key() {
+    use ferry_rib::backlog::RESYNC_KEYS;
+    let mut rib = rib();
+    let mut fast = Receiver::default();
+    let mut slow = Receiver::default();
+    rib.peer_up(1, info(1));
+    fast.apply_outcome(&rib.peer_up(2, info(2)), 2);
+    slow.apply_outcome(&rib.peer_up(3, info(3)), 3);
+    // The slow peer read the first routes, then stops.
+    let first = rib.receive(1, &announce(0..1000, 100));
+    fast.apply_outcome(&first, 2);
+    slow.apply_outcome(&first, 3);
+
+    let routes = (RESYNC_KEYS as u32) * 3;
+    let mut most = 0;
+    for round in 0..6u32 {
+        let updates = [
+            announce(0..routes, 100 + round),
+            withdraw((0..routes).filter(|i| (i + round) % 5 == 0)),
+        ];
+        for u in &updates {
+            let out = rib.receive(1, u);
+            fast.apply_outcome(&out, 2);
+            rib.defer(3, out.changes.iter().map(|c| &c.key));
+            most = most.max(rib.backlog(3).map_or(0, |b| b.routes()));
+        }
+        if round == 2 {
+            // Part of the pass is made while the churn goes on.
+            let d = rib.drain(3, 64 * 1024);
+            slow.apply(&d.messages);
+        }
+    }
+    // Withdrawn routes are kept as keys; announced ones are left to the
+    // pass over the table.
+    assert!(
+        most <= RESYNC_KEYS + routes as usize / 5 + 1,
+        "{most} keys pending for {routes} routes"
+    );
+    drain_all(&mut rib, 3, 16 * 1024, &mut slow);
+    assert!(!rib.has_backlog(3));
+    same_routes(&slow, &fast);
+    assert_eq!(rib.advertised_to(3).len(), slow.routes.len());
+}
