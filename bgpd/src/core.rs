@@ -196,7 +196,7 @@ impl Core {
         let Some(st) = self.peers.get(&addr) else {
             return;
         };
-        let limits = st.config().prefix_limits;
+        let limits = st.config().session.prefix_limits;
         for (family, limit) in limits {
             let received = self.rib.counts(id, family).received;
             if received <= limit.maximum || self.limit_warned.contains(&(id, family)) {
@@ -644,7 +644,10 @@ impl Core {
         };
         NeighborSummary {
             address: addr,
-            asn: d.negotiated.as_ref().map_or(cfg.peer_as, |n| n.peer_as),
+            asn: d
+                .negotiated
+                .as_ref()
+                .map_or(cfg.session.peer_as, |n| n.peer_as),
             group: cfg.group.clone(),
             in_messages: st.in_messages.load(Ordering::Relaxed),
             out_messages: st.out_messages.load(Ordering::Relaxed),
@@ -666,21 +669,24 @@ impl Core {
         let backlog = id.and_then(|id| self.rib.backlog(id));
         NeighborDetail {
             summary,
-            local_address: d.local_address.or(cfg.local_address),
+            local_address: d.local_address.or(cfg.session.local_address),
             router_id: d.negotiated.as_ref().map(|n| n.peer_router_id.to_string()),
-            peer_type: cfg.peer_type.as_str().to_string(),
-            route_reflector_client: cfg.route_reflector_client,
+            peer_type: cfg.session.peer_type.as_str().to_string(),
+            route_reflector_client: cfg.session.route_reflector_client,
             dynamic: cfg.dynamic,
-            hold_time: d.negotiated.as_ref().map_or(cfg.hold_time, |n| n.hold_time),
+            hold_time: d
+                .negotiated
+                .as_ref()
+                .map_or(cfg.session.hold_time, |n| n.hold_time),
             keepalive: d
                 .negotiated
                 .as_ref()
-                .map_or(cfg.hold_time / 3, |n| n.keepalive),
+                .map_or(cfg.session.hold_time / 3, |n| n.keepalive),
             families: d
                 .negotiated
                 .as_ref()
                 .map(|n| n.families.iter().map(|f| f.to_string()).collect())
-                .unwrap_or_else(|| cfg.families.iter().map(|f| f.to_string()).collect()),
+                .unwrap_or_else(|| cfg.session.families.iter().map(|f| f.to_string()).collect()),
             peer_capabilities: d
                 .negotiated
                 .as_ref()
@@ -691,7 +697,12 @@ impl Core {
             oversize_paths_not_sent: st.oversize_paths_not_sent.load(Ordering::Relaxed),
             out_queue_octets: st.out_queue_bytes.load(Ordering::Relaxed),
             send_hold_time: cfg
-                .send_hold_time(d.negotiated.as_ref().map_or(cfg.hold_time, |n| n.hold_time))
+                .session
+                .send_hold_time(
+                    d.negotiated
+                        .as_ref()
+                        .map_or(cfg.session.hold_time, |n| n.hold_time),
+                )
                 .map_or(0, |t| t.as_secs()),
             send_hold_timer_expired: st.send_hold_timer_expired.load(Ordering::Relaxed),
             output_throttled: id.is_some_and(|id| self.throttled.contains(&id)),

@@ -72,7 +72,7 @@ struct Daemon {
 fn md5_keys(cfg: &Config) -> Vec<(ipnet::IpNet, String)> {
     let mut out = Vec::new();
     for g in &cfg.groups {
-        if let Some(k) = &g.authentication_key {
+        if let Some(k) = &g.session.authentication_key {
             for a in &g.neighbors {
                 out.push((ipnet::IpNet::from(*a), k.clone()));
             }
@@ -88,11 +88,11 @@ fn md5_keys(cfg: &Config) -> Vec<(ipnet::IpNet, String)> {
 /// removes those of `old` that are gone.
 fn install_md5_keys(fds: &[std::os::fd::RawFd], cfg: &Config, old: Option<&Config>) {
     let keys = md5_keys(cfg);
-    let gtsm = cfg.groups.iter().any(|g| g.ttl_security.is_some());
+    let gtsm = cfg.groups.iter().any(|g| g.session.ttl_security.is_some());
     // When every group has GTSM the listening socket itself drops
     // segments from too far (SYN included); otherwise each accepted
     // connection is checked from its first segment after accept.
-    let all_hops: Option<Vec<u8>> = cfg.groups.iter().map(|g| g.ttl_security).collect();
+    let all_hops: Option<Vec<u8>> = cfg.groups.iter().map(|g| g.session.ttl_security).collect();
     let listener_hops = all_hops.and_then(|h| h.into_iter().max());
     if gtsm && listener_hops.is_none() {
         warn!("ttl-security on some groups only: their connections are checked from the first segment after accept");
@@ -126,7 +126,7 @@ fn install_md5_keys(fds: &[std::os::fd::RawFd], cfg: &Config, old: Option<&Confi
 
 /// Families named in a neighbour's configuration.
 fn families_of(n: &NeighborConfig) -> FamilySet {
-    n.families.iter().copied().collect()
+    n.session.families.iter().copied().collect()
 }
 
 impl Daemon {
@@ -134,9 +134,9 @@ impl Daemon {
         LocalParams {
             asn: cfg.local_as,
             router_id: cfg.router_id,
-            hold_time: n.hold_time,
+            hold_time: n.session.hold_time,
             families: families_of(n),
-            peer_as: n.peer_as,
+            peer_as: n.session.peer_as,
             graceful_restart_time: (cfg.graceful_restart_time > 0)
                 .then_some(cfg.graceful_restart_time),
         }
@@ -301,10 +301,16 @@ fn spawn_session(
         // session as PeerCommand::BfdDown.
         static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let bfd_token = TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bfd_config = ctx.neighbor.bfd;
+        let bfd_config = ctx.neighbor.session.bfd;
         if let Some(b) = bfd_config {
-            bfd.add(addr, ctx.neighbor.local_address, b, tx.clone(), bfd_token)
-                .await;
+            bfd.add(
+                addr,
+                ctx.neighbor.session.local_address,
+                b,
+                tx.clone(),
+                bfd_token,
+            )
+            .await;
         }
         let mut accepted = accepted;
         loop {
@@ -516,7 +522,7 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
 fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
     if let Some(hops) = current(&daemon.config)
         .neighbor(from)
-        .and_then(|n| n.ttl_security)
+        .and_then(|n| n.session.ttl_security)
     {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         if let Err(e) = crate::sockopt::set_gtsm(fd, from, hops) {
@@ -551,7 +557,7 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
     let cfg = current(&daemon.config);
     match cfg.match_dynamic(from) {
         Some(n) => {
-            if let Some(hops) = n.ttl_security {
+            if let Some(hops) = n.session.ttl_security {
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
                 if let Err(e) = crate::sockopt::set_gtsm(fd, from, hops) {
                     warn!(peer = %from, error = %e, "GTSM not set; connection refused");

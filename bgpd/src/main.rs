@@ -74,6 +74,8 @@ fn main() -> ExitCode {
             .with_span_list(false)
             .init(),
     }
+    // Loaded before the runtime exists: loading blocks (cluster-mesh
+    // names, the control group); a reload runs it on a blocking thread.
     let cfg = match config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {

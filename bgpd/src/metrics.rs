@@ -333,6 +333,7 @@ pub fn render(s: &Scrape) -> String {
             .iter()
             .flat_map(|(a, st)| {
                 st.config()
+                    .session
                     .prefix_limits
                     .into_iter()
                     .map(move |(f, l)| (pf(a, f), l.maximum.min(i64::MAX as u64) as i64))

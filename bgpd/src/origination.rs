@@ -49,7 +49,7 @@ impl Originator {
     pub fn new(cfg: &Config) -> Originator {
         let vtep = cfg
             .vtep_address
-            .or_else(|| cfg.groups.iter().find_map(|g| g.local_address))
+            .or_else(|| cfg.groups.iter().find_map(|g| g.session.local_address))
             .unwrap_or(IpAddr::V4(cfg.router_id));
         Originator {
             vtep,

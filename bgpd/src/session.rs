@@ -395,6 +395,7 @@ impl Session {
         let check = self
             .ctx
             .neighbor
+            .session
             .bfd
             .is_some_and(|b| b.check_control_plane_failure);
         let graceful = self
@@ -416,7 +417,7 @@ impl Session {
     }
 
     async fn start(&mut self) {
-        let ev = if self.ctx.neighbor.passive || self.ctx.neighbor.dynamic {
+        let ev = if self.ctx.neighbor.session.passive || self.ctx.neighbor.dynamic {
             Event::StartPassive
         } else {
             Event::Start
@@ -516,7 +517,7 @@ impl Session {
             if !self.stopping && !self.ctx.neighbor.dynamic {
                 // Back off: 1 s, 2 s, 4 s, … up to the connect-retry time.
                 let secs = (1u64 << self.failures.min(5))
-                    .min(self.ctx.neighbor.connect_retry.max(1) as u64);
+                    .min(self.ctx.neighbor.session.connect_retry.max(1) as u64);
                 self.failures += 1;
                 self.restart = Some(Instant::now() + Duration::from_secs(secs));
             }
@@ -578,10 +579,10 @@ impl Session {
                 self.connecting = None;
             }
             Action::InitiateConnect => {
-                let local = self.ctx.neighbor.local_address;
-                let port = self.ctx.neighbor.peer_port;
-                let key = self.ctx.neighbor.authentication_key.clone();
-                let ttl = self.ctx.neighbor.ttl_security;
+                let local = self.ctx.neighbor.session.local_address;
+                let port = self.ctx.neighbor.session.peer_port;
+                let key = self.ctx.neighbor.session.authentication_key.clone();
+                let ttl = self.ctx.neighbor.session.ttl_security;
                 self.connecting = Some(Box::pin(connect(addr, port, local, key, ttl)));
             }
             Action::DropConnection => {
@@ -605,14 +606,14 @@ impl Session {
                 }
             }
             Action::StartConnectRetryTimer => {
-                self.connect_retry = deadline(self.ctx.neighbor.connect_retry)
+                self.connect_retry = deadline(self.ctx.neighbor.session.connect_retry)
             }
             Action::StopConnectRetryTimer => self.connect_retry = None,
             Action::StartHoldTimer(secs) => self.hold = deadline(secs),
             Action::StartKeepaliveTimer(secs) => self.keepalive = deadline(secs),
             Action::Established(n) => {
                 self.failures = 0;
-                self.send_hold_time = self.ctx.neighbor.send_hold_time(n.hold_time);
+                self.send_hold_time = self.ctx.neighbor.session.send_hold_time(n.hold_time);
                 self.send_hold = self.send_hold_time.map(|d| Instant::now() + d);
                 let Some(conn) = &self.conn else { return };
                 let local_address = conn.local.ip();
@@ -630,8 +631,8 @@ impl Session {
                     d.last_error = None;
                 });
                 let role = match (
-                    self.ctx.neighbor.peer_type,
-                    self.ctx.neighbor.route_reflector_client,
+                    self.ctx.neighbor.session.peer_type,
+                    self.ctx.neighbor.session.route_reflector_client,
                 ) {
                     (PeerType::External, _) => Role::External,
                     (PeerType::Internal, true) => Role::Client,
@@ -748,6 +749,7 @@ async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SessionSettings;
     use crate::fsm::Fsm;
     use ferry_wire::message::Capability;
     use ferry_wire::{Family, FamilySet, Open};
@@ -757,21 +759,23 @@ mod tests {
         NeighborConfig {
             address: "10.10.93.12".parse().unwrap(),
             group: "workers".into(),
-            peer_type: PeerType::Internal,
-            peer_as: 64512,
-            local_address: None,
-            families: vec![Family::EVPN],
-            route_reflector_client: true,
-            hold_time: 90,
-            connect_retry: 30,
-            passive: false,
-            peer_port: 179,
-            authentication_key: None,
-            ttl_security: None,
-            send_hold_time: None,
-            prefix_limits: Vec::new(),
             dynamic: true,
-            bfd: None,
+            session: SessionSettings {
+                peer_type: PeerType::Internal,
+                peer_as: 64512,
+                local_address: None,
+                families: vec![Family::EVPN],
+                route_reflector_client: true,
+                hold_time: 90,
+                connect_retry: 30,
+                passive: false,
+                peer_port: 179,
+                authentication_key: None,
+                ttl_security: None,
+                send_hold_time: None,
+                prefix_limits: Vec::new(),
+                bfd: None,
+            },
         }
     }
 
