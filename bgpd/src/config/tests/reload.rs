@@ -185,3 +185,37 @@ fn a_reload_keeps_http_listen_and_log_format_until_a_restart() {
         ]
     );
 }
+
+#[test]
+fn a_reload_resets_the_neighbours_whose_session_settings_changed() {
+    let old = from_str(SEED, "seed.toml").unwrap();
+    // A dynamic neighbour of "workers" runs with the group's settings.
+    let d = old.match_dynamic("10.10.93.12".parse().unwrap()).unwrap();
+    assert_eq!(d.session, old.groups[0].session);
+    // Session settings of "inter-cluster" change: its neighbour resets.
+    for extra in [
+        "[group.prefix-limit.evpn]\nmaximum = 1000\n",
+        "[group.bfd-liveness-detection]\nminimum-interval = 300\n",
+        "ttl-security = 1\n",
+        "passive = true\n",
+    ] {
+        let new = from_str(&format!("{SEED}{extra}"), "seed.toml").unwrap();
+        let plan = diff(&old, &new);
+        assert_eq!(plan.changed.len(), 1, "{extra}: {plan:?}");
+        assert_eq!(plan.changed[0].1.address.to_string(), "10.20.63.45");
+        assert!(!plan.allow_changed, "{extra}");
+    }
+    // Another range for dynamic neighbours: no configured session resets.
+    let new = from_str(
+        &SEED.replace(
+            "allow = [\"10.10.0.0/16\"]",
+            "allow = [\"10.10.0.0/16\", \"10.11.0.0/16\"]",
+        ),
+        "seed.toml",
+    )
+    .unwrap();
+    let plan = diff(&old, &new);
+    assert!(plan.changed.is_empty() && plan.added.is_empty(), "{plan:?}");
+    assert!(plan.allow_changed);
+    assert_eq!(plan.unchanged.len(), 1);
+}
