@@ -171,7 +171,22 @@ fn announce(ns: &Netns, me: Ipv4Addr, n: u8) -> Option<(u8, u8)> {
             .unwrap();
         rt.block_on(async move {
             let rr = Ipv4Addr::new(10, 10, 25, 42);
-            let mut s = raw::connect(me, rr, me).await.unwrap();
+            // The reflector may not have seen the previous connection from
+            // this address end yet (an Established session keeps a new
+            // connection out, RFC 4271 §6.8): try again, as a peer's
+            // connect-retry would.
+            let mut tries = 0;
+            let mut s = loop {
+                match raw::connect(me, rr, me).await {
+                    Ok(s) => break s,
+                    Err(e) if tries < 20 => {
+                        tries += 1;
+                        eprintln!("connect from {me}: {e}; again");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    Err(e) => panic!("connect from {me}: {e}"),
+                }
+            };
             for i in 0..n {
                 let u = ferry_wire::Update {
                     attributes: ferry_wire::PathAttributes {
