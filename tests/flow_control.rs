@@ -214,10 +214,13 @@ fn a_stuck_client_is_throttled_and_gets_the_current_routes_when_it_reads() {
             let mut injector = client(INJECTOR, false).await;
             let mut stuck = client(STUCK, true).await;
             let mut reader = client(READER, false).await;
+            // Built once: compared after every message read.
+            let want = expected(ROUTES, 100 + ROUNDS - 1);
+            let want_reader = want.clone();
             let reading = tokio::spawn(async move {
                 let mut seen = Seen::default();
                 read_until(&mut reader, &mut seen, Duration::from_secs(8), |s| {
-                    s.routes == expected(ROUTES, 100 + ROUNDS - 1)
+                    s.routes == want_reader
                 })
                 .await;
                 seen
@@ -254,7 +257,7 @@ fn a_stuck_client_is_throttled_and_gets_the_current_routes_when_it_reads() {
             // It reads again: it catches up with the reflector's routes.
             let mut stuck_seen = Seen::default();
             read_until(&mut stuck, &mut stuck_seen, Duration::from_secs(10), |s| {
-                s.routes == expected(ROUTES, 100 + ROUNDS - 1)
+                s.routes == want
             })
             .await;
             (stuck_seen, reader_seen, max_queue, throttled_seen, rss_peak)

@@ -35,6 +35,10 @@ pub struct Backlog {
     keys: FxHashSet<RouteKey>,
     /// Whole families to send, in the order they were asked for.
     dumps: Vec<Dump>,
+    /// Pending keys at which the next [`Rib::resync`] is due: twice what
+    /// the last one left (withdrawn routes stay keys), so that a backlog
+    /// of withdrawals is not scanned again at every change.
+    resync_at: usize,
 }
 
 /// A family's whole table, being sent in key order.
@@ -185,7 +189,7 @@ impl Rib {
             }
             b.keys.insert(k.clone());
         }
-        if b.keys.len() > RESYNC_KEYS {
+        if b.keys.len() > RESYNC_KEYS.max(b.resync_at) {
             let mut b = self.backlogs.remove(&id).unwrap_or_default();
             self.resync(&mut b);
             self.backlogs.insert(id, b);
@@ -210,10 +214,14 @@ impl Rib {
         }
         let table = &self.table;
         let dumps = &b.dumps;
+        let before = b.keys.len();
         b.keys.retain(|k| {
             table.get(k).is_none() || !dumps.iter().any(|d| d.family == k.family() && d.covers(k))
         });
-        b.keys.shrink_to_fit();
+        if b.keys.len() < before / 4 {
+            b.keys.shrink_to_fit();
+        }
+        b.resync_at = b.keys.len() * 2;
     }
 
     /// Queues the whole table of each family of a peer that just came up
