@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ferry_wire::{NextHop, PathAttributes};
 use rustc_hash::FxHashSet;
 
-use crate::prefix::PathExtra;
+use crate::route_key::PathExtra;
 
 /// The shared part of a path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,15 +1,11 @@
-//! Adj-RIB-Out: turning best-path changes into UPDATE messages.
+//! Packing: turning the actions for one update group into UPDATE
+//! messages.
 //!
-//! Ferry keeps no per-peer copy of what it advertised. Peers that are
-//! treated alike (same role, same negotiated encoding and families) form
-//! an *update group*; a change is turned into octets once per group and
-//! the same buffers go to every member, except the member the path came
-//! from, which gets its own messages. What a peer holds is always derivable
-//! from the Loc-RIB and the export rules, so nothing is stored per peer.
-//!
-//! Packing: NLRI of one family that share an exported attribute set go in
-//! one UPDATE until the negotiated maximum message size (RFC 4271 §4.3,
-//! RFC 8654); withdrawals of one family share UPDATEs the same way.
+//! NLRI of one family that share an exported attribute set go in one
+//! UPDATE until the negotiated maximum message size (RFC 4271 §4.3,
+//! RFC 8654); withdrawals of one family share UPDATEs the same way. The
+//! attributes are encoded once per group and NLRI appended; the octet
+//! layout of the message itself is [`ferry_wire::message::update::framing`].
 //!
 //! No message is ever longer than the receiving peer's maximum (4096
 //! octets, 65535 with the extended message capability both ways). A path
@@ -17,69 +13,15 @@
 //! that size — reflection adds ORIGINATOR_ID and CLUSTER_LIST to what a
 //! peer sent at the limit — is not sent to that peer at all, never
 //! truncated: [`EncodedAttrs::fits`] tells, the caller withdraws what the
-//! peer held instead, and [`Export::not_sent`] lists it for the log and
+//! peer held instead, and [`crate::groups::Export::not_sent`] lists it for the log and
 //! the peer's counter (the RFC 8654 §4 and BIRD/OpenBGPD behaviour).
-
-use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ferry_wire::iana::{attr, attr_flags, message_type};
 use ferry_wire::message::MARKER;
-use ferry_wire::{EncodeContext, Family, FamilySet, MpReachNlri, NextHop, Nlri, Update};
+use ferry_wire::{EncodeContext, Family, MpReachNlri, NextHop, Nlri, Update};
 
 use crate::attributes::RouteAttrs;
-use crate::peer::{PeerId, PeerInfo, Role};
-
-/// Peers that receive identical UPDATEs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GroupKey {
-    pub role: Role,
-    pub encode: EncodeContext,
-    pub families: FamilySet,
-    /// Our session address, for eBGP next-hop-self.
-    pub local_address: Option<IpAddr>,
-}
-
-impl GroupKey {
-    pub fn of(info: &PeerInfo) -> GroupKey {
-        GroupKey {
-            role: info.role,
-            encode: info.encode,
-            families: info.families,
-            local_address: (info.role == Role::External).then_some(info.local_address),
-        }
-    }
-}
-
-/// An update group.
-#[derive(Clone, Debug)]
-pub struct Group {
-    pub key: GroupKey,
-    pub members: Vec<PeerId>,
-}
-
-/// Messages to send, the same octets to each listed peer.
-#[derive(Clone, Debug, Default)]
-pub struct Export {
-    pub peers: Vec<PeerId>,
-    pub messages: Vec<Bytes>,
-    /// Routes each listed peer should have been sent but was not: their
-    /// attributes alone do not fit in one message of the peer's maximum
-    /// size. A peer that held an older path of one of them is sent its
-    /// withdrawal in `messages`.
-    pub not_sent: Vec<Nlri>,
-}
-
-impl Export {
-    /// The number of messages.
-    pub fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
-    }
-}
 
 /// An exported attribute set, encoded once for a group.
 pub struct EncodedAttrs {
