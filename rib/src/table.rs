@@ -328,12 +328,26 @@ mod tests {
             for op in &ops {
                 match *op {
                     Op::Insert(k, v) => prop_assert_eq!(t.insert(k, v), model.insert(k, v)),
-                    Op::Remove(k) => prop_assert_eq!(t.remove(&k), model.remove(&k)),
+                    Op::Remove(k) => {
+                        // The last entry moves into the hole, and says where.
+                        let last = t.len().checked_sub(1).and_then(|l| t.get_at(l as u32)).map(|(k, _)| *k);
+                        let removed = t.remove_moving(&k);
+                        if let Some((_, Some(pos))) = removed {
+                            prop_assert_eq!(t.get_at(pos).map(|(k, _)| *k), last);
+                            prop_assert_ne!(last, Some(k));
+                        }
+                        prop_assert_eq!(removed.map(|(v, _)| v), model.remove(&k));
+                    }
                     Op::Shrink => t.shrink_if_sparse(),
                 }
                 prop_assert_eq!(t.len(), model.len());
             }
             same(&t, &model);
+            // Positions are storage order, 0..len.
+            for (i, (k, v)) in t.iter().enumerate() {
+                prop_assert_eq!(t.get_at(i as u32), Some((k, v)));
+            }
+            prop_assert!(t.get_at(t.len() as u32).is_none());
         }
     }
 
