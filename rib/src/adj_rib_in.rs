@@ -93,6 +93,7 @@ impl Rib {
         self.leave_groups(id);
         self.backlogs.remove(&id);
         let held = self.paths_of(id, |_, _| true);
+        self.index.suspend(id);
         let mut changes = ChangeSet::default();
         for (k, path_id) in held {
             self.remove(&k, id, path_id, &mut changes);
