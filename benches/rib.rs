@@ -5,8 +5,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferry_benches::{reflector, type5, updates, vpnv4, worker_attributes};
-use ferry_rib::adj_out::{pack, Action, EncodedAttrs};
 use ferry_rib::attributes::RouteAttrs;
+use ferry_rib::packing::{pack, Action, EncodedAttrs};
 use ferry_rib::PathExtra;
 use ferry_wire::{EncodeContext, Family, NextHop, Update};
 use std::net::Ipv4Addr;

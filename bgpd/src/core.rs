@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ferry_rib::path::Path;
 use ferry_rib::peer::{PeerId, PeerInfo, LOCAL};
-use ferry_rib::{prefix, Outcome, Rib, RouteKey};
+use ferry_rib::{route_key, Outcome, Rib, RouteKey};
 use ferry_wire::nlri::evpn::EvpnRoute;
 use ferry_wire::{Family, FamilySet, NextHop, Nlri, PathAttributes, RouteRefresh, Update};
 use tokio::sync::{mpsc, oneshot};
@@ -821,7 +821,7 @@ impl Core {
     }
 
     fn route_entry(&self, key: &RouteKey, path: &Path, best: bool) -> RouteEntry {
-        let nlri = prefix::join(key, &path.attrs.extra);
+        let nlri = route_key::join(key, &path.attrs.extra);
         let a = &path.attrs.path;
         RouteEntry {
             family: key.family().to_string(),

@@ -5,7 +5,7 @@
 //! A [`RouteAttrs`] is everything about a path that is not its key: the
 //! path attributes, the next hop (from MP_REACH_NLRI or NEXT_HOP), and the
 //! NLRI fields that are not part of the route key (labels, ESI, gateway;
-//! see [`crate::prefix`]). Routes of one VRF sent by one node differ only
+//! see [`crate::route_key`]). Routes of one VRF sent by one node differ only
 //! in their keys, so they all point at one interned set.
 
 use std::hash::{Hash, Hasher};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ferry_wire::{NextHop, PathAttributes};
 use rustc_hash::FxHashSet;
 
-use crate::prefix::PathExtra;
+use crate::route_key::PathExtra;
 
 /// The shared part of a path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -23,10 +23,11 @@ use ferry_wire::message::RefreshSubtype;
 use ferry_wire::{EncodeContext, Family, FamilySet, Message, Nlri, RouteRefresh};
 use rustc_hash::FxHashSet;
 
-use crate::adj_out::{self, pack, Action, EncodedAttrs, GroupKey};
 use crate::export::AttrCache;
+use crate::groups::GroupKey;
+use crate::packing::{self, pack, Action, EncodedAttrs};
 use crate::peer::PeerId;
-use crate::{prefix, Rib, RouteKey};
+use crate::{route_key, Rib, RouteKey};
 
 /// What a peer still needs to be sent.
 #[derive(Debug, Default)]
@@ -360,7 +361,7 @@ impl Rib {
             if last {
                 let close = match d.kind {
                     DumpKind::Initial | DumpKind::Refresh => {
-                        Some(adj_out::end_of_rib(d.family, &gk.encode))
+                        Some(packing::end_of_rib(d.family, &gk.encode))
                     }
                     DumpKind::EnhancedRefresh => {
                         Some(marker(d.family, RefreshSubtype::EndOfRefresh, &gk.encode))
@@ -441,7 +442,7 @@ impl Rib {
             match best {
                 Some(best) => {
                     let idx = cache.index(self, best, family, gk, &mut encoded);
-                    let nlri = prefix::join(key, &best.attrs.extra);
+                    let nlri = route_key::join(key, &best.attrs.extra);
                     if encoded[idx].fits(&nlri, &gk.encode) {
                         plan.push((i, Some((idx, nlri))));
                     } else {
@@ -466,7 +467,7 @@ impl Rib {
                     attrs_index: idx,
                 },
                 None => Action::Withdraw {
-                    nlri: prefix::withdrawal(&keys[i]),
+                    nlri: route_key::withdrawal(&keys[i]),
                 },
             })
             .collect();

@@ -4,10 +4,11 @@
 use ferry_wire::{Family, Nlri};
 use rustc_hash::FxHashMap;
 
-use crate::adj_out::{pack, Action, EncodedAttrs, Export, GroupKey};
+use crate::groups::{Export, GroupKey};
+use crate::packing::{pack, Action, EncodedAttrs};
 use crate::path::Path;
 use crate::peer::{PeerId, LOCAL};
-use crate::{family_index, prefix, reflection, BestChange, Rib, RouteKey};
+use crate::{family_index, reflection, route_key, BestChange, Rib, RouteKey};
 
 impl Rib {
     /// Turns best-path changes into UPDATEs for every group.
@@ -40,7 +41,7 @@ impl Rib {
                 let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
                 if let Some(p) = new_ok {
                     let idx = cache.index(self, p, family, gk, &mut encoded);
-                    let nlri = prefix::join(&c.key, &p.attrs.extra);
+                    let nlri = route_key::join(&c.key, &p.attrs.extra);
                     if encoded[idx].fits(&nlri, &gk.encode) {
                         plan.push((i, Planned::Announce(idx, nlri)));
                     } else {
@@ -78,7 +79,7 @@ impl Rib {
                             let old_ok = c.old.as_ref().is_some_and(|p| self.exportable(p, gk));
                             if old_ok && !old_from_member {
                                 actions.push(Action::Withdraw {
-                                    nlri: prefix::withdrawal(&c.key),
+                                    nlri: route_key::withdrawal(&c.key),
                                 });
                             }
                         }
@@ -135,7 +136,7 @@ impl Rib {
             }
             // A path too large for the peer is not advertised to it.
             let idx = cache.index(self, best, k.family(), &gk, &mut encoded);
-            if encoded[idx].fits(&prefix::join(k, &best.attrs.extra), &gk.encode) {
+            if encoded[idx].fits(&route_key::join(k, &best.attrs.extra), &gk.encode) {
                 out.push((k, best));
             }
         }

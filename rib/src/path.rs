@@ -152,7 +152,7 @@ impl std::ops::DerefMut for Paths {
 mod tests {
     use super::*;
     use crate::attributes::{Interner, RouteAttrs};
-    use crate::prefix::PathExtra;
+    use crate::route_key::PathExtra;
     use ferry_wire::{NextHop, PathAttributes};
 
     fn path(peer: PeerId) -> Path {

@@ -115,14 +115,42 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     /// The value of `key`, or where it would go.
     pub fn slot(&mut self, key: K) -> Slot<'_, K, V> {
+        self.positioned_slot(key).1
+    }
+
+    /// The value of `key`, or where it would go, with its position: where
+    /// it is, or where inserting it puts it.
+    pub fn positioned_slot(&mut self, key: K) -> (u32, Slot<'_, K, V>) {
         let h = hash(&key);
         match self.position(h, &key) {
-            Some(p) => Slot::Occupied(&mut at_mut(&mut self.chunks, p).1),
-            None => Slot::Vacant(Vacant {
-                table: self,
-                key,
-                hash: h,
-            }),
+            Some(p) => (p, Slot::Occupied(&mut at_mut(&mut self.chunks, p).1)),
+            None => (
+                self.len as u32,
+                Slot::Vacant(Vacant {
+                    table: self,
+                    key,
+                    hash: h,
+                }),
+            ),
+        }
+    }
+
+    /// The entry at position `pos` (positions are `0..len()`, in storage
+    /// order; a removal moves the last entry into the hole it leaves).
+    pub fn get_at(&self, pos: u32) -> Option<(&K, &V)> {
+        ((pos as usize) < self.len).then(|| {
+            let (k, v) = at(&self.chunks, pos);
+            (k, v)
+        })
+    }
+
+    /// The entry at position `pos`, its value mutable.
+    pub fn get_at_mut(&mut self, pos: u32) -> Option<(&K, &mut V)> {
+        if (pos as usize) < self.len {
+            let (k, v) = at_mut(&mut self.chunks, pos);
+            Some((&*k, v))
+        } else {
+            None
         }
     }
 
@@ -158,6 +186,12 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.remove_moving(key).map(|(v, _)| v)
+    }
+
+    /// Removes `key`, returning its value and, when the last entry was
+    /// moved into the hole, the position it now has.
+    pub fn remove_moving(&mut self, key: &K) -> Option<(V, Option<u32>)> {
         let chunks = &self.chunks;
         let entry = self
             .index
@@ -184,10 +218,10 @@ impl<K: Hash + Eq, V> Table<K, V> {
         }
         self.len -= 1;
         if pos == last {
-            return Some(last_entry.1);
+            return Some((last_entry.1, None));
         }
         let (_, value) = std::mem::replace(at_mut(&mut self.chunks, pos), last_entry);
-        Some(value)
+        Some((value, Some(pos)))
     }
 
     /// Every entry, in storage order.
@@ -195,12 +229,12 @@ impl<K: Hash + Eq, V> Table<K, V> {
         self.chunks.iter().flatten().map(|(k, v)| (k, v))
     }
 
-    /// Every entry, values mutable.
     /// The keys, in no particular order.
     pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
         self.iter().map(|(k, _)| k)
     }
 
+    /// Every entry, values mutable.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> + '_ {
         self.chunks.iter_mut().flatten().map(|(k, v)| (&*k, v))
     }
@@ -294,12 +328,26 @@ mod tests {
             for op in &ops {
                 match *op {
                     Op::Insert(k, v) => prop_assert_eq!(t.insert(k, v), model.insert(k, v)),
-                    Op::Remove(k) => prop_assert_eq!(t.remove(&k), model.remove(&k)),
+                    Op::Remove(k) => {
+                        // The last entry moves into the hole, and says where.
+                        let last = t.len().checked_sub(1).and_then(|l| t.get_at(l as u32)).map(|(k, _)| *k);
+                        let removed = t.remove_moving(&k);
+                        if let Some((_, Some(pos))) = removed {
+                            prop_assert_eq!(t.get_at(pos).map(|(k, _)| *k), last);
+                            prop_assert_ne!(last, Some(k));
+                        }
+                        prop_assert_eq!(removed.map(|(v, _)| v), model.remove(&k));
+                    }
                     Op::Shrink => t.shrink_if_sparse(),
                 }
                 prop_assert_eq!(t.len(), model.len());
             }
             same(&t, &model);
+            // Positions are storage order, 0..len.
+            for (i, (k, v)) in t.iter().enumerate() {
+                prop_assert_eq!(t.get_at(i as u32), Some((k, v)));
+            }
+            prop_assert!(t.get_at(t.len() as u32).is_none());
         }
     }
 

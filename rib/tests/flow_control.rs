@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use bytes::Bytes;
 use ferry_rib::peer::{PeerId, Role};
-use ferry_rib::{ibgp_peer, prefix, Outcome, Rib, RouteKey, SpeakerConfig};
+use ferry_rib::{ibgp_peer, route_key, Outcome, Rib, RouteKey, SpeakerConfig};
 use ferry_wire::attribute::AsPath;
 use ferry_wire::{
     DecodeContext, Family, FamilySet, Label, LabelStack, Message, MpReachNlri, MpUnreachNlri,
@@ -96,12 +96,12 @@ impl Receiver {
                 continue;
             }
             for w in u.withdrawn_all() {
-                self.routes.remove(&prefix::split(&w.nlri).0);
+                self.routes.remove(&route_key::split(&w.nlri).0);
             }
             for a in u.announced() {
                 self.announcements += 1;
                 self.routes.insert(
-                    prefix::split(&a.nlri).0,
+                    route_key::split(&a.nlri).0,
                     (a.nlri.clone(), u.attributes.local_pref),
                 );
             }

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ferry_rib::adj_out::Export;
+use ferry_rib::groups::Export;
 use ferry_rib::peer::{PeerId, Role};
 use ferry_rib::{ibgp_peer, Outcome, Rib, RouteKey, SpeakerConfig};
 use ferry_wire::attribute::{AsPath, Community};

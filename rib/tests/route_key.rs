@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ferry_rib::prefix::{join, split, withdrawal, PathExtra};
+use ferry_rib::route_key::{join, split, withdrawal, PathExtra};
 use ferry_rib::{Entry, RouteKey};
 use ferry_wire::nlri::evpn::{
     Esi, EthernetAutoDiscovery, EthernetSegment, EvpnRoute, InclusiveMulticast, IpPrefixRoute,

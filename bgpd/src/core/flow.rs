@@ -10,7 +10,7 @@
 //! new session's table and a ROUTE-REFRESH answer take the same way, so
 //! no peer ever has more than about [`HIGH_WATER`] octets encoded for it.
 
-use ferry_rib::adj_out::Export;
+use ferry_rib::groups::Export;
 use ferry_rib::peer::PeerId;
 use ferry_rib::Outcome;
 use ferry_wire::Family;

@@ -274,9 +274,14 @@ impl MpUnreachNlri {
         })
     }
 
+    /// The value's fixed part: AFI and SAFI.
+    pub fn encode_header(family: Family, buf: &mut BytesMut) {
+        buf.put_u16(family.afi);
+        buf.put_u8(family.safi);
+    }
+
     pub fn encode_value(&self, add_path: FamilySet, buf: &mut BytesMut) {
-        buf.put_u16(self.family.afi);
-        buf.put_u8(self.family.safi);
+        MpUnreachNlri::encode_header(self.family, buf);
         let ap = add_path.contains(self.family);
         for n in &self.withdrawn {
             n.encode(buf, ap);

@@ -41,6 +41,40 @@ pub const HEADER_LEN: usize = 19;
 /// The 16-octet marker of every message (RFC 4271 §4.1).
 pub const MARKER: [u8; 16] = [0xff; 16];
 
+/// Where a message being written starts: [`MessageStart::begin`] writes
+/// the header with its length left at zero, [`MessageStart::finish`] sets
+/// it once the body is written.
+#[derive(Clone, Copy, Debug)]
+#[must_use = "the message length is set by finish"]
+pub struct MessageStart(usize);
+
+impl MessageStart {
+    /// Writes the header of a message of type `kind`: marker, length, type.
+    pub fn begin(buf: &mut BytesMut, kind: u8) -> MessageStart {
+        let start = buf.len();
+        buf.put_slice(&MARKER);
+        buf.put_u16(0);
+        buf.put_u8(kind);
+        MessageStart(start)
+    }
+
+    /// Where the message starts in the buffer.
+    pub fn offset(self) -> usize {
+        self.0
+    }
+
+    /// Octets written so far, header included.
+    pub fn len(self, buf: &BytesMut) -> usize {
+        buf.len() - self.0
+    }
+
+    /// Sets the header's length to the octets written since it began.
+    pub fn finish(self, buf: &mut BytesMut) {
+        let len = self.len(buf);
+        buf[self.0 + 16..self.0 + 18].copy_from_slice(&(len as u16).to_be_bytes());
+    }
+}
+
 /// One BGP message.
 ///
 /// UPDATE is the large variant; it is not boxed because messages are
@@ -182,10 +216,7 @@ impl Message {
     /// Appends the whole message to `buf`. Fails, leaving `buf` as it was,
     /// when the message exceeds the session's maximum length.
     pub fn encode(&self, ctx: &EncodeContext, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let start = buf.len();
-        buf.put_slice(&MARKER);
-        buf.put_u16(0);
-        buf.put_u8(self.type_code());
+        let start = MessageStart::begin(buf, self.type_code());
         match self {
             Message::Open(o) => o.encode_body(buf),
             Message::Update(u) => u.encode_body(ctx, buf),
@@ -193,7 +224,7 @@ impl Message {
             Message::Keepalive => {}
             Message::RouteRefresh(r) => r.encode_body(buf),
         }
-        let len = buf.len() - start;
+        let len = start.len(buf);
         // OPEN and KEEPALIVE are limited to 4096 octets whatever was
         // negotiated (RFC 8654 §4).
         let max = match self {
@@ -201,10 +232,10 @@ impl Message {
             _ => ctx.max_message_len(),
         };
         if len > max {
-            buf.truncate(start);
+            buf.truncate(start.offset());
             return Err(EncodeError::MessageTooLong { length: len, max });
         }
-        buf[start + 16..start + 18].copy_from_slice(&(len as u16).to_be_bytes());
+        start.finish(buf);
         Ok(())
     }
 

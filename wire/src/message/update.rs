@@ -1,9 +1,14 @@
 //! UPDATE (RFC 4271 §4.3), with the RFC 7606 handling of malformed
-//! attributes and the End-of-RIB marker of RFC 4724 §2.
+//! attributes and the End-of-RIB marker of RFC 4724 §2. The octet layout
+//! of the message is [`framing`].
+
+pub mod framing;
 
 use std::fmt;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
+
+use framing::LengthField;
 
 use crate::attribute::{
     decode_attributes, put_attribute, AttrHeader, MpReachNlri, MpUnreachNlri, PathAttributes,
@@ -265,16 +270,13 @@ impl Update {
     /// MP_UNREACH_NLRI at their place.
     pub fn encode_body(&self, ctx: &EncodeContext, buf: &mut BytesMut) {
         let v4_add_path = ctx.add_path.contains(Family::IPV4_UNICAST);
-        let start = buf.len();
-        buf.put_u16(0);
+        let withdrawn = LengthField::open(buf);
         for w in &self.withdrawn {
             w.encode(buf, v4_add_path);
         }
-        let wlen = buf.len() - start - 2;
-        buf[start..start + 2].copy_from_slice(&(wlen as u16).to_be_bytes());
+        withdrawn.close(buf);
 
-        let attr_start = buf.len();
-        buf.put_u16(0);
+        let attributes = LengthField::open(buf);
         if self.layout.is_empty() {
             self.attributes.encode_range(true, ctx, buf);
             self.encode_mp(None, None, ctx, buf);
@@ -305,8 +307,7 @@ impl Update {
                 self.encode_mp(None, Some(false), ctx, buf);
             }
         }
-        let alen = buf.len() - attr_start - 2;
-        buf[attr_start..attr_start + 2].copy_from_slice(&(alen as u16).to_be_bytes());
+        attributes.close(buf);
 
         for n in &self.nlri {
             n.encode(buf, v4_add_path);

@@ -1,15 +1,11 @@
-//! Adj-RIB-Out: turning best-path changes into UPDATE messages.
+//! Packing: turning the actions for one update group into UPDATE
+//! messages.
 //!
-//! Ferry keeps no per-peer copy of what it advertised. Peers that are
-//! treated alike (same role, same negotiated encoding and families) form
-//! an *update group*; a change is turned into octets once per group and
-//! the same buffers go to every member, except the member the path came
-//! from, which gets its own messages. What a peer holds is always derivable
-//! from the Loc-RIB and the export rules, so nothing is stored per peer.
-//!
-//! Packing: NLRI of one family that share an exported attribute set go in
-//! one UPDATE until the negotiated maximum message size (RFC 4271 §4.3,
-//! RFC 8654); withdrawals of one family share UPDATEs the same way.
+//! NLRI of one family that share an exported attribute set go in one
+//! UPDATE until the negotiated maximum message size (RFC 4271 §4.3,
+//! RFC 8654); withdrawals of one family share UPDATEs the same way. The
+//! attributes are encoded once per group and NLRI appended; the octet
+//! layout of the message itself is [`ferry_wire::message::update::framing`].
 //!
 //! No message is ever longer than the receiving peer's maximum (4096
 //! octets, 65535 with the extended message capability both ways). A path
@@ -17,69 +13,15 @@
 //! that size — reflection adds ORIGINATOR_ID and CLUSTER_LIST to what a
 //! peer sent at the limit — is not sent to that peer at all, never
 //! truncated: [`EncodedAttrs::fits`] tells, the caller withdraws what the
-//! peer held instead, and [`Export::not_sent`] lists it for the log and
+//! peer held instead, and [`crate::groups::Export::not_sent`] lists it for the log and
 //! the peer's counter (the RFC 8654 §4 and BIRD/OpenBGPD behaviour).
 
-use std::net::IpAddr;
-
 use bytes::{BufMut, Bytes, BytesMut};
-use ferry_wire::iana::{attr, attr_flags, message_type};
-use ferry_wire::message::MARKER;
-use ferry_wire::{EncodeContext, Family, FamilySet, MpReachNlri, NextHop, Nlri, Update};
+use ferry_wire::message::update::framing::{self, LengthField};
+use ferry_wire::message::MessageStart;
+use ferry_wire::{EncodeContext, Family, NextHop, Nlri, Update};
 
 use crate::attributes::RouteAttrs;
-use crate::peer::{PeerId, PeerInfo, Role};
-
-/// Peers that receive identical UPDATEs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GroupKey {
-    pub role: Role,
-    pub encode: EncodeContext,
-    pub families: FamilySet,
-    /// Our session address, for eBGP next-hop-self.
-    pub local_address: Option<IpAddr>,
-}
-
-impl GroupKey {
-    pub fn of(info: &PeerInfo) -> GroupKey {
-        GroupKey {
-            role: info.role,
-            encode: info.encode,
-            families: info.families,
-            local_address: (info.role == Role::External).then_some(info.local_address),
-        }
-    }
-}
-
-/// An update group.
-#[derive(Clone, Debug)]
-pub struct Group {
-    pub key: GroupKey,
-    pub members: Vec<PeerId>,
-}
-
-/// Messages to send, the same octets to each listed peer.
-#[derive(Clone, Debug, Default)]
-pub struct Export {
-    pub peers: Vec<PeerId>,
-    pub messages: Vec<Bytes>,
-    /// Routes each listed peer should have been sent but was not: their
-    /// attributes alone do not fit in one message of the peer's maximum
-    /// size. A peer that held an older path of one of them is sent its
-    /// withdrawal in `messages`.
-    pub not_sent: Vec<Nlri>,
-}
-
-impl Export {
-    /// The number of messages.
-    pub fn len(&self) -> usize {
-        self.messages.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
-    }
-}
 
 /// An exported attribute set, encoded once for a group.
 pub struct EncodedAttrs {
@@ -108,12 +50,9 @@ impl EncodedAttrs {
             path.encode_range(true, ctx, &mut low);
             path.encode_range(false, ctx, &mut high);
         }
-        let mut fixed_len = ferry_wire::HEADER_LEN + 2 + 2 + low.len();
+        let mut fixed_len = framing::EMPTY_LEN + low.len();
         if family != Family::IPV4_UNICAST {
-            let mut mp = BytesMut::with_capacity(48);
-            MpReachNlri::encode_header(family, &attrs.next_hop, &mut mp);
-            // Flags, type and the 2-octet extended length, then the value.
-            fixed_len += 4 + mp.len() + high.len();
+            fixed_len += framing::mp_reach_header_len(family, &attrs.next_hop) + high.len();
         }
         EncodedAttrs {
             low: low.freeze(),
@@ -165,16 +104,13 @@ impl Action<'_> {
     }
 }
 
-fn begin(buf: &mut BytesMut) -> usize {
-    let start = buf.len();
-    buf.put_slice(&MARKER);
-    buf.put_u16(0);
-    buf.put_u8(message_type::UPDATE);
-    start
-}
-
-fn patch_u16(buf: &mut BytesMut, pos: usize, value: usize) {
-    buf[pos..pos + 2].copy_from_slice(&(value as u16).to_be_bytes());
+/// An UPDATE of announcements being filled.
+struct OpenAnnouncements {
+    msg: MessageStart,
+    /// The Total Path Attribute Length, for MP_REACH_NLRI (IPv4 unicast
+    /// closes it before its NLRI).
+    attributes: Option<LengthField>,
+    mp_reach: Option<LengthField>,
 }
 
 /// Packs announcements of one family sharing `attrs` into UPDATEs. An NLRI
@@ -189,20 +125,19 @@ pub fn pack_announcements<'n>(
     not_sent: &mut Vec<Nlri>,
 ) {
     let max = ctx.max_message_len();
+    let mp = family != Family::IPV4_UNICAST;
+    // MP_REACH_NLRI is followed by the attributes above it.
+    let tail = if mp { attrs.high.len() } else { 0 };
     let mut scratch = BytesMut::with_capacity(64);
     let mut buf = BytesMut::with_capacity(max);
-    let mut open: Option<(usize, usize, Option<usize>)> = None; // (start, attr_len_pos, mp_len_pos)
-    let finish = |buf: &mut BytesMut, state: (usize, usize, Option<usize>)| {
-        let (start, alen_pos, mp_pos) = state;
-        if let Some(mp) = mp_pos {
-            let mp_len = buf.len() - mp - 2;
-            patch_u16(buf, mp, mp_len);
+    let mut open: Option<OpenAnnouncements> = None;
+    let finish = |buf: &mut BytesMut, o: OpenAnnouncements| {
+        if let (Some(reach), Some(attributes)) = (o.mp_reach, o.attributes) {
+            reach.close(buf);
             buf.put_slice(&attrs.high);
-            let alen = buf.len() - alen_pos - 2;
-            patch_u16(buf, alen_pos, alen);
+            attributes.close(buf);
         }
-        let len = buf.len() - start;
-        patch_u16(buf, start + 16, len);
+        o.msg.finish(buf);
     };
     for n in nlri {
         scratch.clear();
@@ -211,44 +146,47 @@ pub fn pack_announcements<'n>(
             not_sent.push(n.clone());
             continue;
         }
-        if let Some(state) = open {
-            let tail = if state.2.is_some() {
-                attrs.high.len()
-            } else {
-                0
-            };
-            if buf.len() + scratch.len() + tail > max {
-                finish(&mut buf, state);
-                out.push(buf.split().freeze());
-                open = None;
-            }
+        if open.is_some() && buf.len() + scratch.len() + tail > max {
+            finish(&mut buf, open.take().expect("an open message"));
+            out.push(buf.split().freeze());
         }
         if open.is_none() {
-            let start = begin(&mut buf);
-            buf.put_u16(0); // withdrawn routes length
-            let alen_pos = buf.len();
-            buf.put_u16(0);
+            let msg = framing::begin(&mut buf);
+            LengthField::open(&mut buf).close(&mut buf); // no withdrawn routes
+            let attributes = LengthField::open(&mut buf);
             buf.put_slice(&attrs.low);
-            let mp_pos = if family == Family::IPV4_UNICAST {
-                let alen = buf.len() - alen_pos - 2;
-                patch_u16(&mut buf, alen_pos, alen);
-                None
+            open = Some(if mp {
+                let reach = framing::begin_mp_reach(&mut buf, family, &attrs.next_hop);
+                OpenAnnouncements {
+                    msg,
+                    attributes: Some(attributes),
+                    mp_reach: Some(reach),
+                }
             } else {
-                buf.put_u8(attr_flags::OPTIONAL | attr_flags::EXTENDED_LENGTH);
-                buf.put_u8(attr::MP_REACH_NLRI);
-                let pos = buf.len();
-                buf.put_u16(0);
-                MpReachNlri::encode_header(family, &attrs.next_hop, &mut buf);
-                Some(pos)
-            };
-            open = Some((start, alen_pos, mp_pos));
+                attributes.close(&mut buf);
+                OpenAnnouncements {
+                    msg,
+                    attributes: None,
+                    mp_reach: None,
+                }
+            });
         }
         buf.put_slice(&scratch);
     }
-    if let Some(state) = open {
-        finish(&mut buf, state);
+    if let Some(o) = open {
+        finish(&mut buf, o);
         out.push(buf.split().freeze());
     }
+}
+
+/// An UPDATE of withdrawals being filled.
+struct OpenWithdrawals {
+    msg: MessageStart,
+    /// The Withdrawn Routes Length (IPv4 unicast) or the MP_UNREACH_NLRI
+    /// length.
+    routes: LengthField,
+    /// The Total Path Attribute Length around MP_UNREACH_NLRI.
+    attributes: Option<LengthField>,
 }
 
 /// Packs withdrawals of one family into UPDATEs.
@@ -259,57 +197,50 @@ pub fn pack_withdrawals<'n>(
     out: &mut Vec<Bytes>,
 ) {
     let max = ctx.max_message_len();
+    let v4 = family == Family::IPV4_UNICAST;
     let mut scratch = BytesMut::with_capacity(64);
     let mut buf = BytesMut::with_capacity(max);
-    let mut open: Option<(usize, usize)> = None; // (start, length field to patch)
-    let finish = |buf: &mut BytesMut, (start, pos): (usize, usize)| {
-        if family == Family::IPV4_UNICAST {
-            let wlen = buf.len() - pos - 2;
-            patch_u16(buf, pos, wlen);
-            buf.put_u16(0); // total path attribute length
-        } else {
-            let mp_len = buf.len() - pos - 2;
-            patch_u16(buf, pos, mp_len);
-            let alen = buf.len() - (start + 21) - 2;
-            patch_u16(buf, start + 21, alen);
+    let mut open: Option<OpenWithdrawals> = None;
+    let finish = |buf: &mut BytesMut, o: OpenWithdrawals| {
+        o.routes.close(buf);
+        match o.attributes {
+            Some(attributes) => attributes.close(buf),
+            // No path attributes after the withdrawn routes.
+            None => LengthField::open(buf).close(buf),
         }
-        let len = buf.len() - start;
-        patch_u16(buf, start + 16, len);
+        o.msg.finish(buf);
     };
-    // IPv4 needs 2 octets after the routes; MP needs nothing after.
-    let tail = if family == Family::IPV4_UNICAST { 2 } else { 0 };
+    // IPv4 needs the attribute length after the routes; MP nothing.
+    let tail = if v4 { framing::LENGTH_FIELD } else { 0 };
     for n in nlri {
         scratch.clear();
         n.encode(&mut scratch);
-        if let Some(state) = open {
-            if buf.len() + scratch.len() + tail > max {
-                finish(&mut buf, state);
-                out.push(buf.split().freeze());
-                open = None;
-            }
+        if open.is_some() && buf.len() + scratch.len() + tail > max {
+            finish(&mut buf, open.take().expect("an open message"));
+            out.push(buf.split().freeze());
         }
         if open.is_none() {
-            let start = begin(&mut buf);
-            if family == Family::IPV4_UNICAST {
-                let pos = buf.len();
-                buf.put_u16(0);
-                open = Some((start, pos));
+            let msg = framing::begin(&mut buf);
+            open = Some(if v4 {
+                OpenWithdrawals {
+                    msg,
+                    routes: LengthField::open(&mut buf),
+                    attributes: None,
+                }
             } else {
-                buf.put_u16(0); // withdrawn routes length
-                buf.put_u16(0); // total path attribute length, patched
-                buf.put_u8(attr_flags::OPTIONAL | attr_flags::EXTENDED_LENGTH);
-                buf.put_u8(attr::MP_UNREACH_NLRI);
-                let pos = buf.len();
-                buf.put_u16(0);
-                buf.put_u16(family.afi);
-                buf.put_u8(family.safi);
-                open = Some((start, pos));
-            }
+                LengthField::open(&mut buf).close(&mut buf); // no withdrawn routes
+                let attributes = LengthField::open(&mut buf);
+                OpenWithdrawals {
+                    msg,
+                    routes: framing::begin_mp_unreach(&mut buf, family),
+                    attributes: Some(attributes),
+                }
+            });
         }
         buf.put_slice(&scratch);
     }
-    if let Some(state) = open {
-        finish(&mut buf, state);
+    if let Some(o) = open {
+        finish(&mut buf, o);
         out.push(buf.split().freeze());
     }
 }
