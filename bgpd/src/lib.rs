@@ -19,7 +19,7 @@ pub mod daemon;
 pub mod fib;
 pub mod fsm;
 pub mod http;
-pub mod memory;
+mod memory;
 pub mod metrics;
 pub mod negotiate;
 pub mod origination;

@@ -4,7 +4,7 @@
 use ferry_control::{Allocator, MemoryReport, RibMemory};
 
 /// The report now, with `rib` the RIB's own count.
-pub fn now(rib: ferry_rib::RibMemory) -> MemoryReport {
+pub(crate) fn now(rib: ferry_rib::RibMemory) -> MemoryReport {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| -> u64 {
         status
