@@ -206,5 +206,5 @@ pub fn site() -> Site {
 
 /// The host end of a pod's pair (`fy` + hash), as bgpd names it.
 pub fn host_link(container: &str, ifname: &str) -> String {
-    ferry_bgpd::fib::kernel::pod_host_ifname(container, ifname)
+    ferry_control::pod::pod_host_ifname(container, ifname)
 }

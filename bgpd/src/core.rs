@@ -1,7 +1,8 @@
 //! The core task: the single owner of the RIB. Session tasks send it what
 //! they receive; it applies each event to the RIB and queues the resulting
 //! UPDATEs on the peers' writers. It also answers the read-only control
-//! requests, so that `show` output is always consistent with the RIB.
+//! requests, so that `show` output is always consistent with the RIB: it
+//! lends a view of its state to [`crate::show`], which builds the answer.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,22 +10,17 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use ferry_rib::path::Path;
+use ferry_control::{Request, Response};
 use ferry_rib::peer::{PeerId, PeerInfo, LOCAL};
-use ferry_rib::{route_key, Outcome, Rib, RouteKey};
+use ferry_rib::{Outcome, Rib};
 use ferry_wire::nlri::evpn::EvpnRoute;
 use ferry_wire::{Family, FamilySet, NextHop, Nlri, PathAttributes, RouteRefresh, Update};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
 use crate::config::Config;
-use crate::control::proto::{
-    Body, NeighborDetail, NeighborSummary, PeerTableCounts, Request, Response, RouteEntry,
-    RouteQuery, Summary, TableSummary,
-};
-use crate::fsm::State;
 use crate::negotiate::GracefulRestart;
-use crate::peer_status::{PeerStatus, PeerTable};
+use crate::peer_status::PeerTable;
 use crate::session::WriterHandle;
 use crate::worker::{remote_route, WorkerEvent};
 
@@ -583,318 +579,20 @@ impl Core {
 
     /// Answers a read-only control request.
     pub fn answer(&self, request: &Request) -> Response {
-        match request {
-            Request::Summary => Response::Ok {
-                body: Body::Summary(self.summary()),
-            },
-            Request::Neighbors { address } => {
-                let mut neighbors: Vec<NeighborDetail> = self
-                    .peers
-                    .iter()
-                    .filter(|e| address.is_none_or(|a| *e.key() == a))
-                    .map(|e| self.neighbor_detail(*e.key(), e.value()))
-                    .collect();
-                if let (Some(a), true) = (address, neighbors.is_empty()) {
-                    return Response::Error {
-                        message: format!("no neighbor {a}"),
-                    };
-                }
-                neighbors.sort_by_key(|n| n.summary.address);
-                Response::Ok {
-                    body: Body::Neighbors { neighbors },
-                }
-            }
-            Request::Memory => Response::Ok {
-                body: Body::Memory(crate::memory::MemoryReport::now(self.rib.memory())),
-            },
-            Request::Routes(q) => match self.routes(q) {
-                Ok(routes) => Response::Ok {
-                    body: Body::Routes { routes },
-                },
-                Err(message) => Response::Error { message },
-            },
-            _ => Response::Error {
-                message: "not a read-only request".into(),
-            },
+        crate::show::View {
+            rib: &self.rib,
+            peers: &self.peers,
+            ids: &self.ids,
+            addrs: &self.addrs,
+            throttled: &self.throttled,
+            config: current(&self.config),
         }
-    }
-
-    fn neighbor_summary(&self, addr: IpAddr, st: &PeerStatus) -> NeighborSummary {
-        let d = st.detail();
-        let cfg = st.config();
-        let tables = match (d.state, self.ids.get(&addr)) {
-            (State::Established, Some(&id)) => d
-                .negotiated
-                .as_ref()
-                .map(|n| n.families.iter().collect::<Vec<_>>())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| {
-                    let c = self.rib.counts(id, f);
-                    PeerTableCounts {
-                        table: f.table_name().unwrap_or("?").to_string(),
-                        family: f.to_string(),
-                        active: c.active,
-                        received: c.received,
-                        accepted: c.accepted,
-                    }
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        NeighborSummary {
-            address: addr,
-            asn: d
-                .negotiated
-                .as_ref()
-                .map_or(cfg.session.peer_as, |n| n.peer_as),
-            group: cfg.group.clone(),
-            in_messages: st.in_messages.load(Ordering::Relaxed),
-            out_messages: st.out_messages.load(Ordering::Relaxed),
-            out_queue: st.out_queue.load(Ordering::Relaxed),
-            flaps: st.flaps.load(Ordering::Relaxed),
-            last_change_secs: d.last_change.elapsed().as_secs(),
-            state: d.state.name().to_string(),
-            tables,
-        }
-    }
-
-    fn neighbor_detail(&self, addr: IpAddr, st: &PeerStatus) -> NeighborDetail {
-        let summary = self.neighbor_summary(addr, st);
-        let d = st.detail();
-        let cfg = st.config();
-        let id = self.ids.get(&addr).copied();
-        let rib_peer = id.and_then(|id| self.rib.peer(id));
-        let tav = rib_peer.map_or(0, |p| p.counters.treat_as_withdraw);
-        let backlog = id.and_then(|id| self.rib.backlog(id));
-        NeighborDetail {
-            summary,
-            local_address: d.local_address.or(cfg.session.local_address),
-            router_id: d.negotiated.as_ref().map(|n| n.peer_router_id.to_string()),
-            peer_type: cfg.session.peer_type.as_str().to_string(),
-            route_reflector_client: cfg.session.route_reflector_client,
-            dynamic: cfg.dynamic,
-            hold_time: d
-                .negotiated
-                .as_ref()
-                .map_or(cfg.session.hold_time, |n| n.hold_time),
-            keepalive: d
-                .negotiated
-                .as_ref()
-                .map_or(cfg.session.hold_time / 3, |n| n.keepalive),
-            families: d
-                .negotiated
-                .as_ref()
-                .map(|n| n.families.iter().map(|f| f.to_string()).collect())
-                .unwrap_or_else(|| cfg.session.families.iter().map(|f| f.to_string()).collect()),
-            peer_capabilities: d
-                .negotiated
-                .as_ref()
-                .map(|n| n.peer_capabilities.clone())
-                .unwrap_or_default(),
-            last_error: d.last_error.clone(),
-            treat_as_withdraw: tav,
-            oversize_paths_not_sent: st.oversize_paths_not_sent.load(Ordering::Relaxed),
-            out_queue_octets: st.out_queue_bytes.load(Ordering::Relaxed),
-            send_hold_time: cfg
-                .session
-                .send_hold_time(
-                    d.negotiated
-                        .as_ref()
-                        .map_or(cfg.session.hold_time, |n| n.hold_time),
-                )
-                .map_or(0, |t| t.as_secs()),
-            send_hold_timer_expired: st.send_hold_timer_expired.load(Ordering::Relaxed),
-            output_throttled: id.is_some_and(|id| self.throttled.contains(&id)),
-            pending_routes: backlog.map_or(0, |b| b.routes() as u64),
-            pending_tables: backlog.map_or(0, |b| b.tables() as u64),
-            route_refresh_coalesced: rib_peer.map_or(0, |p| p.counters.refresh_coalesced),
-        }
-    }
-
-    fn summary(&self) -> Summary {
-        let cfg = current(&self.config);
-        let mut neighbors: Vec<NeighborSummary> = self
-            .peers
-            .iter()
-            .map(|e| self.neighbor_summary(*e.key(), e.value()))
-            .collect();
-        neighbors.sort_by_key(|n| n.address);
-        let down = neighbors
-            .iter()
-            .filter(|n| n.state != "Established")
-            .count();
-        let unconfigured = self
-            .peers
-            .iter()
-            .filter(|e| e.value().config().dynamic)
-            .count();
-        let families: Vec<Family> = Family::SUPPORTED
-            .into_iter()
-            .filter(|f| cfg.families().contains(*f))
-            .collect();
-        Summary {
-            router_id: cfg.router_id.to_string(),
-            local_as: cfg.local_as,
-            cluster_id: cfg.cluster_id.map(|c| c.to_string()),
-            groups: cfg.groups.len(),
-            peers: neighbors.len(),
-            down_peers: down,
-            unconfigured_peers: unconfigured,
-            tables: families
-                .into_iter()
-                .map(|f| {
-                    let c = self.rib.table_counts(f);
-                    TableSummary {
-                        table: f.table_name().unwrap_or("?").to_string(),
-                        family: f.to_string(),
-                        total_paths: c.paths,
-                        active_paths: c.active,
-                    }
-                })
-                .collect(),
-            neighbors,
-            restart_pending: cfg.restart_pending.clone(),
-        }
-    }
-
-    fn routes(&self, q: &RouteQuery) -> Result<Vec<RouteEntry>, String> {
-        let family = match &q.family {
-            Some(name) => Some(Family::from_name(name).ok_or_else(|| {
-                format!("unknown family {name:?}: use evpn, inet-vpn, inet6-vpn, inet or inet6")
-            })?),
-            None => None,
-        };
-        let rd = match &q.rd {
-            Some(text) => Some(
-                text.parse::<ferry_wire::RouteDistinguisher>()
-                    .map_err(|e| e.to_string())?,
-            ),
-            None => None,
-        };
-        let prefix = match &q.prefix {
-            Some(text) => Some(
-                text.parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| format!("invalid prefix {text:?}"))?,
-            ),
-            None => None,
-        };
-        let peer_id = |addr: &IpAddr| {
-            self.ids
-                .get(addr)
-                .copied()
-                .ok_or_else(|| format!("no Established session with {addr}"))
-        };
-        let received_from = q.received_from.as_ref().map(peer_id).transpose()?;
-        let advertised_to = q.advertised_to.as_ref().map(peer_id).transpose()?;
-
-        let mut out = Vec::new();
-        let keep_key = |key: &RouteKey| {
-            family.is_none_or(|f| key.family() == f)
-                && rd.is_none_or(|r| key.rd() == Some(r))
-                && prefix.is_none_or(|p| key_matches_prefix(key, &p))
-        };
-        if let Some(to) = advertised_to {
-            for (key, path) in self.rib.advertised_to(to) {
-                if keep_key(key) {
-                    out.push(self.route_entry(key, path, true));
-                }
-            }
-        } else {
-            for (key, entry) in self.rib.entries() {
-                if !keep_key(key) {
-                    continue;
-                }
-                for (i, path) in entry.paths.iter().enumerate() {
-                    if received_from.is_some_and(|id| path.peer() != id) {
-                        continue;
-                    }
-                    out.push(self.route_entry(key, path, i == 0 && path.is_eligible()));
-                }
-            }
-        }
-        out.sort_by(|a, b| {
-            (&a.family, &a.rd, &a.prefix, !a.best).cmp(&(&b.family, &b.rd, &b.prefix, !b.best))
-        });
-        Ok(out)
-    }
-
-    fn route_entry(&self, key: &RouteKey, path: &Path, best: bool) -> RouteEntry {
-        let nlri = route_key::join(key, &path.attrs.extra);
-        let a = &path.attrs.path;
-        RouteEntry {
-            family: key.family().to_string(),
-            rd: key.rd().map(|r| r.to_string()),
-            nlri: nlri.to_string(),
-            prefix: short_prefix(&nlri),
-            best,
-            from: if path.peer() == LOCAL {
-                "local".into()
-            } else {
-                self.addrs
-                    .get(&path.peer())
-                    .map_or_else(|| "?".into(), |a| a.to_string())
-            },
-            next_hop: path.attrs.next_hop.to_string(),
-            as_path: a
-                .as_path
-                .as_ref()
-                .map_or_else(|| "I".into(), |p| p.to_string()),
-            local_pref: a.local_pref,
-            med: a.med,
-            origin: a.origin.map_or_else(|| "?".into(), |o| o.to_string()),
-            communities: a.communities.iter().map(|c| c.to_string()).collect(),
-            extended_communities: a
-                .extended_communities
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
-            originator_id: a.originator_id.map(|o| o.to_string()),
-            cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
-            label: path.attrs.extra.label().map(|l| match nlri {
-                Nlri::Vpn(_) => l.mpls_value(),
-                _ => l.as_vni(),
-            }),
-            eligible: path.is_eligible(),
-        }
+        .answer(request)
     }
 }
 
 fn now_instant() -> Instant {
     Instant::now()
-}
-
-/// The prefix (or MAC/IP, or originator) of an NLRI, for the narrow column.
-fn short_prefix(nlri: &Nlri) -> String {
-    match nlri {
-        Nlri::Ipv4(p) => p.to_string(),
-        Nlri::Ipv6(p) => p.to_string(),
-        Nlri::Vpn(v) => v.prefix.to_string(),
-        Nlri::Evpn(e) => match e {
-            EvpnRoute::IpPrefix(r) => r.prefix.to_string(),
-            EvpnRoute::MacIp(r) => match r.ip {
-                Some(ip) => format!("{} {}", r.mac, ip),
-                None => r.mac.to_string(),
-            },
-            EvpnRoute::InclusiveMulticast(r) => r.originator.to_string(),
-            EvpnRoute::EthernetSegment(r) => r.originator.to_string(),
-            EvpnRoute::EthernetAutoDiscovery(r) => format!("esi {}", r.esi),
-            EvpnRoute::Unknown { route_type, .. } => format!("type-{route_type}"),
-        },
-    }
-}
-
-fn key_matches_prefix(key: &RouteKey, p: &ipnet::IpNet) -> bool {
-    match key.nlri() {
-        Nlri::Ipv4(k) => ipnet::IpNet::V4(k) == *p,
-        Nlri::Ipv6(k) => ipnet::IpNet::V6(k) == *p,
-        Nlri::Vpn(v) => v.prefix == *p,
-        Nlri::Evpn(EvpnRoute::IpPrefix(r)) => r.prefix == *p,
-        Nlri::Evpn(EvpnRoute::MacIp(r)) => r.ip.is_some_and(|ip| p.contains(&ip)),
-        Nlri::Evpn(EvpnRoute::InclusiveMulticast(r)) => p.contains(&r.originator),
-        _ => false,
-    }
 }
 
 /// Returns the allocator's free memory to the system.

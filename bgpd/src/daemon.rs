@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use ferry_control::{Body, ReloadReport, Response};
 use ferry_rib::{Rib, SpeakerConfig};
 use ferry_wire::iana::notification::cease;
 use ferry_wire::FamilySet;
@@ -21,7 +22,6 @@ use tracing::{error, info, warn};
 
 use crate::bfd::BfdHandle;
 use crate::config::{self, Config, NeighborConfig};
-use crate::control::proto::{Body, ReloadReport, Response};
 use crate::control::{self, ReloadRequest};
 use crate::core::{current, Core, CoreEvent, SharedConfig};
 use crate::negotiate::LocalParams;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferry_control::{self as proto, Body, VrfInfo};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -23,7 +24,6 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, MESH_GROUP};
-use crate::control::proto::{self, Body, VrfInfo};
 use crate::core::{current, CoreEvent, SharedConfig};
 use crate::fsm::State;
 use crate::metrics::{ReloadCounters, RibSnapshot, Scrape, KERNEL};

@@ -30,6 +30,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use ferry_control::VrfInfo;
 use ferry_wire::Family;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family as MetricFamily;
@@ -37,7 +38,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::config::Config;
-use crate::control::proto::VrfInfo;
 use crate::fib::plan::KernelOp;
 use crate::fsm::State;
 use crate::peer_status::{PeerTable, MESSAGE_TYPES};

@@ -29,6 +29,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ferry_control::pod::{pod_address_problem, pod_host_ifname};
+use ferry_control::{Body, PodAttach, Request, Response, VrfInfo, VrfKernelRoute, VrfRibRoute};
 use ferry_wire::attribute::extended_community::{ExtendedCommunityKind, RouteTarget};
 use ferry_wire::RouteDistinguisher;
 use ipnet::IpNet;
@@ -37,14 +39,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Vrf};
-use crate::control::proto::{
-    Body, PodAttach, Request, Response, VrfInfo, VrfKernelRoute, VrfRibRoute,
-};
 use crate::core::CoreEvent;
 use crate::fib::damage;
 use crate::fib::kernel::{
-    bridge_name, owned_vni, pod_address_problem, pod_host_ifname, set_sysctl, vrf_device_name,
-    vxlan_name, Backend, Kernel, KernelRoute, PodLink,
+    bridge_name, owned_vni, set_sysctl, vrf_device_name, vxlan_name, Backend, Kernel, KernelRoute,
+    PodLink,
 };
 use crate::fib::plan::{KernelOp, NotInstalled, Plan, RemoteKey, RemoteRoute, VrfSpec};
 use crate::origination::{vrf_spec, Originator};
@@ -900,7 +899,7 @@ impl Worker {
                 name: s.name.clone(),
                 vni: s.vni,
                 table: s.table,
-                rd: s.rd.to_string(),
+                rd: s.rd,
                 import: s.import.iter().map(|t| t.to_string()).collect(),
                 export: s.export.iter().map(|t| t.to_string()).collect(),
                 source: if *from_config { "config" } else { "cni" }.into(),

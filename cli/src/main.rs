@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ferry_bgpd::control::proto::{Body, Request, RouteQuery};
+use ferry_control::{Body, Request, RouteQuery};
 use ferry_wire::{DecodeContext, Family, FamilySet};
 
 #[derive(Parser)]
@@ -161,6 +161,8 @@ fn run_show(socket: &std::path::Path, show: Show, json: bool) -> ExitCode {
                 prefix: r.prefix,
                 received_from,
                 advertised_to,
+                limit: None,
+                after: None,
             })
         }
     };
@@ -168,7 +170,11 @@ fn run_show(socket: &std::path::Path, show: Show, json: bool) -> ExitCode {
 }
 
 fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
-    let body = match client::ask(socket, &request) {
+    let answer = match &request {
+        Request::Routes(query) => client::ask_routes(socket, query),
+        other => client::ask(socket, other),
+    };
+    let body = match answer {
         Ok(b) => b,
         Err(e) => {
             eprintln!("bgpctl: {e}");
@@ -179,7 +185,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
         let value = match &body {
             Body::Summary(s) => serde_json::to_value(s),
             Body::Neighbors { neighbors } => serde_json::to_value(neighbors),
-            Body::Routes { routes } => serde_json::to_value(routes),
+            Body::Routes { routes, .. } => serde_json::to_value(routes),
             Body::Reloaded(r) => serde_json::to_value(r),
             Body::Done { message } => serde_json::to_value(message),
             Body::Vrfs { vrfs } => serde_json::to_value(vrfs),
@@ -203,7 +209,7 @@ fn run_request(socket: &std::path::Path, request: Request, json: bool) -> ExitCo
         let text = match &body {
             Body::Summary(s) => show::summary(s),
             Body::Neighbors { neighbors } => show::neighbors(neighbors),
-            Body::Routes { routes } => show::routes(routes),
+            Body::Routes { routes, .. } => show::routes(routes),
             Body::Reloaded(r) => show::reloaded(r),
             Body::Done { message } => format!("{message}\n"),
             Body::Vrfs { vrfs } => show::vrfs(vrfs),

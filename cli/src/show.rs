@@ -2,11 +2,10 @@
 
 use std::fmt::Write as _;
 
-use ferry_bgpd::bfd::BfdSessionInfo;
-use ferry_bgpd::control::proto::{
-    NeighborDetail, ReloadReport, RouteEntry, Summary, VrfInfo, VrfKernelRoute, VrfRibRoute,
+use ferry_control::{
+    BfdSessionInfo, BfdState, MemoryReport, NeighborDetail, ReloadReport, RouteEntry, Summary,
+    VrfInfo, VrfKernelRoute, VrfRibRoute,
 };
-use ferry_bgpd::memory::MemoryReport;
 
 /// `show bfd session`, in the columns of Junos `show bfd session` (times
 /// in seconds), with the mode, uptime and flaps beside them.
@@ -37,7 +36,7 @@ pub fn bfd_sessions(sessions: &[BfdSessionInfo]) -> String {
             uptime,
             s.flaps
         );
-        if s.state != ferry_bgpd::bfd::packet::State::Up {
+        if s.state != BfdState::Up {
             let _ = writeln!(
                 out,
                 "  Local diagnostic {}, remote state {}, last change {} ago",
@@ -47,10 +46,7 @@ pub fn bfd_sessions(sessions: &[BfdSessionInfo]) -> String {
             );
         }
     }
-    let up = sessions
-        .iter()
-        .filter(|s| s.state == ferry_bgpd::bfd::packet::State::Up)
-        .count();
+    let up = sessions.iter().filter(|s| s.state == BfdState::Up).count();
     let _ = writeln!(out, "\n{} sessions, {} up", sessions.len(), up);
     out
 }
@@ -166,12 +162,13 @@ pub fn neighbors(list: &[NeighborDetail]) -> String {
         let _ = writeln!(
             o,
             "  Peer ID: {}  Holdtime: {}  Keepalive: {}  Last Up/Dwn: {}",
-            n.router_id.as_deref().unwrap_or("-"),
+            n.router_id
+                .map_or_else(|| "-".to_string(), |r| r.to_string()),
             n.hold_time,
             n.keepalive,
             duration(s.last_change_secs)
         );
-        let _ = writeln!(o, "  NLRI for this session: {}", n.families.join(" "));
+        let _ = writeln!(o, "  NLRI for this session: {}", join(&n.families));
         if !n.peer_capabilities.is_empty() {
             let _ = writeln!(o, "  Peer capabilities: {}", n.peer_capabilities.join(", "));
         }
@@ -237,14 +234,23 @@ pub fn neighbors(list: &[NeighborDetail]) -> String {
     o
 }
 
+/// Items' text, a space between them.
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn routes(list: &[RouteEntry]) -> String {
     let mut o = String::new();
-    let mut current = String::new();
+    let mut current = None;
     for r in list {
-        if r.family != current {
-            current = r.family.clone();
-            let n = list.iter().filter(|x| x.family == current).count();
-            let _ = writeln!(o, "{current}: {n} paths");
+        if current != Some(r.family) {
+            current = Some(r.family);
+            let n = list.iter().filter(|x| x.family == r.family).count();
+            let _ = writeln!(o, "{}: {n} paths", r.family);
         }
         let mark = if r.best {
             "*"
@@ -279,8 +285,9 @@ pub fn routes(list: &[RouteEntry]) -> String {
             let _ = writeln!(
                 o,
                 "    originator {}  cluster-list {}",
-                r.originator_id.as_deref().unwrap_or("-"),
-                r.cluster_list.join(" ")
+                r.originator_id
+                    .map_or_else(|| "-".to_string(), |o| o.to_string()),
+                join(&r.cluster_list)
             );
         }
         if !r.eligible {
@@ -444,7 +451,7 @@ mod tests {
 
     #[test]
     fn bfd_sessions_in_junos_columns() {
-        use ferry_bgpd::bfd::packet::State;
+        use ferry_control::BfdState as State;
         let up = BfdSessionInfo {
             address: "10.0.0.2".parse().unwrap(),
             local_address: None,
@@ -499,7 +506,7 @@ mod tests {
     #[test]
     fn a_pending_restart_is_shown_after_the_router_id_and_after_a_reload() {
         let mut s = Summary {
-            router_id: "10.0.0.1".into(),
+            router_id: "10.0.0.1".parse().unwrap(),
             local_as: 64512,
             cluster_id: None,
             groups: 1,

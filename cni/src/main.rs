@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ferry_bgpd::control::proto::{PodAttach, Request, Response};
+use ferry_control::{PodAttach, Request, Response};
 use netconf::{CniError, NetConf, SUPPORTED_VERSIONS};
 use serde_json::{json, Value};
 

@@ -327,7 +327,7 @@ fn conventional_ips(
                 IpNet::new(ip, len).map_err(|e| CniError::config(format!("{field}[{i}]: {e}")))?
             }
         };
-        if let Some(why) = ferry_bgpd::fib::kernel::pod_address_problem(&net) {
+        if let Some(why) = ferry_control::pod::pod_address_problem(&net) {
             return Err(CniError::config(format!("{field}[{i}]: {why}")));
         }
         let key = if net.addr().is_ipv4() { "ipv4" } else { "ipv6" };
@@ -381,7 +381,7 @@ fn family(
             "{path}address: {address:?} is not an {key} address"
         )));
     }
-    if let Some(why) = ferry_bgpd::fib::kernel::pod_address_problem(&addr) {
+    if let Some(why) = ferry_control::pod::pod_address_problem(&addr) {
         return Err(CniError::config(format!("{path}address: {why}")));
     }
     if addr.addr() == addr.network() && addr.prefix_len() < addr.max_prefix_len() - 1 {

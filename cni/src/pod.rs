@@ -30,8 +30,8 @@ use rtnetlink::{Handle, LinkUnspec, LinkVeth};
 
 use crate::netconf::{CniError, IpConfig, NetConf};
 
-use ferry_bgpd::fib::kernel::pod_hash;
-pub use ferry_bgpd::fib::kernel::pod_host_ifname as host_ifname;
+use ferry_control::pod::pod_hash;
+pub use ferry_control::pod::pod_host_ifname as host_ifname;
 
 fn temp_ifname(container_id: &str, ifname: &str) -> String {
     format!(

@@ -26,7 +26,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use ferry_control::BfdSessionInfo;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -55,40 +55,6 @@ pub struct BfdConfig {
     /// graceful restart was negotiated, so that a restarting peer keeps
     /// its routes (see [`crate::session`]).
     pub check_control_plane_failure: bool,
-}
-
-/// One neighbour's BFD session, as `bgpctl show bfd session` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct BfdSessionInfo {
-    pub address: IpAddr,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_address: Option<IpAddr>,
-    pub state: State,
-    pub remote_state: State,
-    pub multihop: bool,
-    pub local_diagnostic: String,
-    pub local_discriminator: u32,
-    pub remote_discriminator: u32,
-    /// The configured minimum interval.
-    pub minimum_interval_ms: u32,
-    /// The interval between our packets now.
-    pub transmit_interval_ms: u32,
-    /// The interval agreed for the peer's packets.
-    pub receive_interval_ms: u32,
-    pub multiplier: u8,
-    pub remote_multiplier: u8,
-    /// How long without a packet before the session goes Down.
-    pub detection_time_ms: u64,
-    /// Seconds Up, while Up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uptime_secs: Option<u64>,
-    /// Seconds since the last state change.
-    pub last_change_secs: u64,
-    /// Times the session left Up.
-    pub flaps: u64,
-    /// The peer's C bit.
-    pub remote_control_plane_independent: bool,
 }
 
 enum Request {

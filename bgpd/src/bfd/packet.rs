@@ -29,43 +29,24 @@ use std::fmt;
 /// The length of a Control packet without authentication.
 pub const PACKET_LEN: usize = 24;
 
-/// A session state (§4.1 "Sta").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum State {
-    AdminDown,
-    Down,
-    Init,
-    Up,
-}
+/// A session state (§4.1 "Sta"); `show bfd session` shows it by name.
+pub use ferry_control::BfdState as State;
 
-impl State {
-    fn from_bits(b: u8) -> State {
-        match b & 3 {
-            0 => State::AdminDown,
-            1 => State::Down,
-            2 => State::Init,
-            _ => State::Up,
-        }
-    }
-
-    fn bits(self) -> u8 {
-        match self {
-            State::AdminDown => 0,
-            State::Down => 1,
-            State::Init => 2,
-            State::Up => 3,
-        }
+fn state_from_bits(b: u8) -> State {
+    match b & 3 {
+        0 => State::AdminDown,
+        1 => State::Down,
+        2 => State::Init,
+        _ => State::Up,
     }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::AdminDown => "AdminDown",
-            State::Down => "Down",
-            State::Init => "Init",
-            State::Up => "Up",
-        })
+fn state_bits(s: State) -> u8 {
+    match s {
+        State::AdminDown => 0,
+        State::Down => 1,
+        State::Init => 2,
+        State::Up => 3,
     }
 }
 
@@ -215,7 +196,7 @@ impl ControlPacket {
         }
         let p = ControlPacket {
             diagnostic: Diagnostic::from_bits(b[0]),
-            state: State::from_bits(flags >> 6),
+            state: state_from_bits(flags >> 6),
             poll: flags & 0x20 != 0,
             fin: flags & 0x10 != 0,
             control_plane_independent: flags & 0x08 != 0,
@@ -246,7 +227,7 @@ impl ControlPacket {
     pub fn encode(&self) -> [u8; PACKET_LEN] {
         let mut b = [0u8; PACKET_LEN];
         b[0] = (1 << 5) | self.diagnostic.bits();
-        b[1] = (self.state.bits() << 6)
+        b[1] = (state_bits(self.state) << 6)
             | (u8::from(self.poll) << 5)
             | (u8::from(self.fin) << 4)
             | (u8::from(self.control_plane_independent) << 3)

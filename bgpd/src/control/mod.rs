@@ -1,6 +1,6 @@
 //! The control socket: a Unix domain socket (mode 0600, or 0660 for the
 //! `control-group`) on which `bgpctl`
-//! asks one question per connection. See [`proto`] for the protocol.
+//! asks one question per connection. See [`ferry_control`] for the protocol.
 //!
 //! At most [`MAX_CLIENTS`] clients are served at once. A client must send
 //! its request within [`REQUEST_TIMEOUT`]; when every place is taken, the
@@ -8,14 +8,13 @@
 //! and when every place is busy answering, the new client gets an error
 //! answer (`too many control clients`) and is closed.
 
-pub mod proto;
-
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_control::{Body, Request, Response};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -23,7 +22,6 @@ use tracing::{debug, warn};
 
 use crate::bfd::BfdHandle;
 use crate::core::CoreEvent;
-use proto::{Request, Response};
 
 /// The longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -231,7 +229,7 @@ async fn answer(
             }
         }
         Ok(Request::BfdSessions) => Response::Ok {
-            body: proto::Body::BfdSessions {
+            body: Body::BfdSessions {
                 sessions: bfd.show().await,
             },
         },
@@ -261,23 +259,23 @@ async fn answer(
     }
 }
 
-/// Asks a running daemon one question (used by `bgpctl` and tests).
-pub async fn request(path: &PathBuf, request: &Request) -> io::Result<Response> {
-    let stream = UnixStream::connect(path).await?;
-    let (read, mut write) = stream.into_split();
-    let mut text = serde_json::to_string(request).map_err(io::Error::other)?;
-    text.push('\n');
-    write.write_all(text.as_bytes()).await?;
-    let mut line = String::new();
-    BufReader::new(read).read_line(&mut line).await?;
-    serde_json::from_str(&line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
 use tokio::io::AsyncReadExt as _;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Asks a running daemon one question.
+    async fn request(path: &Path, request: &Request) -> io::Result<Response> {
+        let stream = UnixStream::connect(path).await?;
+        let (read, mut write) = stream.into_split();
+        let mut text = serde_json::to_string(request).map_err(io::Error::other)?;
+        text.push('\n');
+        write.write_all(text.as_bytes()).await?;
+        let mut line = String::new();
+        BufReader::new(read).read_line(&mut line).await?;
+        serde_json::from_str(&line).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
 
     /// With every place busy answering (a core that never replies), a new
     /// client gets an error line and is closed, while a silent one gives
