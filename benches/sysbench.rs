@@ -8,6 +8,9 @@
 //! before the clock starts; sinks count the NLRI they hold (a bit per
 //! route, set by announcements and cleared by withdrawals) with a scanner
 //! that reads the NLRI in place, so neither side is the bottleneck.
+//! The scenario sets beyond the standard four (a stuck client, a
+//! ROUTE-REFRESH storm, 1000 sinks from 127.1.0.0/16) and the relay that
+//! measures the harness floor are in `scenarios/`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
