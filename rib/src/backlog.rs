@@ -140,6 +140,8 @@ impl Drained {
 const FIRST_STEP: usize = 512;
 /// The most routes encoded in one step (one table walk for a dump).
 const MAX_STEP: usize = 65_536;
+/// Routes decoded and packed at a time within a step.
+const ENCODE_PART: usize = 4096;
 
 fn marker(family: Family, subtype: RefreshSubtype, ctx: &EncodeContext) -> Bytes {
     Message::RouteRefresh(RouteRefresh { family, subtype })
@@ -428,51 +430,57 @@ impl Rib {
     ) {
         let mut cache = AttrCache::default();
         let mut encoded: Vec<EncodedAttrs> = Vec::new();
-        let mut plan: Vec<(usize, Option<(usize, Nlri)>)> = Vec::with_capacity(keys.len());
-        for (i, key) in keys.iter().enumerate() {
-            let family = key.family();
-            if !gk.families.contains(family) {
-                continue;
-            }
-            let best = self
-                .table
-                .get(key)
-                .and_then(|e| e.best())
-                .filter(|b| b.peer() != id && self.exportable(b, gk));
-            match best {
-                Some(best) => {
-                    let idx = cache.index(self, best, family, gk, &mut encoded);
-                    let nlri = route_key::join(key, &best.attrs.extra);
-                    if encoded[idx].fits(&nlri, &gk.encode) {
-                        plan.push((i, Some((idx, nlri))));
-                    } else {
-                        // Not sent; in an update, what the peer held of
-                        // the route is withdrawn.
-                        out.not_sent.push(nlri);
-                        if withdraw {
-                            plan.push((i, None));
+        // A part of the step at a time: the decoded NLRI and actions of a
+        // whole step (up to MAX_STEP routes, some 200 octets each) would
+        // be the largest allocation of a drain, well above the octets it
+        // produces.
+        for part in keys.chunks(ENCODE_PART) {
+            let mut plan: Vec<(usize, Option<(usize, Nlri)>)> = Vec::with_capacity(part.len());
+            for (i, key) in part.iter().enumerate() {
+                let family = key.family();
+                if !gk.families.contains(family) {
+                    continue;
+                }
+                let best = self
+                    .table
+                    .get(key)
+                    .and_then(|e| e.best())
+                    .filter(|b| b.peer() != id && self.exportable(b, gk));
+                match best {
+                    Some(best) => {
+                        let idx = cache.index(self, best, family, gk, &mut encoded);
+                        let nlri = route_key::join(key, &best.attrs.extra);
+                        if encoded[idx].fits(&nlri, &gk.encode) {
+                            plan.push((i, Some((idx, nlri))));
+                        } else {
+                            // Not sent; in an update, what the peer held of
+                            // the route is withdrawn.
+                            out.not_sent.push(nlri);
+                            if withdraw {
+                                plan.push((i, None));
+                            }
                         }
                     }
+                    None if withdraw => plan.push((i, None)),
+                    None => {}
                 }
-                None if withdraw => plan.push((i, None)),
-                None => {}
             }
+            let actions: Vec<Action> = plan
+                .into_iter()
+                .map(|(i, a)| match a {
+                    Some((idx, nlri)) => Action::Announce {
+                        nlri,
+                        attrs: &encoded[idx],
+                        attrs_index: idx,
+                    },
+                    None => Action::Withdraw {
+                        nlri: route_key::withdrawal(&part[i]),
+                    },
+                })
+                .collect();
+            let packed = pack(&actions, &gk.encode);
+            out.not_sent.extend(packed.not_sent);
+            out.messages.extend(packed.messages);
         }
-        let actions: Vec<Action> = plan
-            .into_iter()
-            .map(|(i, a)| match a {
-                Some((idx, nlri)) => Action::Announce {
-                    nlri,
-                    attrs: &encoded[idx],
-                    attrs_index: idx,
-                },
-                None => Action::Withdraw {
-                    nlri: route_key::withdrawal(&keys[i]),
-                },
-            })
-            .collect();
-        let packed = pack(&actions, &gk.encode);
-        out.not_sent.extend(packed.not_sent);
-        out.messages.extend(packed.messages);
     }
 }

@@ -358,3 +358,40 @@ fn a_backlog_past_the_resync_threshold_keeps_a_cursor_not_every_key() {
     same_routes(&slow, &fast);
     assert_eq!(rib.advertised_to(3).len(), slow.routes.len());
 }
+
+/// Drains at the daemon's budget (4 MiB: tens of thousands of routes a
+/// step, encoded a part at a time): the throttled peer ends with exactly
+/// what a peer that read everything holds, and a ROUTE-REFRESH answer
+/// gives every route once.
+#[test]
+fn drains_at_a_large_budget_give_every_route_once() {
+    let mut rib = rib();
+    let mut fast = Receiver::default();
+    let mut slow = Receiver::default();
+    rib.peer_up(1, info(1));
+    let out = rib.peer_up(2, info(2));
+    fast.apply_outcome(&out, 2);
+    let out = rib.peer_up(3, info(3));
+    slow.apply_outcome(&out, 3);
+    let routes = 20_000u32;
+    let updates = [
+        announce(0..routes, 100),
+        withdraw((0..routes).filter(|i| i % 5 == 0)),
+        announce((0..routes).filter(|i| i % 5 == 1), 300),
+    ];
+    for u in &updates {
+        let out = rib.receive(1, u);
+        fast.apply_outcome(&out, 2);
+        rib.defer(3, out.changes.iter().map(|c| &c.key));
+    }
+    drain_all(&mut rib, 3, 4 << 20, &mut slow);
+    assert_eq!(fast.routes.len(), 16_000);
+    same_routes(&slow, &fast);
+
+    let mut again = Receiver::default();
+    rib.request_refresh(3, Family::VPNV4);
+    drain_all(&mut rib, 3, 4 << 20, &mut again);
+    same_routes(&again, &fast);
+    assert_eq!(again.announcements, 16_000, "each route once");
+    assert_eq!(again.end_of_rib, [Family::VPNV4]);
+}

@@ -1,0 +1,50 @@
+//! Many sinks: one injector's VPNv4 routes reflected to a thousand
+//! clients.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::{human, sessions, skipped};
+use crate::{converge, cpu, feed, memory, send_all, Bench, Device, Part, VRFS};
+
+/// The `i`-th fanout sink's address, in [`crate::FANOUT_RANGE`].
+fn sink_addr(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(127, 1, (i / 250) as u8, 1 + (i % 250) as u8)
+}
+
+pub(crate) fn fanout(b: &mut Bench, device: Device, routes: u32) -> Result<(), String> {
+    let n = b.args.extra.fanout_sinks.clamp(1, 250 * 256);
+    let name = format!("fanout: {} VPNv4, {n} sinks", human(routes));
+    if b.args.skips(device, Part::Fanout) {
+        skipped(b, device, name, routes);
+        return Ok(());
+    }
+    let addrs: Vec<Ipv4Addr> = (0..n).map(sink_addr).collect();
+    let t = std::time::Instant::now();
+    let mut s = sessions(b, device, &addrs, routes, 64 << 10, false)?;
+    let setup = t.elapsed().as_secs_f64();
+    let f = feed(s.injector.addr, 0..VRFS, 0, routes);
+    let pid = s.dut.pid();
+    let (idle_rss, _) = memory(pid);
+    let cpu0 = cpu(pid);
+    let sender = send_all(&s.injector, &f.announce);
+    let r = converge(
+        &mut s.dut,
+        &s.sinks,
+        (0, routes as u64),
+        Duration::from_secs(b.args.timeout),
+    );
+    let _ = sender.join();
+    let note = match &r {
+        Ok(d) => format!(
+            "{:.1} M routes delivered ({:.2} M/s); {n} sessions up in {setup:.1} s; idle RSS {:.1} MiB",
+            (routes as u64 * n as u64) as f64 / 1e6,
+            (routes as u64 * n as u64) as f64 / 1e6 / d.as_secs_f64(),
+            idle_rss as f64 / 1048576.0
+        ),
+        Err(_) => format!("{n} sessions up in {setup:.1} s"),
+    };
+    b.record(&name, &mut s.dut, r, routes as u64, (cpu0, idle_rss), &note);
+    s.dut.stop();
+    Ok(())
+}
