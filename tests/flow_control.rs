@@ -21,8 +21,8 @@ const READER: Ipv4Addr = Ipv4Addr::new(10, 10, 93, 3);
 
 /// Flow control's high-water mark (bgpd's `session::HIGH_WATER`), and the
 /// most a stuck peer may have queued: the mark plus one event's UPDATEs.
-const HIGH_WATER: u64 = 4 * 1024 * 1024;
-const QUEUE_BOUND: u64 = HIGH_WATER + 1024 * 1024;
+const HIGH_WATER: u64 = 1024 * 1024;
+const QUEUE_BOUND: u64 = HIGH_WATER + 512 * 1024;
 
 /// A reflector and a client namespace with the four client addresses;
 /// the reflector's TCP send buffers small, so that a client that does not
@@ -427,10 +427,12 @@ fn a_refresh_storm_from_a_client_that_does_not_read_is_one_table() {
     assert!(n["route-refresh-coalesced"].as_u64().unwrap() >= 30, "{n}");
     // The initial table, the answers that fit in the peer's budget (a
     // VPNv4 route is about 15 octets), then one for all the requests that
-    // waited: a few tables, not 41.
+    // waited: a few tables, not 41. With a budget smaller than a table,
+    // the requests restart the initial table under way, and one table
+    // with one End-of-RIB answers everything.
     let fit = (HIGH_WATER / (15 * ROUTES as u64)) as usize;
     assert!(
-        (2..=fit + 2).contains(&seen.end_of_rib),
+        (1..=fit + 2).contains(&seen.end_of_rib),
         "{} End-of-RIB ({fit} tables fit in the budget)",
         seen.end_of_rib
     );

@@ -28,13 +28,17 @@ pub struct WriterHandle {
 
 /// Output flow control (XON/XOFF): past this many octets queued to a
 /// peer, the core stops queuing UPDATEs to it and keeps what it still
-/// needs as route keys (`ferry_rib::backlog`). 4 MiB is about 100k EVPN
-/// routes: enough to keep a fast peer's socket busy, little per stuck one.
-pub const HIGH_WATER: u64 = 4 * 1024 * 1024;
+/// needs as route keys (`ferry_rib::backlog`). 1 MiB is some 30k VPNv4
+/// routes, several times what a socket buffer holds: enough to keep a fast
+/// peer's socket busy (a million routes to 4 sinks converge as fast as
+/// with 4 MiB), little per stuck one (a stuck client costs a million-route
+/// reflector 2 %, a ROUTE-REFRESH storm 10 %: `benches/run --scenarios
+/// stuck,storm`).
+pub const HIGH_WATER: u64 = 1024 * 1024;
 
 /// The writer tells the core (XON) when what is queued falls below this,
 /// so that the core's next UPDATEs arrive before the socket runs dry.
-pub const LOW_WATER: u64 = 1024 * 1024;
+pub const LOW_WATER: u64 = 256 * 1024;
 
 impl WriterHandle {
     /// Octets queued, not yet written.
