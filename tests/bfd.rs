@@ -30,6 +30,17 @@ multiplier = 3
     )
 }
 
+/// FRR's bfdd: a static peer for Ferry, 100 ms x 3 (without zebra, FRR's
+/// bgpd cannot register its neighbours with bfdd itself).
+const FRR_BFDD: &str = "bfd
+ peer 10.77.0.1
+  receive-interval 100
+  transmit-interval 100
+  detect-multiplier 3
+ !
+!
+";
+
 /// `show bfd session --json`'s session with `peer`.
 fn bfd_session(f: &Ferry, peer: &str) -> Result<serde_json::Value, String> {
     let v = f.ctl(&["show", "bfd", "session"])?;
@@ -175,16 +186,7 @@ fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
  exit-address-family
 ",
     );
-    frr.start_bfdd(
-        "bfd
- peer 10.77.0.1
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 3
- !
-!
-",
-    );
+    frr.start_bfdd(FRR_BFDD);
     eventually("bfdd sees the session Up", Duration::from_secs(30), || {
         let out = frr.vtysh("show bfd peers");
         if out.contains("Status: up") {
@@ -327,16 +329,7 @@ fn frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart() {
  exit-address-family
 ",
     );
-    frr.start_bfdd(
-        "bfd
- peer 10.77.0.1
-  receive-interval 100
-  transmit-interval 100
-  detect-multiplier 3
- !
-!
-",
-    );
+    frr.start_bfdd(FRR_BFDD);
     f.wait_established(&["10.77.0.2"]);
     eventually("BFD Up", Duration::from_secs(30), || {
         let s = bfd_session(&f, "10.77.0.2")?;

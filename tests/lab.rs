@@ -209,21 +209,7 @@ fn the_lab_comes_up_survives_faults_grows_and_goes_away() {
     // Every bgpd serves /readyz on 9179 in its namespace; status shows it.
     // A worker's End-of-RIB may wait for the reflector's selection
     // deferral (at most 60 s).
-    eventually("every node ready", Duration::from_secs(90), || {
-        let status: serde_json::Value =
-            serde_json::from_str(&lab.ok(&["status", "--json"])).map_err(|e| e.to_string())?;
-        let nodes: Vec<&serde_json::Value> = status["clusters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|c| c["nodes"].as_array().into_iter().flatten())
-            .collect();
-        if nodes.len() == 6 && nodes.iter().all(|n| n["ready"] == true) {
-            Ok(())
-        } else {
-            Err(format!("{status:#}"))
-        }
-    });
+    lab.all_ready(6);
     let text = lab.ok(&["status"]);
     assert_eq!(text.matches(" ready\n").count(), 6, "{text}");
 

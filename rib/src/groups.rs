@@ -78,12 +78,9 @@ impl Rib {
         self.groups.retain(|g| !g.members.is_empty());
     }
 
-    /// Registers a peer whose session just became Established and returns
-    /// the initial table for it, each family closed by End-of-RIB, all at
-    /// once (for tools and tests; the daemon sends it a budget at a time
-    /// with [`Rib::peer_up_pending`] and [`Rib::drain`]).
-    pub fn peer_up(&mut self, id: PeerId, info: PeerInfo) -> Outcome {
-        self.peer_up_pending(id, info);
+    /// Everything pending for `id`, drained at once into an outcome for
+    /// that peer alone.
+    fn drain_now(&mut self, id: PeerId) -> Outcome {
         let d = self.drain(id, usize::MAX);
         Outcome {
             exports: vec![Export {
@@ -93,6 +90,15 @@ impl Rib {
             }],
             changes: Vec::new(),
         }
+    }
+
+    /// Registers a peer whose session just became Established and returns
+    /// the initial table for it, each family closed by End-of-RIB, all at
+    /// once (for tools and tests; the daemon sends it a budget at a time
+    /// with [`Rib::peer_up_pending`] and [`Rib::drain`]).
+    pub fn peer_up(&mut self, id: PeerId, info: PeerInfo) -> Outcome {
+        self.peer_up_pending(id, info);
+        self.drain_now(id)
     }
 
     /// Registers a peer whose session just became Established, its
@@ -141,14 +147,6 @@ impl Rib {
             return Outcome::default();
         }
         self.request_refresh(id, family);
-        let d = self.drain(id, usize::MAX);
-        Outcome {
-            exports: vec![Export {
-                peers: vec![id],
-                messages: d.messages,
-                not_sent: d.not_sent,
-            }],
-            changes: Vec::new(),
-        }
+        self.drain_now(id)
     }
 }
