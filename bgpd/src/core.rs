@@ -295,6 +295,11 @@ impl Core {
         &self.rib
     }
 
+    /// The RIB's id of a peer with a session (or restarting).
+    pub fn peer_id(&self, addr: IpAddr) -> Option<PeerId> {
+        self.ids.get(&addr).copied()
+    }
+
     pub fn handle(&mut self, ev: CoreEvent) {
         match ev {
             CoreEvent::Up {

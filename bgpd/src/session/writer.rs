@@ -41,6 +41,13 @@ pub const HIGH_WATER: u64 = 1024 * 1024;
 pub const LOW_WATER: u64 = 256 * 1024;
 
 impl WriterHandle {
+    /// A handle whose messages go to the returned receiver rather than to
+    /// a socket: the core's conformance tests read what it queues.
+    pub fn channel(status: Arc<PeerStatus>) -> (WriterHandle, mpsc::UnboundedReceiver<Vec<Bytes>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (WriterHandle { tx, status }, rx)
+    }
+
     /// Octets queued, not yet written.
     pub fn queued_octets(&self) -> u64 {
         self.status.out_queue_bytes.load(Ordering::SeqCst)
