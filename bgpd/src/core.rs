@@ -25,6 +25,9 @@ use crate::session::WriterHandle;
 use crate::worker::{remote_route, WorkerEvent};
 
 mod flow;
+mod sessions;
+
+pub(crate) use sessions::Sessions;
 
 /// What the core task is told.
 #[derive(Debug)]
@@ -35,8 +38,6 @@ pub enum CoreEvent {
         writer: WriterHandle,
         /// Graceful restart as negotiated on this session.
         graceful: Option<GracefulRestart>,
-        /// Orders to the session (prefix limits).
-        commands: mpsc::Sender<crate::session::PeerCommand>,
     },
     Down {
         addr: IpAddr,
@@ -97,25 +98,18 @@ pub fn current(config: &SharedConfig) -> Arc<Config> {
 /// The core task's state.
 pub struct Core {
     rib: Rib,
-    ids: HashMap<IpAddr, PeerId>,
-    addrs: HashMap<PeerId, IpAddr>,
-    writers: HashMap<PeerId, WriterHandle>,
-    free_ids: Vec<PeerId>,
-    next_id: PeerId,
+    /// The sessions it exports to ([`sessions`]).
+    sessions: Sessions,
+    /// The neighbour registry (the daemon's): status counters, and the
+    /// sessions' command queues for prefix limits.
     peers: PeerTable,
     config: SharedConfig,
     /// The worker task, when this bgpd programs the kernel.
     worker: Option<mpsc::UnboundedSender<WorkerEvent>>,
     /// The core's own queue, for its timers.
     tx: Option<mpsc::Sender<CoreEvent>>,
-    commands: HashMap<PeerId, mpsc::Sender<crate::session::PeerCommand>>,
-    /// Prefix limits already reported, per peer and family.
-    limit_warned: std::collections::HashSet<(PeerId, Family)>,
     /// Selection deferral after a start (RFC 4724 §4.1).
     deferral: Option<Deferral>,
-    /// Peers past their writer's high-water mark, waiting for XON
-    /// ([`flow`]).
-    throttled: std::collections::HashSet<PeerId>,
 }
 
 /// A restarting speaker holds back End-of-RIB until its peers have sent
@@ -141,19 +135,12 @@ impl Core {
     pub fn new(rib: Rib, peers: PeerTable, config: SharedConfig) -> Core {
         Core {
             rib,
-            ids: HashMap::new(),
-            addrs: HashMap::new(),
-            writers: HashMap::new(),
-            free_ids: Vec::new(),
-            next_id: LOCAL + 1,
+            sessions: Sessions::default(),
             peers,
             config,
             worker: None,
             tx: None,
             deferral: None,
-            commands: HashMap::new(),
-            limit_warned: Default::default(),
-            throttled: Default::default(),
         }
     }
 
@@ -192,13 +179,16 @@ impl Core {
         let Some(st) = self.peers.get(&addr) else {
             return;
         };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
         let limits = st.config().session.prefix_limits;
         for (family, limit) in limits {
             let received = self.rib.counts(id, family).received;
-            if received <= limit.maximum || self.limit_warned.contains(&(id, family)) {
+            if received <= limit.maximum || session.limit_warned.contains(family) {
                 continue;
             }
-            self.limit_warned.insert((id, family));
+            session.limit_warned.insert(family);
             let message = format!(
                 "{received} {family} prefixes, over the limit of {}",
                 limit.maximum
@@ -206,14 +196,12 @@ impl Core {
             st.update(|d| d.last_error = Some(format!("prefix limit: {message}")));
             if limit.teardown {
                 tracing::warn!(peer = %addr, %family, received, maximum = limit.maximum, restart = limit.restart, "prefix limit reached: closing the session");
-                if let Some(c) = self.commands.get(&id) {
-                    crate::session::order(
-                        c,
-                        crate::session::PeerCommand::PrefixLimit {
-                            restart: limit.restart,
-                        },
-                    );
-                }
+                crate::session::order(
+                    &st.commands,
+                    crate::session::PeerCommand::PrefixLimit {
+                        restart: limit.restart,
+                    },
+                );
             } else {
                 tracing::warn!(peer = %addr, %family, received, maximum = limit.maximum, "prefix limit passed (warning only)");
             }
@@ -223,18 +211,20 @@ impl Core {
     fn deferral_check(&mut self) {
         let Some(d) = &self.deferral else { return };
         let now = now_instant();
-        let all_eor = self.ids.values().all(|id| {
+        let all_eor = self.sessions.iter().all(|(_, id)| {
             let want = self
                 .rib
-                .peer(*id)
+                .peer(id)
                 .map_or(FamilySet::EMPTY, |p| p.info.families);
-            let got = d.eor.get(id).copied().unwrap_or(FamilySet::EMPTY);
-            self.rib.is_restarting(*id)
-                || d.restarted.contains(id)
+            let got = d.eor.get(&id).copied().unwrap_or(FamilySet::EMPTY);
+            self.rib.is_restarting(id)
+                || d.restarted.contains(&id)
                 || want.iter().all(|f| got.contains(f))
         });
         let statics = current(&self.config).neighbors();
-        let statics_up = statics.iter().all(|n| self.ids.contains_key(&n.address));
+        let statics_up = statics
+            .iter()
+            .all(|n| self.sessions.id(&n.address).is_some());
         let elapsed = now.duration_since(d.start);
         let done = elapsed >= Deferral::MAX
             || (elapsed >= Deferral::MIN
@@ -297,7 +287,7 @@ impl Core {
 
     /// The RIB's id of a peer with a session (or restarting).
     pub fn peer_id(&self, addr: IpAddr) -> Option<PeerId> {
-        self.ids.get(&addr).copied()
+        self.sessions.id(&addr)
     }
 
     pub fn handle(&mut self, ev: CoreEvent) {
@@ -307,32 +297,23 @@ impl Core {
                 info,
                 writer,
                 graceful,
-                commands,
             } => {
                 // A restarting peer comes back under its old id, its
                 // stale paths kept.
                 let restarting = self
-                    .ids
-                    .get(&addr)
-                    .copied()
+                    .sessions
+                    .id(&addr)
                     .filter(|id| self.rib.is_restarting(*id));
                 let id = match restarting {
                     Some(id) => id,
                     None => {
-                        if let Some(old) = self.ids.get(&addr).copied() {
+                        if let Some(old) = self.sessions.id(&addr) {
                             self.down(old);
                         }
-                        self.free_ids.pop().unwrap_or_else(|| {
-                            self.next_id += 1;
-                            self.next_id - 1
-                        })
+                        self.sessions.allocate()
                     }
                 };
-                self.ids.insert(addr, id);
-                self.addrs.insert(id, addr);
-                self.writers.insert(id, writer);
-                self.commands.insert(id, commands);
-                self.limit_warned.retain(|(p, _)| *p != id);
+                self.sessions.up(id, addr, writer);
                 if let Some(d) = &mut self.deferral {
                     d.last_up = now_instant();
                     d.eor.remove(&id);
@@ -342,7 +323,6 @@ impl Core {
                         d.restarted.remove(&id);
                     }
                 }
-                self.throttled.remove(&id);
                 self.rib.peer_up_pending(id, info);
                 self.resume(id);
                 // RFC 4724 §4.2: families the peer no longer lists, or
@@ -357,11 +337,13 @@ impl Core {
                 }
             }
             CoreEvent::Down { addr, graceful } => {
-                if let Some(id) = self.ids.get(&addr).copied() {
+                if let Some(id) = self.sessions.id(&addr) {
                     match graceful {
                         Some(gr) if self.rib.peer(id).is_some() => {
-                            self.writers.remove(&id);
-                            self.throttled.remove(&id);
+                            if let Some(s) = self.sessions.get_mut(id) {
+                                s.writer = None;
+                                s.throttled = false;
+                            }
                             let out = self.rib.peer_restarting(id, gr.families);
                             self.dispatch(out);
                             if let Some(tx) = self.tx.clone() {
@@ -377,7 +359,7 @@ impl Core {
                 }
             }
             CoreEvent::RestartTimer { addr, id } => {
-                if self.ids.get(&addr) == Some(&id) && self.rib.is_restarting(id) {
+                if self.sessions.id(&addr) == Some(id) && self.rib.is_restarting(id) {
                     tracing::warn!(peer = %addr, "restart time over: its stale routes are removed");
                     self.down(id);
                 }
@@ -394,7 +376,7 @@ impl Core {
                          EVPN routes of unknown types ignored (RFC 7606 §5.4)"
                     );
                 }
-                if let Some(&id) = self.ids.get(&addr) {
+                if let Some(id) = self.sessions.id(&addr) {
                     let out = self.rib.receive(id, &update);
                     self.dispatch(out);
                     self.check_prefix_limits(addr, id);
@@ -428,7 +410,7 @@ impl Core {
                 self.dispatch(out);
             }
             CoreEvent::RouteRefresh { addr, refresh } => {
-                if let Some(&id) = self.ids.get(&addr) {
+                if let Some(id) = self.sessions.id(&addr) {
                     use ferry_wire::message::RefreshSubtype;
                     match refresh.subtype {
                         RefreshSubtype::Request => self.refresh(id, refresh.family),
@@ -452,8 +434,8 @@ impl Core {
                 let _ = reply.send(());
             }
             CoreEvent::Xon { addr } => {
-                if let Some(&id) = self.ids.get(&addr) {
-                    if self.throttled.contains(&id) {
+                if let Some(id) = self.sessions.id(&addr) {
+                    if self.sessions.is_throttled(id) {
                         self.resume(id);
                     }
                 }
@@ -489,14 +471,8 @@ impl Core {
     }
 
     fn down(&mut self, id: PeerId) {
-        self.commands.remove(&id);
         let out = self.rib.peer_down(id);
-        if let Some(addr) = self.addrs.remove(&id) {
-            self.ids.remove(&addr);
-        }
-        self.writers.remove(&id);
-        self.throttled.remove(&id);
-        self.free_ids.push(id);
+        self.sessions.remove(id);
         self.dispatch(out);
     }
 
@@ -532,14 +508,14 @@ impl Core {
     fn count_not_sent(&self, peers: &[PeerId], not_sent: &[Nlri]) {
         let mut addrs = Vec::with_capacity(peers.len());
         for p in peers {
-            let Some(addr) = self.addrs.get(p) else {
+            let Some(addr) = self.sessions.addr(*p) else {
                 continue;
             };
-            if let Some(st) = self.peers.get(addr) {
+            if let Some(st) = self.peers.get(&addr) {
                 st.oversize_paths_not_sent
                     .fetch_add(not_sent.len() as u64, Ordering::Relaxed);
             }
-            addrs.push(*addr);
+            addrs.push(addr);
         }
         let max = peers
             .first()
@@ -563,7 +539,7 @@ impl Core {
             let c = self.rib.table_counts(f);
             snap.tables.push((f, c.active, c.paths));
         }
-        for (&addr, &id) in &self.ids {
+        for (addr, id) in self.sessions.iter() {
             for f in self
                 .rib
                 .peer(id)
@@ -575,7 +551,7 @@ impl Core {
             }
         }
         for (id, f, n) in self.rib.advertised_counts() {
-            if let Some(&addr) = self.addrs.get(&id) {
+            if let Some(addr) = self.sessions.addr(id) {
                 snap.advertised.push((addr, f, n));
             }
         }
@@ -587,9 +563,7 @@ impl Core {
         crate::show::View {
             rib: &self.rib,
             peers: &self.peers,
-            ids: &self.ids,
-            addrs: &self.addrs,
-            throttled: &self.throttled,
+            sessions: &self.sessions,
             config: current(&self.config),
         }
         .answer(request)

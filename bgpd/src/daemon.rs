@@ -25,7 +25,7 @@ use crate::config::{self, Config, NeighborConfig};
 use crate::control::{self, ReloadRequest};
 use crate::core::{current, Core, CoreEvent, SharedConfig};
 use crate::negotiate::LocalParams;
-use crate::peer_status::{PeerStatus, PeerTable};
+use crate::peer_status::{Neighbor, PeerStatus, PeerTable};
 use crate::session::{self, PeerCommand, SessionContext};
 
 /// Why the daemon could not start.
@@ -49,8 +49,6 @@ pub enum DaemonError {
     },
 }
 
-type Handles = Arc<DashMap<IpAddr, mpsc::Sender<PeerCommand>>>;
-
 /// Events waiting for the core (see where the queue is made).
 const CORE_QUEUE: usize = 64;
 
@@ -59,7 +57,6 @@ struct Daemon {
     config_path: PathBuf,
     config: SharedConfig,
     peers: PeerTable,
-    handles: Handles,
     core: mpsc::Sender<CoreEvent>,
     sessions: JoinSet<()>,
     /// The listening sockets, which hold the TCP MD5 keys of passive
@@ -146,7 +143,6 @@ impl Daemon {
         spawn_session(
             &current(&self.config),
             &self.peers,
-            &self.handles,
             &self.core,
             &self.bfd,
             &mut self.sessions,
@@ -156,10 +152,9 @@ impl Daemon {
     }
 
     fn stop(&mut self, addr: IpAddr, subcode: u8) {
-        if let Some((_, h)) = self.handles.remove(&addr) {
-            crate::session::order(&h, PeerCommand::Stop(subcode));
+        if let Some((_, n)) = self.peers.remove(&addr) {
+            crate::session::order(&n.commands, PeerCommand::Stop(subcode));
         }
-        self.peers.remove(&addr);
     }
 
     /// Re-reads the configuration file and applies the difference. What
@@ -251,10 +246,13 @@ impl Daemon {
 
     /// Closes every session with Cease / Administrative Shutdown.
     async fn shutdown(mut self) {
-        let addrs: Vec<IpAddr> = self.handles.iter().map(|e| *e.key()).collect();
+        let addrs: Vec<IpAddr> = self.peers.iter().map(|e| *e.key()).collect();
         for a in addrs {
-            if let Some((_, h)) = self.handles.remove(&a) {
-                crate::session::order(&h, PeerCommand::Stop(cease::ADMINISTRATIVE_SHUTDOWN));
+            if let Some((_, n)) = self.peers.remove(&a) {
+                crate::session::order(
+                    &n.commands,
+                    PeerCommand::Stop(cease::ADMINISTRATIVE_SHUTDOWN),
+                );
             }
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
@@ -272,7 +270,6 @@ impl Daemon {
 fn spawn_session(
     cfg: &Config,
     peers: &PeerTable,
-    handles: &Handles,
     core: &mpsc::Sender<CoreEvent>,
     bfd: &BfdHandle,
     sessions: &mut JoinSet<()>,
@@ -281,18 +278,21 @@ fn spawn_session(
 ) {
     let addr = n.address;
     let status = Arc::new(PeerStatus::new(n.clone()));
-    peers.insert(addr, status.clone());
     let (tx, rx) = mpsc::channel(crate::session::COMMAND_QUEUE);
-    handles.insert(addr, tx.clone());
+    peers.insert(
+        addr,
+        Neighbor {
+            status: status.clone(),
+            commands: tx.clone(),
+        },
+    );
     let ctx = SessionContext {
-        commands: tx.clone(),
         local: Daemon::local_params(cfg, &n),
         neighbor: n,
         status: status.clone(),
         core: core.clone(),
     };
     let peers = peers.clone();
-    let handles = handles.clone();
     let bfd = bfd.clone();
     let mut rx = rx;
     sessions.spawn(async move {
@@ -335,10 +335,7 @@ fn spawn_session(
         }
         if dynamic {
             // Forget the peer unless a new session took its place.
-            if handles.get(&addr).is_some_and(|h| h.same_channel(&tx)) {
-                handles.remove(&addr);
-                peers.remove_if(&addr, |_, s| Arc::ptr_eq(s, &status));
-            }
+            peers.remove_if(&addr, |_, n| n.commands.same_channel(&tx));
         }
     });
 }
@@ -401,7 +398,6 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
 
     let config: SharedConfig = Arc::new(RwLock::new(Arc::new(cfg)));
     let peers: PeerTable = Arc::new(DashMap::new());
-    let handles: Handles = Arc::new(DashMap::new());
     // Short: an UPDATE waiting here is decoded (a 200-route UPDATE takes
     // some 16 KiB so), and sessions read faster than the core applies
     // them, so a long queue fills with most of a full table in its
@@ -454,7 +450,6 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         config_path: config_path.to_path_buf(),
         config: config.clone(),
         peers: peers.clone(),
-        handles: handles.clone(),
         core: core_tx.clone(),
         sessions: JoinSet::new(),
         bfd,
@@ -530,7 +525,7 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
             return;
         }
     }
-    let handle = daemon.handles.get(&from).map(|h| h.clone());
+    let handle = daemon.peers.get(&from).map(|n| n.commands.clone());
     let stream = match handle {
         Some(h) => match h.try_send(PeerCommand::Incoming(stream)) {
             Ok(()) => return,
@@ -544,8 +539,8 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
             // entry and treat the connection as new.
             Err(mpsc::error::TrySendError::Closed(cmd)) => {
                 daemon
-                    .handles
-                    .remove_if(&from, |_, cur| cur.same_channel(&h));
+                    .peers
+                    .remove_if(&from, |_, cur| cur.commands.same_channel(&h));
                 match cmd {
                     PeerCommand::Incoming(stream) => stream,
                     _ => return,

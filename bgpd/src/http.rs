@@ -315,7 +315,14 @@ mod tests {
                 .expect("a neighbour of the configuration");
             let st = PeerStatus::new(n);
             st.set_state(*state);
-            peers.insert(a, Arc::new(st));
+            let (commands, _) = tokio::sync::mpsc::channel(1);
+            peers.insert(
+                a,
+                crate::peer_status::Neighbor {
+                    status: Arc::new(st),
+                    commands,
+                },
+            );
         }
         peers
     }

@@ -227,7 +227,7 @@ pub fn render(s: &Scrape) -> String {
     let mut peers: Vec<(IpAddr, std::sync::Arc<crate::peer_status::PeerStatus>)> = s
         .peers
         .iter()
-        .map(|e| (*e.key(), e.value().clone()))
+        .map(|e| (*e.key(), e.value().status.clone()))
         .collect();
     peers.sort_by_key(|(a, _)| *a);
     let known = |a: &IpAddr| peers.binary_search_by_key(a, |(p, _)| *p).is_ok();

@@ -1,5 +1,13 @@
-//! What `show summary` and `show neighbor` read about each peer, shared
-//! between the session tasks that update it and the control socket.
+//! The neighbour registry: every neighbour the daemon knows, configured
+//! or accepted from an allow range, with what `show summary`, `show
+//! neighbor` and `/metrics` read about it (shared between its session and
+//! writer tasks, which update it, and the core, the control socket and
+//! the HTTP listener, which read it) and its session's command queue.
+//!
+//! The daemon alone adds and removes entries (a session started, stopped,
+//! a dynamic one forgotten). The core keeps, for the sessions it exports
+//! to, only their RIB ids and writers (`core::sessions`); the RIB their
+//! routing state.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +20,8 @@ use ferry_wire::Family;
 use crate::config::NeighborConfig;
 use crate::fsm::State;
 use crate::negotiate::Negotiated;
+use crate::session::PeerCommand;
+use tokio::sync::mpsc;
 
 /// Counters and state of one peer.
 #[derive(Debug)]
@@ -235,5 +245,21 @@ impl PeerStatus {
     }
 }
 
-/// Every peer the daemon knows, configured or dynamic, by address.
-pub type PeerTable = Arc<DashMap<IpAddr, Arc<PeerStatus>>>;
+/// One neighbour of the registry. It reads as its [`PeerStatus`].
+#[derive(Clone, Debug)]
+pub struct Neighbor {
+    pub status: Arc<PeerStatus>,
+    /// Orders to its session task (a connection accepted for it, stop,
+    /// prefix limit, BFD Down): see [`crate::session::order`].
+    pub commands: mpsc::Sender<PeerCommand>,
+}
+
+impl std::ops::Deref for Neighbor {
+    type Target = PeerStatus;
+    fn deref(&self) -> &PeerStatus {
+        &self.status
+    }
+}
+
+/// The neighbour registry, by address.
+pub type PeerTable = Arc<DashMap<IpAddr, Neighbor>>;

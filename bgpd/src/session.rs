@@ -152,8 +152,6 @@ pub struct SessionContext {
     pub local: LocalParams,
     pub status: Arc<PeerStatus>,
     pub core: mpsc::Sender<CoreEvent>,
-    /// The session's own command queue, handed to the core (prefix limits).
-    pub commands: mpsc::Sender<PeerCommand>,
 }
 
 /// A timer that may be unset.
@@ -665,7 +663,6 @@ impl Session {
                         info,
                         writer,
                         graceful,
-                        commands: self.ctx.commands.clone(),
                     })
                     .await;
             }

@@ -6,7 +6,7 @@
 //! a large table never makes one large answer.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use ferry_control::{
     RouteEntry, RouteQuery, Summary, TableSummary, MAX_ROUTE_PAGE,
 };
 use ferry_rib::path::Path;
-use ferry_rib::peer::{PeerId, LOCAL};
+use ferry_rib::peer::LOCAL;
 use ferry_rib::{route_key, Rib, RouteKey};
 use ferry_wire::nlri::evpn::EvpnRoute;
 use ferry_wire::Nlri;
@@ -29,10 +29,8 @@ use crate::peer_status::{PeerStatus, PeerTable};
 pub(crate) struct View<'a> {
     pub rib: &'a Rib,
     pub peers: &'a PeerTable,
-    pub ids: &'a HashMap<IpAddr, PeerId>,
-    pub addrs: &'a HashMap<PeerId, IpAddr>,
-    /// Peers whose output is throttled (flow control).
-    pub throttled: &'a HashSet<PeerId>,
+    /// The sessions the core exports to: ids, addresses, flow control.
+    pub sessions: &'a crate::core::Sessions,
     pub config: Arc<Config>,
 }
 
@@ -78,8 +76,8 @@ impl View<'_> {
     fn neighbor_summary(&self, addr: IpAddr, st: &PeerStatus) -> NeighborSummary {
         let d = st.detail();
         let cfg = st.config();
-        let tables = match (d.state, self.ids.get(&addr)) {
-            (State::Established, Some(&id)) => d
+        let tables = match (d.state, self.sessions.id(&addr)) {
+            (State::Established, Some(id)) => d
                 .negotiated
                 .as_ref()
                 .map(|n| n.families.iter().collect::<Vec<_>>())
@@ -119,7 +117,7 @@ impl View<'_> {
         let summary = self.neighbor_summary(addr, st);
         let d = st.detail();
         let cfg = st.config();
-        let id = self.ids.get(&addr).copied();
+        let id = self.sessions.id(&addr);
         let rib_peer = id.and_then(|id| self.rib.peer(id));
         let tav = rib_peer.map_or(0, |p| p.counters.treat_as_withdraw);
         let backlog = id.and_then(|id| self.rib.backlog(id));
@@ -167,7 +165,7 @@ impl View<'_> {
                 )
                 .map_or(0, |t| t.as_secs()),
             send_hold_timer_expired: st.send_hold_timer_expired.load(AtomicOrdering::Relaxed),
-            output_throttled: id.is_some_and(|id| self.throttled.contains(&id)),
+            output_throttled: id.is_some_and(|id| self.sessions.is_throttled(id)),
             pending_routes: backlog.map_or(0, |b| b.routes() as u64),
             pending_tables: backlog.map_or(0, |b| b.tables() as u64),
             route_refresh_coalesced: rib_peer.map_or(0, |p| p.counters.refresh_coalesced),
@@ -248,9 +246,8 @@ impl View<'_> {
             None => None,
         };
         let peer_id = |addr: &IpAddr| {
-            self.ids
-                .get(addr)
-                .copied()
+            self.sessions
+                .id(addr)
                 .ok_or_else(|| format!("no Established session with {addr}"))
         };
         let received_from = q.received_from.as_ref().map(peer_id).transpose()?;
@@ -310,8 +307,8 @@ impl View<'_> {
             from: if path.peer() == LOCAL {
                 "local".into()
             } else {
-                self.addrs
-                    .get(&path.peer())
+                self.sessions
+                    .addr(path.peer())
                     .map_or_else(|| "?".into(), |a| a.to_string())
             },
             next_hop: path.attrs.next_hop.to_string(),
@@ -582,13 +579,11 @@ mod tests {
         let config = Arc::new(
             crate::config::from_str("router-id = \"10.0.0.1\"\nlocal-as = 64512\n", "t").unwrap(),
         );
-        let (peers, ids, addrs, throttled) = Default::default();
+        let (peers, sessions) = Default::default();
         let view = View {
             rib: &rib,
             peers: &peers,
-            ids: &ids,
-            addrs: &addrs,
-            throttled: &throttled,
+            sessions: &sessions,
             config,
         };
         for family in [None, Some("inet-vpn"), Some("evpn")] {

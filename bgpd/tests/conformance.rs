@@ -33,7 +33,7 @@ use bytes::Bytes;
 use ferry_bgpd::config::{self, Config};
 use ferry_bgpd::core::{Core, CoreEvent};
 use ferry_bgpd::negotiate::GracefulRestart;
-use ferry_bgpd::peer_status::{PeerStatus, PeerTable};
+use ferry_bgpd::peer_status::{Neighbor, PeerStatus, PeerTable};
 use ferry_bgpd::session::{PeerCommand, WriterHandle, COMMAND_QUEUE, LOW_WATER};
 use ferry_bgpd::worker::WorkerEvent;
 use ferry_control::{Request, Response, RouteQuery};
@@ -243,9 +243,15 @@ impl Harness {
                     enhanced_refresh,
                 };
                 let status = Arc::new(PeerStatus::new(neighbor));
-                self.peers.insert(peer, status.clone());
-                let (writer, rx) = WriterHandle::channel(status.clone());
                 let (commands, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+                self.peers.insert(
+                    peer,
+                    Neighbor {
+                        status: status.clone(),
+                        commands,
+                    },
+                );
+                let (writer, rx) = WriterHandle::channel(status.clone());
                 self.wires.insert(
                     peer,
                     Wire {
@@ -265,7 +271,6 @@ impl Harness {
                     info,
                     writer,
                     graceful: graceful.map(|g| g.negotiated()),
-                    commands,
                 });
             }
             Event::Update {

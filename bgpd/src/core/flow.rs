@@ -32,8 +32,9 @@ impl Core {
             not_sent,
         } in std::mem::take(&mut out.exports)
         {
-            let (late, now): (Vec<PeerId>, Vec<PeerId>) =
-                peers.into_iter().partition(|p| self.throttled.contains(p));
+            let (late, now): (Vec<PeerId>, Vec<PeerId>) = peers
+                .into_iter()
+                .partition(|p| self.sessions.is_throttled(*p));
             if !not_sent.is_empty() && !now.is_empty() {
                 self.count_not_sent(&now, &not_sent);
             }
@@ -52,7 +53,7 @@ impl Core {
     pub(super) fn queue_markers(&mut self, out: Outcome) {
         for e in out.exports {
             for p in e.peers {
-                if let Some(w) = self.writers.get(&p) {
+                if let Some(w) = self.sessions.writer(p) {
                     w.send(e.messages.clone());
                 }
             }
@@ -61,37 +62,37 @@ impl Core {
 
     /// Queues to one peer and throttles it once past the high-water mark.
     fn queue(&mut self, p: PeerId, messages: Vec<bytes::Bytes>) {
-        let Some(w) = self.writers.get(&p) else {
+        let Some(w) = self.sessions.writer(p) else {
             return;
         };
         if !w.send(messages) {
-            debug!(peer = ?self.addrs.get(&p), "writer gone; session closing");
+            debug!(peer = ?self.sessions.addr(p), "writer gone; session closing");
             return;
         }
         if w.queued_octets() >= HIGH_WATER && w.throttle() {
-            self.throttled.insert(p);
+            self.sessions.set_throttled(p, true);
         }
     }
 
     /// XON, a new session or a ROUTE-REFRESH: sends the peer what its
     /// backlog holds, until it is empty or the writer is full again.
     pub(super) fn resume(&mut self, p: PeerId) {
-        self.throttled.remove(&p);
+        self.sessions.set_throttled(p, false);
         loop {
-            let Some(w) = self.writers.get(&p) else {
+            let Some(w) = self.sessions.writer(p) else {
                 return;
             };
             let queued = w.queued_octets();
             if queued >= HIGH_WATER {
                 if w.throttle() {
-                    self.throttled.insert(p);
+                    self.sessions.set_throttled(p, true);
                     return;
                 }
                 continue;
             }
             let d = self.rib.drain(p, (HIGH_WATER - queued) as usize);
             if !d.messages.is_empty() {
-                if let Some(w) = self.writers.get(&p) {
+                if let Some(w) = self.sessions.writer(p) {
                     if !w.send(d.messages) {
                         return;
                     }
@@ -110,9 +111,9 @@ impl Core {
     /// requests arrive before it is out) and sent as the budget allows.
     pub(super) fn refresh(&mut self, p: PeerId, family: Family) {
         if self.rib.request_refresh(p, family) {
-            debug!(peer = ?self.addrs.get(&p), %family, "ROUTE-REFRESH coalesced with one still pending");
+            debug!(peer = ?self.sessions.addr(p), %family, "ROUTE-REFRESH coalesced with one still pending");
         }
-        if !self.throttled.contains(&p) {
+        if !self.sessions.is_throttled(p) {
             self.resume(p);
         }
     }

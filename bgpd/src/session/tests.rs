@@ -34,7 +34,6 @@ fn neighbor() -> NeighborConfig {
 #[tokio::test]
 async fn a_failing_session_reports_down() {
     let (core, mut core_rx) = mpsc::channel(4);
-    let (commands, _rx) = mpsc::channel(COMMAND_QUEUE);
     let status = Arc::new(PeerStatus::new(neighbor()));
     status.set_state(State::Established);
     let local = LocalParams {
@@ -51,7 +50,6 @@ async fn a_failing_session_reports_down() {
             local: local.clone(),
             status: status.clone(),
             core,
-            commands,
         },
         fsm: Fsm::new(local),
         conn: None,
