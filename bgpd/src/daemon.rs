@@ -287,6 +287,7 @@ fn spawn_session(
         },
     );
     let ctx = SessionContext {
+        dial: session::Dial::Tcp,
         local: Daemon::local_params(cfg, &n),
         neighbor: n,
         status: status.clone(),
@@ -314,7 +315,7 @@ fn spawn_session(
         }
         let mut accepted = accepted;
         loop {
-            let run = session::run(ctx.clone(), &mut rx, accepted.take());
+            let run = session::run(ctx.clone(), &mut rx, accepted.take().map(Into::into));
             match std::panic::AssertUnwindSafe(run).catch_unwind().await {
                 Ok(()) => break,
                 // The session reported Down as it unwound. A configured
@@ -527,7 +528,7 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
     }
     let handle = daemon.peers.get(&from).map(|n| n.commands.clone());
     let stream = match handle {
-        Some(h) => match h.try_send(PeerCommand::Incoming(stream)) {
+        Some(h) => match h.try_send(PeerCommand::Incoming(stream.into())) {
             Ok(()) => return,
             // A peer connecting faster than its session takes the
             // connections: the extra ones are closed.
@@ -542,7 +543,7 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
                     .peers
                     .remove_if(&from, |_, cur| cur.commands.same_channel(&h));
                 match cmd {
-                    PeerCommand::Incoming(stream) => stream,
+                    PeerCommand::Incoming(session::Stream::Tcp(stream)) => stream,
                     _ => return,
                 }
             }

@@ -1,5 +1,6 @@
-//! One task per peer: runs the [`Fsm`] over a TCP connection, owns the
-//! timers, reads and frames messages, and reports to the core task.
+//! One task per peer: runs the [`Fsm`] over a connection (TCP, or in
+//! memory for tests: [`Stream`]), owns the timers, reads and frames
+//! messages, and reports to the core task.
 //!
 //! ```text
 //!  listener ──Incoming(stream)──▶ session task ──CoreEvent──▶ core task (RIB)
@@ -19,10 +20,8 @@
 //! NOTIFICATION at most one second and resets the connection (RST)
 //! when octets are left unacknowledged.
 
-use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +32,6 @@ use ferry_wire::iana::notification::cease;
 use ferry_wire::message::HEADER_LEN;
 use ferry_wire::{frame_length, EncodeContext, EncodeError, Message, MessageError, Notification};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
@@ -70,7 +67,7 @@ pub fn order(to: &mpsc::Sender<PeerCommand>, command: PeerCommand) {
 #[derive(Debug)]
 pub enum PeerCommand {
     /// The listener accepted a connection from this peer.
-    Incoming(TcpStream),
+    Incoming(Stream),
     /// Close the session with Cease/`subcode` and end the task.
     Stop(u8),
     /// A prefix limit was passed: close with Cease / Maximum Number of
@@ -84,14 +81,17 @@ pub enum PeerCommand {
     },
 }
 
+mod transport;
 mod writer;
 
+use transport::{ConnectFuture, ReadHalf};
+pub use transport::{Dial, Stream, MEMORY_BUFFER};
 use writer::{Writer, Xon, CLOSE_TIME};
 pub use writer::{WriterHandle, HIGH_WATER, LOW_WATER};
 
-/// One TCP connection of a session.
+/// One connection of a session.
 struct Connection {
-    reader: OwnedReadHalf,
+    reader: ReadHalf,
     buf: BytesMut,
     writer: Writer,
     /// We connected out (true) or accepted (false): decides collisions.
@@ -100,8 +100,8 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, outgoing: bool, ctx: &SessionContext) -> io::Result<Connection> {
-        stream.set_nodelay(true)?;
+    fn new(stream: Stream, outgoing: bool, ctx: &SessionContext) -> io::Result<Connection> {
+        stream.set_nodelay()?;
         let local = stream.local_addr()?;
         let (reader, writer) = stream.into_split();
         let xon = Xon {
@@ -143,8 +143,6 @@ enum ReadError {
     Closed,
 }
 
-type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
-
 /// Everything a session task needs.
 #[derive(Clone)]
 pub struct SessionContext {
@@ -152,6 +150,8 @@ pub struct SessionContext {
     pub local: LocalParams,
     pub status: Arc<PeerStatus>,
     pub core: mpsc::Sender<CoreEvent>,
+    /// How the session connects out: [`Dial::Tcp`] in the daemon.
+    pub dial: Dial,
 }
 
 /// A timer that may be unset.
@@ -191,7 +191,7 @@ struct Session {
     fsm: Fsm,
     conn: Option<Connection>,
     /// A connection accepted while ours was opening (RFC 4271 §6.8).
-    pending: Option<TcpStream>,
+    pending: Option<Stream>,
     connecting: Option<ConnectFuture>,
     connect_retry: Option<Instant>,
     hold: Option<Instant>,
@@ -243,7 +243,7 @@ impl Drop for Session {
 pub async fn run(
     ctx: SessionContext,
     commands: &mut mpsc::Receiver<PeerCommand>,
-    accepted: Option<TcpStream>,
+    accepted: Option<Stream>,
 ) {
     let fsm = Fsm::new(ctx.local.clone());
     let mut s = Session {
@@ -424,7 +424,7 @@ impl Session {
     }
 
     /// Takes an accepted connection as the session's connection.
-    async fn adopt(&mut self, stream: TcpStream) {
+    async fn adopt(&mut self, stream: Stream) {
         self.connecting = None;
         match Connection::new(stream, false, &self.ctx) {
             Ok(conn) => {
@@ -438,7 +438,7 @@ impl Session {
         }
     }
 
-    async fn incoming(&mut self, stream: TcpStream) {
+    async fn incoming(&mut self, stream: Stream) {
         match self.fsm.state() {
             State::Idle | State::Connect | State::Active => {
                 if let Some(old) = self.conn.take() {
@@ -577,11 +577,7 @@ impl Session {
                 self.connecting = None;
             }
             Action::InitiateConnect => {
-                let local = self.ctx.neighbor.session.local_address;
-                let port = self.ctx.neighbor.session.peer_port;
-                let key = self.ctx.neighbor.session.authentication_key.clone();
-                let ttl = self.ctx.neighbor.session.ttl_security;
-                self.connecting = Some(Box::pin(connect(addr, port, local, key, ttl)));
+                self.connecting = Some(self.ctx.dial.connect(&self.ctx.neighbor));
             }
             Action::DropConnection => {
                 self.connecting = None;
@@ -704,7 +700,7 @@ impl Session {
 }
 
 /// Refuses an accepted connection with a Cease NOTIFICATION.
-async fn refuse(mut stream: TcpStream, subcode: u8) {
+async fn refuse(mut stream: Stream, subcode: u8) {
     let m = Message::Notification(Notification::new(
         ferry_wire::iana::notification::CEASE,
         subcode,
@@ -717,30 +713,6 @@ async fn refuse(mut stream: TcpStream, subcode: u8) {
         })
         .await;
     }
-}
-
-async fn connect(
-    addr: IpAddr,
-    port: u16,
-    local: Option<IpAddr>,
-    md5_key: Option<String>,
-    ttl_security: Option<u8>,
-) -> io::Result<TcpStream> {
-    let socket = match addr {
-        IpAddr::V4(_) => TcpSocket::new_v4()?,
-        IpAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-    if let Some(k) = md5_key {
-        crate::sockopt::set_md5(fd, ipnet::IpNet::from(addr), k.as_bytes())?;
-    }
-    if let Some(hops) = ttl_security {
-        crate::sockopt::set_gtsm(fd, addr, hops)?;
-    }
-    if let Some(l) = local {
-        socket.bind(SocketAddr::new(l, 0))?;
-    }
-    socket.connect(SocketAddr::new(addr, port)).await
 }
 
 #[cfg(test)]

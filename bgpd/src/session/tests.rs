@@ -1,9 +1,11 @@
+use super::transport::WriteHalf;
 use super::*;
 use crate::config::SessionSettings;
 use crate::fsm::Fsm;
 use ferry_wire::message::Capability;
 use ferry_wire::{Family, FamilySet, Open};
 use std::net::Ipv4Addr;
+use tokio::net::TcpStream;
 
 fn neighbor() -> NeighborConfig {
     NeighborConfig {
@@ -50,6 +52,7 @@ async fn a_failing_session_reports_down() {
             local: local.clone(),
             status: status.clone(),
             core,
+            dial: Dial::Tcp,
         },
         fsm: Fsm::new(local),
         conn: None,
@@ -103,7 +106,7 @@ async fn keepalive_jumps_the_update_backlog() {
     let (server, _) = accepted.unwrap();
     let (_read, write) = server.into_split();
     let status = Arc::new(PeerStatus::new(neighbor()));
-    let writer = Writer::spawn(write, status.clone(), None);
+    let writer = Writer::spawn(WriteHalf::Tcp(write), status.clone(), None);
     let update = raw_message(2, 4096);
     const UPDATES: usize = 50 * 1024 * 1024 / 4096;
     for _ in 0..UPDATES / 64 {

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::info;
+
+use super::transport::WriteHalf;
 
 use crate::core::CoreEvent;
 use crate::peer_status::PeerStatus;
@@ -113,7 +114,7 @@ impl Writer {
     // the rest as route keys; one event's UPDATEs may pass the mark, and
     // those are octets shared with the peer's update group. Its length is
     // `out_queue` in `show neighbor`; it goes with the connection.
-    pub(super) fn spawn(half: OwnedWriteHalf, status: Arc<PeerStatus>, xon: Option<Xon>) -> Writer {
+    pub(super) fn spawn(half: WriteHalf, status: Arc<PeerStatus>, xon: Option<Xon>) -> Writer {
         let shared = status.clone();
         let (data, rx) = mpsc::unbounded_channel::<Vec<Bytes>>();
         let (control, control_rx) = mpsc::channel::<Bytes>(CONTROL_QUEUE);
@@ -202,11 +203,7 @@ struct Queues {
 /// The session's own messages (KEEPALIVE above all) never wait behind
 /// the UPDATE backlog: each time a whole message is out, the control
 /// queue is served first.
-async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
-    mut half: W,
-    status: Arc<PeerStatus>,
-    queues: Queues,
-) {
+async fn write_loop(mut half: WriteHalf, status: Arc<PeerStatus>, queues: Queues) {
     let Queues {
         data: mut rx,
         control: mut control_rx,
@@ -273,12 +270,11 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
     control_rx.close();
     status.queue_cleared();
     status.write_progress(false);
-    let fd = half.as_raw_fd();
     match exit {
         WriterExit::Drained => {
             let _ = tokio::time::timeout(CLOSE_TIME, half.shutdown()).await;
         }
-        WriterExit::Failed => reset(half, fd),
+        WriterExit::Failed => half.reset(),
         WriterExit::Abort(notification) => {
             let until = Instant::now() + CLOSE_TIME;
             let sent = tokio::time::timeout_at(until, async {
@@ -290,7 +286,7 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
                     half.write_all(n).await?;
                 }
                 // Wait for the peer to acknowledge what was written.
-                while crate::sockopt::unacknowledged_octets(fd)? > 0 {
+                while half.unacknowledged_octets()? > 0 {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 io::Result::Ok(())
@@ -308,35 +304,9 @@ async fn write_loop<W: tokio::io::AsyncWrite + AsRawFd + Unpin>(
                         let peer = status.config().address;
                         info!(%peer, "NOTIFICATION not delivered within {CLOSE_TIME:?}; connection reset");
                     }
-                    reset(half, fd);
+                    half.reset();
                 }
             }
         }
-    }
-}
-
-/// Closes the connection with a RST, discarding what is queued.
-fn reset<W: AsRawFd>(half: W, fd: std::os::fd::RawFd) {
-    if let Err(e) = crate::sockopt::set_linger_zero(fd) {
-        debug!(error = %e, "SO_LINGER 0 not set");
-    }
-    // No FIN first: the socket closes (with RST) when the read half is
-    // dropped too.
-    half.forget();
-}
-
-/// The write half of a connection, as the writer task needs it: its
-/// descriptor for socket options, and a way to let go of it without a FIN.
-trait AsRawFd {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd;
-    fn forget(self);
-}
-
-impl AsRawFd for OwnedWriteHalf {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(self.as_ref())
-    }
-    fn forget(self) {
-        OwnedWriteHalf::forget(self)
     }
 }
