@@ -222,3 +222,6 @@ fn closing_notification_uses_the_negotiated_maximum() {
         assert_eq!(bytes.len(), if extended { 21 + 65000 } else { 4096 });
     }
 }
+
+mod memory;
+mod peer;
