@@ -26,7 +26,7 @@ use crate::control::{self, ReloadRequest};
 use crate::core::{current, Core, CoreEvent, SharedConfig};
 use crate::negotiate::LocalParams;
 use crate::peer_status::{Neighbor, PeerStatus, PeerTable};
-use crate::session::{self, PeerCommand, SessionContext};
+use crate::session::{self, PeerCommand, SessionContext, Stream};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,8 @@ struct Daemon {
     /// and dynamic neighbours.
     listeners: Vec<std::os::fd::RawFd>,
     bfd: BfdHandle,
+    /// How sessions connect out: TCP (tests: in-memory streams).
+    dial: session::Dial,
 }
 
 /// Every (peer or range, key) of a configuration's groups.
@@ -137,18 +139,6 @@ impl Daemon {
             graceful_restart_time: (cfg.graceful_restart_time > 0)
                 .then_some(cfg.graceful_restart_time),
         }
-    }
-
-    fn spawn_session(&mut self, n: NeighborConfig, accepted: Option<TcpStream>) {
-        spawn_session(
-            &current(&self.config),
-            &self.peers,
-            &self.core,
-            &self.bfd,
-            &mut self.sessions,
-            n,
-            accepted,
-        );
     }
 
     fn stop(&mut self, addr: IpAddr, subcode: u8) {
@@ -264,81 +254,76 @@ impl Daemon {
     }
 }
 
-// The daemon's shared tables, passed one by one as the reload path and
-// the accept path hold them.
-#[allow(clippy::too_many_arguments)]
-fn spawn_session(
-    cfg: &Config,
-    peers: &PeerTable,
-    core: &mpsc::Sender<CoreEvent>,
-    bfd: &BfdHandle,
-    sessions: &mut JoinSet<()>,
-    n: NeighborConfig,
-    accepted: Option<TcpStream>,
-) {
-    let addr = n.address;
-    let status = Arc::new(PeerStatus::new(n.clone()));
-    let (tx, rx) = mpsc::channel(crate::session::COMMAND_QUEUE);
-    peers.insert(
-        addr,
-        Neighbor {
+impl Daemon {
+    /// Registers a neighbour and starts its session task (with a connection
+    /// already accepted for it, for a dynamic neighbour).
+    fn spawn_session(&mut self, n: NeighborConfig, accepted: Option<Stream>) {
+        let cfg = current(&self.config);
+        let peers = &self.peers;
+        let addr = n.address;
+        let status = Arc::new(PeerStatus::new(n.clone()));
+        let (tx, rx) = mpsc::channel(crate::session::COMMAND_QUEUE);
+        peers.insert(
+            addr,
+            Neighbor {
+                status: status.clone(),
+                commands: tx.clone(),
+            },
+        );
+        let ctx = SessionContext {
+            dial: self.dial.clone(),
+            local: Daemon::local_params(&cfg, &n),
+            neighbor: n,
             status: status.clone(),
-            commands: tx.clone(),
-        },
-    );
-    let ctx = SessionContext {
-        dial: session::Dial::Tcp,
-        local: Daemon::local_params(cfg, &n),
-        neighbor: n,
-        status: status.clone(),
-        core: core.clone(),
-    };
-    let peers = peers.clone();
-    let bfd = bfd.clone();
-    let mut rx = rx;
-    sessions.spawn(async move {
-        let dynamic = ctx.neighbor.dynamic;
-        // BFD lives as long as the session task: its Down reaches the
-        // session as PeerCommand::BfdDown.
-        static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let bfd_token = TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bfd_config = ctx.neighbor.session.bfd;
-        if let Some(b) = bfd_config {
-            bfd.add(
-                addr,
-                ctx.neighbor.session.local_address,
-                b,
-                tx.clone(),
-                bfd_token,
-            )
-            .await;
-        }
-        let mut accepted = accepted;
-        loop {
-            let run = session::run(ctx.clone(), &mut rx, accepted.take().map(Into::into));
-            match std::panic::AssertUnwindSafe(run).catch_unwind().await {
-                Ok(()) => break,
-                // The session reported Down as it unwound. A configured
-                // peer starts again on the same command queue; a dynamic
-                // one is forgotten and may connect again.
-                Err(_) if dynamic => {
-                    error!(peer = %addr, "session task failed; the neighbor is forgotten");
-                    break;
-                }
-                Err(_) => {
-                    error!(peer = %addr, "session task failed; starting it again");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+            core: self.core.clone(),
+        };
+        let peers = peers.clone();
+        let bfd = self.bfd.clone();
+        let mut rx = rx;
+        self.sessions.spawn(async move {
+            let dynamic = ctx.neighbor.dynamic;
+            // BFD lives as long as the session task: its Down reaches the
+            // session as PeerCommand::BfdDown.
+            static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+            let bfd_token = TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let bfd_config = ctx.neighbor.session.bfd;
+            if let Some(b) = bfd_config {
+                bfd.add(
+                    addr,
+                    ctx.neighbor.session.local_address,
+                    b,
+                    tx.clone(),
+                    bfd_token,
+                )
+                .await;
+            }
+            let mut accepted = accepted;
+            loop {
+                let run = session::run(ctx.clone(), &mut rx, accepted.take());
+                match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(()) => break,
+                    // The session reported Down as it unwound. A configured
+                    // peer starts again on the same command queue; a dynamic
+                    // one is forgotten and may connect again.
+                    Err(_) if dynamic => {
+                        error!(peer = %addr, "session task failed; the neighbor is forgotten");
+                        break;
+                    }
+                    Err(_) => {
+                        error!(peer = %addr, "session task failed; starting it again");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
             }
-        }
-        if bfd_config.is_some() {
-            bfd.remove(addr, bfd_token).await;
-        }
-        if dynamic {
-            // Forget the peer unless a new session took its place.
-            peers.remove_if(&addr, |_, n| n.commands.same_channel(&tx));
-        }
-    });
+            if bfd_config.is_some() {
+                bfd.remove(addr, bfd_token).await;
+            }
+            if dynamic {
+                // Forget the peer unless a new session took its place.
+                peers.remove_if(&addr, |_, n| n.commands.same_channel(&tx));
+            }
+        });
+    }
 }
 
 /// The listening socket(s) for BGP connections.
@@ -454,6 +439,7 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
         core: core_tx.clone(),
         sessions: JoinSet::new(),
         bfd,
+        dial: session::Dial::Tcp,
     };
     for n in cfg.neighbors() {
         daemon.spawn_session(n, None);
@@ -491,7 +477,7 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
     loop {
         tokio::select! {
             Some((stream, from)) = accepted_rx.recv() => {
-                accept(&mut daemon, stream, from);
+                accept(&mut daemon, Stream::Tcp(stream), from);
             }
             Some(reply) = reload_rx.recv() => {
                 let r = daemon.reload().await;
@@ -515,20 +501,19 @@ pub async fn run(config_path: &Path, cfg: Config) -> Result<(), DaemonError> {
 }
 
 /// Hands an accepted connection to its session, or starts a dynamic one.
-fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
+fn accept(daemon: &mut Daemon, stream: Stream, from: IpAddr) {
     if let Some(hops) = current(&daemon.config)
         .neighbor(from)
         .and_then(|n| n.session.ttl_security)
     {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        if let Err(e) = crate::sockopt::set_gtsm(fd, from, hops) {
+        if let Err(e) = set_gtsm(&stream, from, hops) {
             warn!(peer = %from, error = %e, "GTSM not set; connection refused");
             return;
         }
     }
     let handle = daemon.peers.get(&from).map(|n| n.commands.clone());
     let stream = match handle {
-        Some(h) => match h.try_send(PeerCommand::Incoming(stream.into())) {
+        Some(h) => match h.try_send(PeerCommand::Incoming(stream)) {
             Ok(()) => return,
             // A peer connecting faster than its session takes the
             // connections: the extra ones are closed.
@@ -543,7 +528,7 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
                     .peers
                     .remove_if(&from, |_, cur| cur.commands.same_channel(&h));
                 match cmd {
-                    PeerCommand::Incoming(session::Stream::Tcp(stream)) => stream,
+                    PeerCommand::Incoming(stream) => stream,
                     _ => return,
                 }
             }
@@ -554,8 +539,7 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
     match cfg.match_dynamic(from) {
         Some(n) => {
             if let Some(hops) = n.session.ttl_security {
-                let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-                if let Err(e) = crate::sockopt::set_gtsm(fd, from, hops) {
+                if let Err(e) = set_gtsm(&stream, from, hops) {
                     warn!(peer = %from, error = %e, "GTSM not set; connection refused");
                     return;
                 }
@@ -569,3 +553,15 @@ fn accept(daemon: &mut Daemon, stream: TcpStream, from: IpAddr) {
         }
     }
 }
+
+/// GTSM (RFC 5082) on an accepted connection; an in-memory one has no
+/// TTL.
+fn set_gtsm(stream: &Stream, from: IpAddr, hops: u8) -> std::io::Result<()> {
+    match stream {
+        Stream::Tcp(s) => crate::sockopt::set_gtsm(std::os::fd::AsRawFd::as_raw_fd(s), from, hops),
+        Stream::Memory { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -716,4 +716,4 @@ async fn refuse(mut stream: Stream, subcode: u8) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

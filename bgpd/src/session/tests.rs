@@ -224,4 +224,4 @@ fn closing_notification_uses_the_negotiated_maximum() {
 }
 
 mod memory;
-mod peer;
+pub(crate) mod peer;
