@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod damage;
+#[cfg(test)]
+pub mod fake;
 pub mod kernel;
 pub mod plan;
 

@@ -53,6 +53,8 @@ use crate::origination::{vrf_spec, Originator};
 mod pods;
 mod repair;
 mod show;
+#[cfg(test)]
+mod tests;
 
 /// How long routes learned before a restart are kept when no End-of-RIB
 /// arrives.
