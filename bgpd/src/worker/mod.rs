@@ -28,7 +28,7 @@
 //! origination of pod prefixes; `pods.rs` attaches, detaches and checks
 //! pods; `repair.rs` reconciles at start, sweeps stale routes and repairs
 //! damage; `show.rs` answers `show vrf` and `show route table`. The kernel
-//! is reached through [`KernelApi`]; `tests.rs` runs the worker against
+//! is reached through [`KernelApi`]; `tests/` runs the worker against
 //! an in-memory kernel.
 
 use std::collections::BTreeMap;
