@@ -135,27 +135,29 @@ async fn notification(p: &mut raw::Session, timeout: Duration) -> Option<Bytes> 
     None
 }
 
-/// Runs `f` on a new thread inside the namespace called `ns`, without
-/// waiting for it (unlike `ferry_tests::in_netns`).
-fn spawn_in<T: Send + 'static>(
+/// Runs the future `f` makes on a new thread inside the namespace `ns`
+/// (a single-threaded tokio runtime), without waiting for it (unlike
+/// `ferry_tests::block_in`).
+fn spawn_in<T, Fut>(
     ns: &Netns,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
+    f: impl FnOnce() -> Fut + Send + 'static,
+) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
     let path = format!("/var/run/netns/{}", ns.name);
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         // SAFETY: setns(2) on a namespace file we opened, for this thread only.
         let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
         assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f())
     })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// An encoded UPDATE for one Type-5 route.

@@ -4,11 +4,11 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferry_tests::{eventually, in_netns, raw, require_root, Ferry, Lan, Netns, RR};
+use ferry_tests::{block_in, eventually, raw, require_root, Ferry, Lan, Netns, RR};
 use ferry_wire::message::Capability;
 use ferry_wire::{Family, Message, Open};
 
-use super::{alive, establish, recv, runtime, state_of, worker_open, RR_ADDR};
+use super::{alive, establish, recv, state_of, worker_open, RR_ADDR};
 
 pub(crate) fn dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled() {
     require_root("dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled");
@@ -31,43 +31,41 @@ pub(crate) fn dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled
         &format!("{RR}connect-retry = 1\n"),
     );
     let list = addrs.clone();
-    let dials = in_netns(&cl_ns, move || {
-        runtime().block_on(async move {
-            // Listen on :179 in the peers' namespace to catch any dial.
-            let listener = tokio::net::TcpListener::bind("0.0.0.0:179").await.unwrap();
-            let (done_tx, mut done) = tokio::sync::oneshot::channel::<()>();
-            let counter = tokio::spawn(async move {
-                let mut from = Vec::new();
-                loop {
-                    tokio::select! {
-                        _ = &mut done => break,
-                        a = listener.accept() => match a {
-                            Ok((_s, peer)) => from.push(peer),
-                            Err(_) => break,
-                        },
-                    }
-                }
-                from
-            });
-            // 400 connections: half close at once, half after their OPEN
-            // (bgpd in OpenSent, or OpenConfirm), from 20 addresses.
-            for round in 0..20 {
-                for (i, a) in list.iter().enumerate() {
-                    let Ok(mut p) = raw::tcp(*a, RR_ADDR, None).await else {
-                        continue;
-                    };
-                    if (round + i) % 2 == 0 {
-                        let _ = p.send(&Message::Open(worker_open(*a, 90, false))).await;
-                        let _ = p.recv_raw(Duration::from_millis(200)).await;
-                    }
-                    drop(p);
+    let dials = block_in(&cl_ns, move || async move {
+        // Listen on :179 in the peers' namespace to catch any dial.
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:179").await.unwrap();
+        let (done_tx, mut done) = tokio::sync::oneshot::channel::<()>();
+        let counter = tokio::spawn(async move {
+            let mut from = Vec::new();
+            loop {
+                tokio::select! {
+                    _ = &mut done => break,
+                    a = listener.accept() => match a {
+                        Ok((_s, peer)) => from.push(peer),
+                        Err(_) => break,
+                    },
                 }
             }
-            // Connect-retry is 1 s: a redial would come within 4 s.
-            tokio::time::sleep(Duration::from_secs(4)).await;
-            let _ = done_tx.send(());
-            counter.await.unwrap()
-        })
+            from
+        });
+        // 400 connections: half close at once, half after their OPEN
+        // (bgpd in OpenSent, or OpenConfirm), from 20 addresses.
+        for round in 0..20 {
+            for (i, a) in list.iter().enumerate() {
+                let Ok(mut p) = raw::tcp(*a, RR_ADDR, None).await else {
+                    continue;
+                };
+                if (round + i) % 2 == 0 {
+                    let _ = p.send(&Message::Open(worker_open(*a, 90, false))).await;
+                    let _ = p.recv_raw(Duration::from_millis(200)).await;
+                }
+                drop(p);
+            }
+        }
+        // Connect-retry is 1 s: a redial would come within 4 s.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let _ = done_tx.send(());
+        counter.await.unwrap()
     });
     assert!(
         dials.is_empty(),
@@ -91,12 +89,10 @@ pub(crate) fn dynamic_neighbors_that_leave_early_are_forgotten_and_never_dialled
     );
     // One that reaches Established and then goes is forgotten too.
     let a = addrs[0];
-    in_netns(&cl_ns, move || {
-        runtime().block_on(async move {
-            let p = establish(a, 90, false, None).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            drop(p);
-        })
+    block_in(&cl_ns, move || async move {
+        let p = establish(a, 90, false, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(p);
     });
     eventually(
         "the Established dynamic neighbour forgotten",
@@ -135,55 +131,53 @@ allow = ["10.10.0.0/16"]
 "#,
     );
     let me = Ipv4Addr::new(10, 10, 93, 12);
-    let answers = in_netns(&cl_ns, move || {
-        runtime().block_on(async move {
-            let cases: Vec<(&str, Vec<Capability>)> = vec![
-                (
-                    "My AS 65000, 4-octet AS 64512",
-                    vec![Capability::FourOctetAs { asn: 64512 }],
-                ),
-                (
-                    "two 4-octet AS capabilities, 65000 and 64512",
-                    vec![
-                        Capability::FourOctetAs { asn: 65000 },
-                        Capability::FourOctetAs { asn: 64512 },
-                    ],
-                ),
-                (
-                    "agreeing fields (control)",
-                    vec![Capability::FourOctetAs { asn: 65000 }],
-                ),
-            ];
-            let mut out = Vec::new();
-            for (name, mut caps) in cases {
-                caps.push(Capability::Multiprotocol {
-                    family: Family::EVPN,
-                });
-                let mut p = raw::tcp(me, RR_ADDR, None).await.unwrap();
-                p.send(&Message::Open(Open::new(65000, 90, me, caps)))
-                    .await
-                    .unwrap();
-                let mut got = None;
-                for _ in 0..4 {
-                    match recv(&mut p, Duration::from_secs(3)).await {
-                        Ok(Message::Notification(n)) => {
-                            got = Some((n.code, n.subcode));
-                            break;
-                        }
-                        Ok(Message::Open(_)) => {
-                            let _ = p.send(&Message::Keepalive).await;
-                        }
-                        Ok(Message::Keepalive) => break,
-                        Ok(_) => {}
-                        Err(_) => break,
+    let answers = block_in(&cl_ns, move || async move {
+        let cases: Vec<(&str, Vec<Capability>)> = vec![
+            (
+                "My AS 65000, 4-octet AS 64512",
+                vec![Capability::FourOctetAs { asn: 64512 }],
+            ),
+            (
+                "two 4-octet AS capabilities, 65000 and 64512",
+                vec![
+                    Capability::FourOctetAs { asn: 65000 },
+                    Capability::FourOctetAs { asn: 64512 },
+                ],
+            ),
+            (
+                "agreeing fields (control)",
+                vec![Capability::FourOctetAs { asn: 65000 }],
+            ),
+        ];
+        let mut out = Vec::new();
+        for (name, mut caps) in cases {
+            caps.push(Capability::Multiprotocol {
+                family: Family::EVPN,
+            });
+            let mut p = raw::tcp(me, RR_ADDR, None).await.unwrap();
+            p.send(&Message::Open(Open::new(65000, 90, me, caps)))
+                .await
+                .unwrap();
+            let mut got = None;
+            for _ in 0..4 {
+                match recv(&mut p, Duration::from_secs(3)).await {
+                    Ok(Message::Notification(n)) => {
+                        got = Some((n.code, n.subcode));
+                        break;
                     }
+                    Ok(Message::Open(_)) => {
+                        let _ = p.send(&Message::Keepalive).await;
+                    }
+                    Ok(Message::Keepalive) => break,
+                    Ok(_) => {}
+                    Err(_) => break,
                 }
-                out.push((name, got));
-                drop(p);
-                tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            out
-        })
+            out.push((name, got));
+            drop(p);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        out
     });
     eprintln!("{answers:?}");
     assert_eq!(answers[0].1, Some((2, 2)), "{}", answers[0].0);

@@ -8,7 +8,7 @@ use ferry_tests::{eventually, require_root, Ferry, Lan, Netns, RR};
 use ferry_wire::Message;
 
 use super::{
-    alive, establish, max_len, notification, recv, route, route_count, runtime, spawn_in, state_of,
+    alive, establish, max_len, notification, recv, route, route_count, spawn_in, state_of,
 };
 
 /// `update` with one more path attribute: flags 0x50 (transitive,
@@ -43,105 +43,103 @@ pub(crate) fn oversize_attribute_gets_a_notification_that_fits_and_the_peer_come
     // bystander sees the hostile peer's route reflected.
     let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
     let (back_tx, back_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-    let worker = spawn_in(&cl_ns, move || {
-        runtime().block_on(async move {
-            let r: Result<(), String> = async {
-                let mut bystander = establish(bystander_addr, 90, false, None)
-                    .await
-                    .map_err(|e| format!("bystander: {e}"))?;
-                let mut h = establish(hostile, 90, true, None)
-                    .await
-                    .map_err(|e| format!("hostile: {e}"))?;
-                if !h.extended_message {
-                    return Err("Extended Message not negotiated".into());
-                }
-                let base = route("1.1.1.0/30", hostile);
-                h.send_raw(&base).await.map_err(|e| e.to_string())?;
-                // The bystander gets the route.
-                let mut seen = false;
-                for _ in 0..20 {
-                    match recv(&mut bystander, Duration::from_millis(500)).await {
-                        Ok(Message::Update(u)) if u.mp_reach.is_some() => {
-                            seen = true;
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                        Err(e) => return Err(format!("bystander: {e}")),
-                    }
-                }
-                if !seen {
-                    return Err("the bystander never got the hostile peer's route".into());
-                }
-                back_tx.send(Ok(())).ok();
-                // Wait for the main thread to check the RIB.
-                let _ = rx.recv();
-                let big = with_big_well_known_attribute(&base, 65535);
-                h.send_raw(&big).await.map_err(|e| e.to_string())?;
-                let n = notification(&mut h, Duration::from_secs(5))
-                    .await
-                    .ok_or("no NOTIFICATION after the 65535-octet UPDATE")?;
-                let len = u16::from_be_bytes([n[16], n[17]]) as usize;
-                if len != n.len() || len > max_len(&h) {
-                    return Err(format!(
-                        "NOTIFICATION of {} octets (length field {len}), maximum {}",
-                        n.len(),
-                        max_len(&h)
-                    ));
-                }
-                if (n[19], n[20]) != (3, 2) {
-                    return Err(format!("NOTIFICATION {}/{}, 3/2 expected", n[19], n[20]));
-                }
-                // RFC 4271 §6.3: the data is the attribute (cut to
-                // what fits).
-                if n.len() > 21 && n[21..23] != [0x50, 201] {
-                    return Err(format!("NOTIFICATION data starts {:?}", &n[21..23]));
-                }
-                // The connection is closed after it.
-                match h.recv_raw(Duration::from_secs(3)).await {
-                    Err(e) if e.kind() != std::io::ErrorKind::TimedOut => {}
-                    other => return Err(format!("connection still open: {other:?}")),
-                }
-                // The bystander loses the hostile peer's route.
-                let mut withdrawn = false;
-                for _ in 0..20 {
-                    match recv(&mut bystander, Duration::from_millis(500)).await {
-                        Ok(Message::Update(u))
-                            if u.mp_unreach
-                                .as_ref()
-                                .is_some_and(|m| !m.withdrawn.is_empty()) =>
-                        {
-                            withdrawn = true;
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                            let _ = bystander.send(&Message::Keepalive).await;
-                        }
-                        Err(e) => return Err(format!("bystander: {e}")),
-                    }
-                }
-                if !withdrawn {
-                    return Err("the bystander's view kept the hostile peer's route".into());
-                }
-                back_tx.send(Ok(())).ok();
-                let _ = rx.recv();
-                // The same address connects again.
-                let mut again = establish(hostile, 90, true, None)
-                    .await
-                    .map_err(|e| format!("reconnecting: {e}"))?;
-                again.send_raw(&base).await.map_err(|e| e.to_string())?;
-                back_tx.send(Ok(())).ok();
-                let _ = rx.recv();
-                drop(bystander);
-                Ok(())
+    let worker = spawn_in(&cl_ns, move || async move {
+        let r: Result<(), String> = async {
+            let mut bystander = establish(bystander_addr, 90, false, None)
+                .await
+                .map_err(|e| format!("bystander: {e}"))?;
+            let mut h = establish(hostile, 90, true, None)
+                .await
+                .map_err(|e| format!("hostile: {e}"))?;
+            if !h.extended_message {
+                return Err("Extended Message not negotiated".into());
             }
-            .await;
-            if let Err(e) = &r {
-                let _ = back_tx.send(Err(e.clone()));
+            let base = route("1.1.1.0/30", hostile);
+            h.send_raw(&base).await.map_err(|e| e.to_string())?;
+            // The bystander gets the route.
+            let mut seen = false;
+            for _ in 0..20 {
+                match recv(&mut bystander, Duration::from_millis(500)).await {
+                    Ok(Message::Update(u)) if u.mp_reach.is_some() => {
+                        seen = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(e) => return Err(format!("bystander: {e}")),
+                }
             }
-            r
-        })
+            if !seen {
+                return Err("the bystander never got the hostile peer's route".into());
+            }
+            back_tx.send(Ok(())).ok();
+            // Wait for the main thread to check the RIB.
+            let _ = rx.recv();
+            let big = with_big_well_known_attribute(&base, 65535);
+            h.send_raw(&big).await.map_err(|e| e.to_string())?;
+            let n = notification(&mut h, Duration::from_secs(5))
+                .await
+                .ok_or("no NOTIFICATION after the 65535-octet UPDATE")?;
+            let len = u16::from_be_bytes([n[16], n[17]]) as usize;
+            if len != n.len() || len > max_len(&h) {
+                return Err(format!(
+                    "NOTIFICATION of {} octets (length field {len}), maximum {}",
+                    n.len(),
+                    max_len(&h)
+                ));
+            }
+            if (n[19], n[20]) != (3, 2) {
+                return Err(format!("NOTIFICATION {}/{}, 3/2 expected", n[19], n[20]));
+            }
+            // RFC 4271 §6.3: the data is the attribute (cut to
+            // what fits).
+            if n.len() > 21 && n[21..23] != [0x50, 201] {
+                return Err(format!("NOTIFICATION data starts {:?}", &n[21..23]));
+            }
+            // The connection is closed after it.
+            match h.recv_raw(Duration::from_secs(3)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::TimedOut => {}
+                other => return Err(format!("connection still open: {other:?}")),
+            }
+            // The bystander loses the hostile peer's route.
+            let mut withdrawn = false;
+            for _ in 0..20 {
+                match recv(&mut bystander, Duration::from_millis(500)).await {
+                    Ok(Message::Update(u))
+                        if u.mp_unreach
+                            .as_ref()
+                            .is_some_and(|m| !m.withdrawn.is_empty()) =>
+                    {
+                        withdrawn = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        let _ = bystander.send(&Message::Keepalive).await;
+                    }
+                    Err(e) => return Err(format!("bystander: {e}")),
+                }
+            }
+            if !withdrawn {
+                return Err("the bystander's view kept the hostile peer's route".into());
+            }
+            back_tx.send(Ok(())).ok();
+            let _ = rx.recv();
+            // The same address connects again.
+            let mut again = establish(hostile, 90, true, None)
+                .await
+                .map_err(|e| format!("reconnecting: {e}"))?;
+            again.send_raw(&base).await.map_err(|e| e.to_string())?;
+            back_tx.send(Ok(())).ok();
+            let _ = rx.recv();
+            drop(bystander);
+            Ok(())
+        }
+        .await;
+        if let Err(e) = &r {
+            let _ = back_tx.send(Err(e.clone()));
+        }
+        r
     });
 
     let step = |what: &str| match back_rx.recv_timeout(Duration::from_secs(30)) {
