@@ -9,30 +9,12 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ferry_tests::{bin, eventually, require_root, Ferry, Lan, Netns};
+use ferry_tests::{bin, eventually, require_root, Ferry, Netns};
 
-const RR: &str = "10.10.25.42";
-const N1: &str = "10.10.93.12";
-const N2: &str = "10.10.29.243";
+#[path = "pod_site.rs"]
+mod pod_site;
 
-/// The reflector (at `RR`), EVPN only.
-fn rr_config() -> String {
-    format!("{}families = [\"evpn\"]\n", ferry_tests::RR)
-}
-
-fn worker_config(addr: &str) -> String {
-    format!(
-        r#"
-router-id = "{addr}"
-local-as = 64512
-[[group]]
-name = "reflectors"
-local-address = "{addr}"
-neighbors = ["{RR}"]
-families = ["evpn"]
-"#
-    )
-}
+use pod_site::{gateway, site, worker_config, Site, N1, RR};
 
 /// The seed's NetworkAttachmentDefinition config with `"type": "ferry"`
 /// and the pod's cni-args as Multus passes them (`args.cni`).
@@ -47,15 +29,6 @@ fn netconf(vrf: &str, vni: u32, rt: &str, socket: &str, mac: &str, v4: &str, v6:
                   "ipv6":{{"address":"{v6}","gateway":"{gw6}","routes":["abcd::/64"]}}}}}}}},
   "kubeConfig":"/etc/kubernetes/kubelet.conf","bgpdSocket":"{socket}"}}"#
     )
-}
-
-/// The first address of the pod's subnet (`1.1.1.2/30` → `1.1.1.1`).
-fn gateway(cidr: &str) -> String {
-    let net: ipnet::IpNet = cidr.parse().unwrap();
-    match net.network() {
-        std::net::IpAddr::V4(a) => std::net::Ipv4Addr::from(u32::from(a) + 1).to_string(),
-        std::net::IpAddr::V6(a) => std::net::Ipv6Addr::from(u128::from(a) + 1).to_string(),
-    }
 }
 
 /// Runs the plugin in `node` as a runtime does.
@@ -107,37 +80,6 @@ fn pings(from: &Netns, to: &str) -> bool {
 fn kernel_table(node: &Netns, table: u32, v6: bool) -> String {
     let fam = if v6 { "-6" } else { "-4" };
     node.exec_ok(&["ip", fam, "route", "show", "table", &table.to_string()])
-}
-
-struct Site {
-    lan: Lan,
-    rr: Ferry,
-    n1: Ferry,
-    n2: Ferry,
-    nodes: Vec<Netns>,
-    dir: tempfile::TempDir,
-}
-
-fn site() -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let lan = Lan::new();
-    let nodes: Vec<Netns> = (0..3).map(|_| Netns::new("fk")).collect();
-    lan.attach(&nodes[0], "eth0", &format!("{RR}/16"));
-    lan.attach(&nodes[1], "eth0", &format!("{N1}/16"));
-    lan.attach(&nodes[2], "eth0", &format!("{N2}/16"));
-    let rr = Ferry::start(&nodes[0], dir.path(), "rr", &rr_config());
-    let n1 = Ferry::start(&nodes[1], dir.path(), "n1", &worker_config(N1));
-    let n2 = Ferry::start(&nodes[2], dir.path(), "n2", &worker_config(N2));
-    n1.wait_established(&[RR]);
-    n2.wait_established(&[RR]);
-    Site {
-        lan,
-        rr,
-        n1,
-        n2,
-        nodes,
-        dir,
-    }
 }
 
 /// alpine-cluster-1 on node 1 and a peer on node 2, in VRF blue: their
