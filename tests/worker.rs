@@ -5,11 +5,10 @@
 //! VRFs are isolated; deleting a pod withdraws its route; a worker bgpd
 //! killed and restarted reconciles its kernel state.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ferry_tests::{bin, eventually, require_root, Ferry, Netns};
+use ferry_tests::{eventually, require_root, Ferry, Netns};
 
 #[path = "pod_site.rs"]
 mod pod_site;
@@ -31,7 +30,8 @@ fn netconf(vrf: &str, vni: u32, rt: &str, socket: &str, mac: &str, v4: &str, v6:
     )
 }
 
-/// Runs the plugin in `node` as a runtime does.
+/// Runs the plugin in `node` as a runtime does: success, and the JSON it
+/// printed.
 fn cni(
     node: &Netns,
     command: &str,
@@ -39,33 +39,8 @@ fn cni(
     pod: &Netns,
     conf: &str,
 ) -> (bool, serde_json::Value) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &node.name])
-        .arg(bin("ferry"))
-        .env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", container)
-        .env("CNI_NETNS", format!("/var/run/netns/{}", pod.name))
-        .env("CNI_IFNAME", "net1")
-        .env("CNI_PATH", "/opt/cni/bin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let value = if text.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"))
-    };
-    (out.status.success(), value)
+    let r = pod_site::cni(node, command, container, pod, conf);
+    (r.ok, r.out)
 }
 
 fn pings(from: &Netns, to: &str) -> bool {
