@@ -41,6 +41,82 @@ const FRR_BFDD: &str = "bfd
 !
 ";
 
+/// FRR's bgpd at 10.77.0.2: VPNv4 with Ferry, announcing 10.99.0.0/24,
+/// with graceful restart when `graceful_restart`.
+fn frr_bgpd(graceful_restart: bool) -> String {
+    let gr = if graceful_restart {
+        " bgp graceful-restart\n bgp graceful-restart preserve-fw-state\n"
+    } else {
+        ""
+    };
+    format!(
+        "router bgp 64512
+ bgp router-id 10.77.0.2
+{gr} no bgp default ipv4-unicast
+ neighbor 10.77.0.1 remote-as 64512
+ neighbor 10.77.0.1 timers connect 1
+ address-family ipv4 vpn
+  neighbor 10.77.0.1 activate
+  network 10.99.0.0/24 rd 64512:20 label 200
+ exit-address-family
+"
+    )
+}
+
+/// Ferry and one BFD peer, each in a network namespace of its own on a
+/// shared bridge: Ferry at [`FERRY`]/24, the peer beside it.
+struct Pair {
+    // Dropped in this order: the namespaces, the bridge, the directory.
+    peer_ns: Netns,
+    ferry_ns: Netns,
+    _lan: Lan,
+    dir: tempfile::TempDir,
+}
+
+impl Pair {
+    /// The namespaces (named from `prefixes`: Ferry's, the peer's) and
+    /// Ferry, started with `peer` as its neighbour for `families`.
+    fn start(prefixes: (&str, &str), peer: &str, families: &str) -> (Pair, Ferry) {
+        let dir = tempfile::tempdir().unwrap();
+        let lan = Lan::new();
+        let ferry_ns = Netns::new(prefixes.0);
+        let peer_ns = Netns::new(prefixes.1);
+        lan.attach(&ferry_ns, "eth0", &format!("{FERRY}/24"));
+        lan.attach(&peer_ns, "eth0", &format!("{peer}/24"));
+        let f = Ferry::start(
+            &ferry_ns,
+            dir.path(),
+            "ferry",
+            &ferry_config(peer, families),
+        );
+        let pair = Pair {
+            peer_ns,
+            ferry_ns,
+            _lan: lan,
+            dir,
+        };
+        (pair, f)
+    }
+
+    /// The FRR tests' pair: FRR at 10.77.0.2, Ferry's VPNv4 neighbour.
+    fn with_frr(prefixes: (&str, &str)) -> (Pair, Ferry) {
+        Pair::start(prefixes, "10.77.0.2", "\"inet-vpn\"")
+    }
+
+    /// FRR's bgpd ([`frr_bgpd`]) and bfdd ([`FRR_BFDD`]) in the peer's
+    /// namespace.
+    fn start_frr(&self, graceful_restart: bool) -> Frr<'_> {
+        let frr = Frr::start(
+            &self.peer_ns,
+            self.dir.path(),
+            "frr",
+            &frr_bgpd(graceful_restart),
+        );
+        frr.start_bfdd(FRR_BFDD);
+        frr
+    }
+}
+
 /// `show bfd session --json`'s session with `peer`.
 fn bfd_session(f: &Ferry, peer: &str) -> Result<serde_json::Value, String> {
     let v = f.ctl(&["show", "bfd", "session"])?;
@@ -159,34 +235,8 @@ fn bfd_loss_takes_bgp_down(
 #[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
     require_root("frr_bfdd_session_and_bfd_loss_takes_bgp_down");
-    let dir = tempfile::tempdir().unwrap();
-    let lan = Lan::new();
-    let ferry_ns = Netns::new("fbf");
-    let frr_ns = Netns::new("fbr");
-    lan.attach(&ferry_ns, "eth0", "10.77.0.1/24");
-    lan.attach(&frr_ns, "eth0", "10.77.0.2/24");
-    let f = Ferry::start(
-        &ferry_ns,
-        dir.path(),
-        "ferry",
-        &ferry_config("10.77.0.2", "\"inet-vpn\""),
-    );
-    let frr = Frr::start(
-        &frr_ns,
-        dir.path(),
-        "frr",
-        "router bgp 64512
- bgp router-id 10.77.0.2
- no bgp default ipv4-unicast
- neighbor 10.77.0.1 remote-as 64512
- neighbor 10.77.0.1 timers connect 1
- address-family ipv4 vpn
-  neighbor 10.77.0.1 activate
-  network 10.99.0.0/24 rd 64512:20 label 200
- exit-address-family
-",
-    );
-    frr.start_bfdd(FRR_BFDD);
+    let (pair, f) = Pair::with_frr(("fbf", "fbr"));
+    let frr = pair.start_frr(false);
     eventually("bfdd sees the session Up", Duration::from_secs(30), || {
         let out = frr.vtysh("show bfd peers");
         if out.contains("Status: up") {
@@ -195,11 +245,11 @@ fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
             Err(out)
         }
     });
-    bfd_loss_takes_bgp_down(&ferry_ns, &f, "10.77.0.2", "10.99.0.0/24", &|| {
+    bfd_loss_takes_bgp_down(&pair.ferry_ns, &f, "10.77.0.2", "10.99.0.0/24", &|| {
         format!(
             "{}\n{}",
             frr.vtysh("show bgp neighbor 10.77.0.1"),
-            frr_ns.exec(&["ss", "-tlnp"]).stdout.escape_ascii()
+            pair.peer_ns.exec(&["ss", "-tlnp"]).stdout.escape_ascii()
         )
     });
     // FRR saw the Cease with subcode 10 (RFC 9384).
@@ -217,18 +267,8 @@ fn frr_bfdd_session_and_bfd_loss_takes_bgp_down() {
 #[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn bird_bfd_session_and_bfd_loss_takes_bgp_down() {
     require_root("bird_bfd_session_and_bfd_loss_takes_bgp_down");
-    let dir = tempfile::tempdir().unwrap();
-    let lan = Lan::new();
-    let ferry_ns = Netns::new("fbf");
-    let bird_ns = Netns::new("fbb");
-    lan.attach(&ferry_ns, "eth0", "10.77.0.1/24");
-    lan.attach(&bird_ns, "eth0", "10.77.0.3/24");
-    let f = Ferry::start(
-        &ferry_ns,
-        dir.path(),
-        "ferry",
-        &ferry_config("10.77.0.3", "\"inet\""),
-    );
+    let (pair, f) = Pair::start(("fbf", "fbb"), "10.77.0.3", "\"inet\"");
+    let dir = &pair.dir;
     let conf = dir.path().join("bird.conf");
     std::fs::write(
         &conf,
@@ -253,7 +293,7 @@ protocol bgp ferry {
     let ctl = dir.path().join("bird.ctl");
     let _bird = Proc::spawn(
         "bird",
-        &bird_ns,
+        &pair.peer_ns,
         "bird",
         &[
             "-f",
@@ -264,7 +304,7 @@ protocol bgp ferry {
         ],
         &dir.path().join("bird.log"),
     );
-    bfd_loss_takes_bgp_down(&ferry_ns, &f, "10.77.0.3", "10.98.0.0/24", &|| {
+    bfd_loss_takes_bgp_down(&pair.ferry_ns, &f, "10.77.0.3", "10.98.0.0/24", &|| {
         let out = ferry_tests::output(
             "birdc",
             &["-s", ctl.to_str().unwrap(), "show", "bfd", "sessions"],
@@ -300,36 +340,8 @@ protocol bgp ferry {
 #[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart() {
     require_root("frr_bgpd_restart_with_bfd_up_keeps_its_routes_by_graceful_restart");
-    let dir = tempfile::tempdir().unwrap();
-    let lan = Lan::new();
-    let ferry_ns = Netns::new("fbg");
-    let frr_ns = Netns::new("fbh");
-    lan.attach(&ferry_ns, "eth0", "10.77.0.1/24");
-    lan.attach(&frr_ns, "eth0", "10.77.0.2/24");
-    let f = Ferry::start(
-        &ferry_ns,
-        dir.path(),
-        "ferry",
-        &ferry_config("10.77.0.2", "\"inet-vpn\""),
-    );
-    let frr = Frr::start(
-        &frr_ns,
-        dir.path(),
-        "frr",
-        "router bgp 64512
- bgp router-id 10.77.0.2
- bgp graceful-restart
- bgp graceful-restart preserve-fw-state
- no bgp default ipv4-unicast
- neighbor 10.77.0.1 remote-as 64512
- neighbor 10.77.0.1 timers connect 1
- address-family ipv4 vpn
-  neighbor 10.77.0.1 activate
-  network 10.99.0.0/24 rd 64512:20 label 200
- exit-address-family
-",
-    );
-    frr.start_bfdd(FRR_BFDD);
+    let (pair, f) = Pair::with_frr(("fbg", "fbh"));
+    let frr = pair.start_frr(true);
     f.wait_established(&["10.77.0.2"]);
     eventually("BFD Up", Duration::from_secs(30), || {
         let s = bfd_session(&f, "10.77.0.2")?;

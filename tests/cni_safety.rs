@@ -297,79 +297,60 @@ fn check_verifies_both_sides_and_follows_the_version_rules() {
         let r: Vec<&str> = v.iter().map(String::as_str).collect();
         ferry_tests::run(r[0], &r[1..]);
     };
-    run(ns(&["ip", "route", "del", "1.0.0.0/8"]));
-    let r = cni(n1, "CHECK", "c1", &p1, &conf);
-    assert!(
-        !r.ok && r.out["msg"].as_str().unwrap().contains("route 1.0.0.0/8"),
-        "{}",
-        r.out
-    );
-    run(ns(&[
-        "ip",
-        "route",
-        "add",
-        "1.0.0.0/8",
-        "via",
-        "1.1.1.1",
-        "dev",
-        "net1",
-    ]));
-    assert!(cni(n1, "CHECK", "c1", &p1, &conf).ok);
-    run(ns(&["ip", "neigh", "del", "1.1.1.1", "dev", "net1"]));
-    let r = cni(n1, "CHECK", "c1", &p1, &conf);
-    assert!(
-        !r.ok && r.out["msg"].as_str().unwrap().contains("gateway neighbour"),
-        "{}",
-        r.out
-    );
+    // CHECK fails, naming `what`.
+    let check_fails = |what: &str| {
+        let r = cni(n1, "CHECK", "c1", &p1, &conf);
+        assert!(
+            !r.ok && r.out["msg"].as_str().unwrap().contains(what),
+            "{}",
+            r.out
+        );
+    };
     let host_mac = add.out["interfaces"][0]["mac"]
         .as_str()
         .unwrap()
         .to_string();
-    run(ns(&[
-        "ip",
-        "neigh",
-        "replace",
-        "1.1.1.1",
-        "lladdr",
-        &host_mac,
-        "dev",
-        "net1",
-        "nud",
-        "permanent",
-    ]));
+    // The pod's route and gateway neighbour as ADD made them.
+    let route_back = |verb: &str| {
+        run(ns(&[
+            "ip",
+            "route",
+            verb,
+            "1.0.0.0/8",
+            "via",
+            "1.1.1.1",
+            "dev",
+            "net1",
+        ]))
+    };
+    let neighbour_back = || {
+        run(ns(&[
+            "ip",
+            "neigh",
+            "replace",
+            "1.1.1.1",
+            "lladdr",
+            &host_mac,
+            "dev",
+            "net1",
+            "nud",
+            "permanent",
+        ]))
+    };
+    run(ns(&["ip", "route", "del", "1.0.0.0/8"]));
+    check_fails("route 1.0.0.0/8");
+    route_back("add");
+    assert!(cni(n1, "CHECK", "c1", &p1, &conf).ok);
+    run(ns(&["ip", "neigh", "del", "1.1.1.1", "dev", "net1"]));
+    check_fails("gateway neighbour");
+    neighbour_back();
     assert!(cni(n1, "CHECK", "c1", &p1, &conf).ok);
     run(ns(&["ip", "addr", "del", "1.1.1.2/30", "dev", "net1"]));
-    let r = cni(n1, "CHECK", "c1", &p1, &conf);
-    assert!(
-        !r.ok && r.out["msg"].as_str().unwrap().contains("1.1.1.2/30"),
-        "{}",
-        r.out
-    );
+    check_fails("1.1.1.2/30");
     // The last address gone takes the neighbour entries with it.
     run(ns(&["ip", "addr", "add", "1.1.1.2/30", "dev", "net1"]));
-    run(ns(&[
-        "ip",
-        "neigh",
-        "replace",
-        "1.1.1.1",
-        "lladdr",
-        &host_mac,
-        "dev",
-        "net1",
-        "nud",
-        "permanent",
-    ]));
-    run(ns(&[
-        "ip",
-        "route",
-        "replace",
-        "1.0.0.0/8",
-        "via",
-        "1.1.1.1",
-        "dev",
-        "net1",
-    ]));
+    neighbour_back();
+    route_back("replace");
     let r = cni(n1, "CHECK", "c1", &p1, &conf);
     assert!(r.ok, "{}", r.out);
 

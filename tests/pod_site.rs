@@ -1,7 +1,7 @@
 //! A site of the seed for pod tests (included with `#[path]` by
-//! `cni_safety.rs` and `podman.rs`): a Ferry route reflector and two Ferry
-//! workers on one LAN, the blue NetworkAttachmentDefinition config, and the
-//! `ferry` plugin run as a runtime runs it.
+//! `cni_safety.rs`, `podman.rs` and `worker.rs`): a Ferry route reflector
+//! and two Ferry workers on one LAN, the blue NetworkAttachmentDefinition
+//! config, and the `ferry` plugin run as a runtime runs it.
 #![allow(dead_code)]
 
 use std::io::Write;

@@ -9,7 +9,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ferry_tests::raw;
-use ferry_tests::{bin, eventually, in_netns, output, require_root, Ferry, Lan, Netns, Proc, RR};
+use ferry_tests::{
+    bin, block_in, eventually, in_netns, output, require_root, Ferry, Lan, Netns, Proc, RR,
+};
 use ferry_wire::Message;
 
 const RR_ID: Ipv4Addr = Ipv4Addr::new(10, 10, 25, 42);
@@ -59,17 +61,11 @@ fn hold_session(
 /// One OPEN exchange from `local` as AS 64512: Ok when it reaches
 /// Established, Err with the NOTIFICATION otherwise.
 fn connect_once(ns: &Netns, local: Ipv4Addr) -> Result<(), String> {
-    in_netns(ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            raw::connect(local, RR_ID, local)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
+    block_in(ns, move || async move {
+        raw::connect(local, RR_ID, local)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     })
 }
 

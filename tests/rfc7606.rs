@@ -7,7 +7,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferry_tests::{in_netns, raw, require_root, type5_update, Ferry, Lan, Netns, RR};
+use ferry_tests::{block_in, raw, require_root, type5_update, Ferry, Lan, Netns, RR};
 use ferry_wire::Message;
 
 /// A Type-5 UPDATE with ORIGIN, AS_PATH, extended communities and
@@ -197,76 +197,70 @@ fn every_error_case_gets_its_rfc_answer() {
         ),
     ];
 
-    let results = in_netns(&cl_ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let rr = Ipv4Addr::new(10, 10, 25, 42);
-            let count = |prefix: &str| {
-                let out = std::process::Command::new(&bgpctl)
-                    .args([
-                        "-s",
-                        socket.to_str().unwrap(),
-                        "--json",
-                        "show",
-                        "route",
-                        "--family",
-                        "evpn",
-                        "--prefix",
-                        prefix,
-                    ])
-                    .output()
-                    .unwrap();
-                serde_json::from_slice::<serde_json::Value>(&out.stdout)
-                    .map(|v| v.as_array().map_or(0, |a| a.len()))
-                    .unwrap_or(0)
-            };
-            // The bystander: another peer with its own route.
-            let other = Ipv4Addr::new(10, 10, 93, 99);
-            let mut bystander = raw::connect(other, rr, other).await.unwrap();
-            bystander
-                .send_raw(&base("9.9.9.0/24", other))
-                .await
+    let results = block_in(&cl_ns, move || async move {
+        let rr = Ipv4Addr::new(10, 10, 25, 42);
+        let count = |prefix: &str| {
+            let out = std::process::Command::new(&bgpctl)
+                .args([
+                    "-s",
+                    socket.to_str().unwrap(),
+                    "--json",
+                    "show",
+                    "route",
+                    "--family",
+                    "evpn",
+                    "--prefix",
+                    prefix,
+                ])
+                .output()
                 .unwrap();
-            let mut results = Vec::new();
-            for (name, bytes, want) in cases {
-                let me = Ipv4Addr::new(10, 10, 93, 12);
-                let mut s = raw::connect(me, rr, me).await.unwrap();
-                s.send_raw(&route).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                let before = count("1.1.1.0/30");
-                s.send_raw(&bytes).await.unwrap();
-                // A KEEPALIVE round trip tells whether the session lives.
-                let mut got = None;
-                let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
-                while tokio::time::Instant::now() < deadline {
-                    match s.recv(Duration::from_millis(300)).await {
-                        Ok(Message::Notification(n)) => {
-                            got = Some(Answer::Reset(n.code, n.subcode));
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
-                        Err(_) => break,
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .map(|v| v.as_array().map_or(0, |a| a.len()))
+                .unwrap_or(0)
+        };
+        // The bystander: another peer with its own route.
+        let other = Ipv4Addr::new(10, 10, 93, 99);
+        let mut bystander = raw::connect(other, rr, other).await.unwrap();
+        bystander
+            .send_raw(&base("9.9.9.0/24", other))
+            .await
+            .unwrap();
+        let mut results = Vec::new();
+        for (name, bytes, want) in cases {
+            let me = Ipv4Addr::new(10, 10, 93, 12);
+            let mut s = raw::connect(me, rr, me).await.unwrap();
+            s.send_raw(&route).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let before = count("1.1.1.0/30");
+            s.send_raw(&bytes).await.unwrap();
+            // A KEEPALIVE round trip tells whether the session lives.
+            let mut got = None;
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+            while tokio::time::Instant::now() < deadline {
+                match s.recv(Duration::from_millis(300)).await {
+                    Ok(Message::Notification(n)) => {
+                        got = Some(Answer::Reset(n.code, n.subcode));
+                        break;
                     }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+                    Err(_) => break,
                 }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                let after = count("1.1.1.0/30");
-                let answer = got.unwrap_or(if after == 0 {
-                    Answer::Withdraw
-                } else {
-                    Answer::Discard
-                });
-                let bystander_ok = count("9.9.9.0/24") == 1;
-                results.push((name, want, answer, before, bystander_ok));
-                drop(s);
-                tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            let _ = bystander.send(&Message::Keepalive).await;
-            results
-        })
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let after = count("1.1.1.0/30");
+            let answer = got.unwrap_or(if after == 0 {
+                Answer::Withdraw
+            } else {
+                Answer::Discard
+            });
+            let bystander_ok = count("9.9.9.0/24") == 1;
+            results.push((name, want, answer, before, bystander_ok));
+            drop(s);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let _ = bystander.send(&Message::Keepalive).await;
+        results
     });
     let mut failures = Vec::new();
     for (name, want, got, before, bystander_ok) in &results {

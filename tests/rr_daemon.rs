@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferry_tests::raw;
 use ferry_tests::{
-    eventually, in_netns, output, require_root, run, type5_update, Ferry, GoBgp, Lan, Netns, RR,
+    block_in, eventually, output, require_root, run, type5_update, Ferry, GoBgp, Lan, Netns, RR,
 };
 use ferry_wire::iana::notification::{cease, CEASE};
 use ferry_wire::Message;
@@ -47,51 +47,45 @@ fn two_hundred_dynamic_clients() {
         assert!(out.status.success(), "bgpctl show {what}: {out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
-    let (received, s, memory, memory_text) = in_netns(&cl_ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mut tasks = Vec::new();
-            for i in 1..=N {
-                tasks.push(tokio::spawn(async move {
-                    let addr = Ipv4Addr::new(10, 10, 1, i);
-                    raw::connect(addr, Ipv4Addr::new(10, 10, 25, 42), addr).await
-                }));
-            }
-            let mut sessions = Vec::new();
-            for t in tasks {
-                sessions.push(t.await.unwrap().expect("session up"));
-            }
-            // Worker 1 announces alpine-cluster-1's prefix.
-            let u = type5_update("1.1.1.0/30", Ipv4Addr::new(10, 10, 1, 1));
-            sessions[0].send(&Message::Update(u)).await.unwrap();
-            let mut got = 0;
-            for s in sessions.iter_mut().skip(1) {
-                loop {
-                    match s.recv(Duration::from_secs(20)).await {
-                        Ok(Message::Update(u))
-                            if u.announced()
-                                .any(|e| e.nlri.to_string().contains("1.1.1.0/30")) =>
-                        {
-                            assert_eq!(
-                                u.attributes.originator_id,
-                                Some(Ipv4Addr::new(10, 10, 1, 1))
-                            );
-                            got += 1;
-                            break;
-                        }
-                        Ok(_) => continue,
-                        Err(e) => panic!("waiting for the reflected route: {e}"),
+    let (received, s, memory, memory_text) = block_in(&cl_ns, move || async move {
+        let mut tasks = Vec::new();
+        for i in 1..=N {
+            tasks.push(tokio::spawn(async move {
+                let addr = Ipv4Addr::new(10, 10, 1, i);
+                raw::connect(addr, Ipv4Addr::new(10, 10, 25, 42), addr).await
+            }));
+        }
+        let mut sessions = Vec::new();
+        for t in tasks {
+            sessions.push(t.await.unwrap().expect("session up"));
+        }
+        // Worker 1 announces alpine-cluster-1's prefix.
+        let u = type5_update("1.1.1.0/30", Ipv4Addr::new(10, 10, 1, 1));
+        sessions[0].send(&Message::Update(u)).await.unwrap();
+        let mut got = 0;
+        for s in sessions.iter_mut().skip(1) {
+            loop {
+                match s.recv(Duration::from_secs(20)).await {
+                    Ok(Message::Update(u))
+                        if u.announced()
+                            .any(|e| e.nlri.to_string().contains("1.1.1.0/30")) =>
+                    {
+                        assert_eq!(
+                            u.attributes.originator_id,
+                            Some(Ipv4Addr::new(10, 10, 1, 1))
+                        );
+                        got += 1;
+                        break;
                     }
+                    Ok(_) => continue,
+                    Err(e) => panic!("waiting for the reflected route: {e}"),
                 }
             }
-            // Read the reflector's summary while every session is up.
-            let summary: serde_json::Value = serde_json::from_str(&show("summary", true)).unwrap();
-            let memory: serde_json::Value = serde_json::from_str(&show("memory", true)).unwrap();
-            (got, summary, memory, show("memory", false))
-        })
+        }
+        // Read the reflector's summary while every session is up.
+        let summary: serde_json::Value = serde_json::from_str(&show("summary", true)).unwrap();
+        let memory: serde_json::Value = serde_json::from_str(&show("memory", true)).unwrap();
+        (got, summary, memory, show("memory", false))
     });
     assert_eq!(received, N as usize - 1);
     assert_eq!(s["peers"], N as u64, "{s}");
@@ -262,25 +256,19 @@ fn sigterm_sends_cease_and_exits_cleanly() {
     lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
     let mut rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
     let pid = rr.proc.pid();
-    let notification = in_netns(&cl_ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let notification = block_in(&cl_ns, move || async move {
+        let me = Ipv4Addr::new(10, 10, 93, 12);
+        let mut s = raw::connect(me, Ipv4Addr::new(10, 10, 25, 42), me)
+            .await
             .unwrap();
-        rt.block_on(async move {
-            let me = Ipv4Addr::new(10, 10, 93, 12);
-            let mut s = raw::connect(me, Ipv4Addr::new(10, 10, 25, 42), me)
-                .await
-                .unwrap();
-            // SAFETY: SIGTERM to the bgpd this test started.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-            loop {
-                match s.recv(Duration::from_secs(10)).await.unwrap() {
-                    Message::Notification(n) => return n,
-                    _ => continue,
-                }
+        // SAFETY: SIGTERM to the bgpd this test started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        loop {
+            match s.recv(Duration::from_secs(10)).await.unwrap() {
+                Message::Notification(n) => return n,
+                _ => continue,
             }
-        })
+        }
     });
     assert_eq!(
         (notification.code, notification.subcode),
@@ -328,70 +316,64 @@ fn malformed_updates_get_the_rfc_answer() {
             serde_json::from_slice(&out.stdout).unwrap_or_default()
         }
     };
-    let (paths_before, paths_after, code, n) = in_netns(&cl_ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let (paths_before, paths_after, code, n) = block_in(&cl_ns, move || async move {
+        let me = Ipv4Addr::new(10, 10, 93, 12);
+        let rr = Ipv4Addr::new(10, 10, 25, 42);
+        let mut s = raw::connect(me, rr, me).await.unwrap();
+        let good = Message::Update(type5_update("1.1.1.0/30", me))
+            .to_bytes(&Default::default())
             .unwrap();
-        rt.block_on(async move {
-            let me = Ipv4Addr::new(10, 10, 93, 12);
-            let rr = Ipv4Addr::new(10, 10, 25, 42);
-            let mut s = raw::connect(me, rr, me).await.unwrap();
-            let good = Message::Update(type5_update("1.1.1.0/30", me))
-                .to_bytes(&Default::default())
+        s.send_raw(&good).await.unwrap();
+        let count = || {
+            let out = std::process::Command::new(&bgpctl)
+                .args([
+                    "-s",
+                    socket.to_str().unwrap(),
+                    "--json",
+                    "show",
+                    "route",
+                    "--family",
+                    "evpn",
+                ])
+                .output()
                 .unwrap();
-            s.send_raw(&good).await.unwrap();
-            let count = || {
-                let out = std::process::Command::new(&bgpctl)
-                    .args([
-                        "-s",
-                        socket.to_str().unwrap(),
-                        "--json",
-                        "show",
-                        "route",
-                        "--family",
-                        "evpn",
-                    ])
-                    .output()
-                    .unwrap();
-                serde_json::from_slice::<serde_json::Value>(&out.stdout)
-                    .unwrap()
-                    .as_array()
-                    .unwrap()
-                    .len()
-            };
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let before = count();
-            // The same UPDATE with ORIGIN value 7 (RFC 7606 §7.1).
-            let mut bad = good.to_vec();
-            let at = bad
-                .windows(4)
-                .position(|w| w == [0x40, 1, 1, 0])
-                .expect("ORIGIN attribute");
-            bad[at + 3] = 7;
-            s.send_raw(&bad).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let after = count();
-            // The session is still up: a KEEPALIVE round trip works.
-            s.send(&Message::Keepalive).await.unwrap();
-            // A second session, then a bad marker on it.
-            let me2 = Ipv4Addr::new(10, 10, 93, 13);
-            let mut s2 = raw::connect(me2, rr, me2).await.unwrap();
-            let mut marker = Message::Keepalive
-                .to_bytes(&Default::default())
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
                 .unwrap()
-                .to_vec();
-            marker[0] = 0;
-            s2.send_raw(&marker).await.unwrap();
-            let code = loop {
-                match s2.recv(Duration::from_secs(10)).await.unwrap() {
-                    Message::Notification(n) => break (n.code, n.subcode),
-                    _ => continue,
-                }
-            };
-            let n = neighbor();
-            (before, after, code, n)
-        })
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = count();
+        // The same UPDATE with ORIGIN value 7 (RFC 7606 §7.1).
+        let mut bad = good.to_vec();
+        let at = bad
+            .windows(4)
+            .position(|w| w == [0x40, 1, 1, 0])
+            .expect("ORIGIN attribute");
+        bad[at + 3] = 7;
+        s.send_raw(&bad).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = count();
+        // The session is still up: a KEEPALIVE round trip works.
+        s.send(&Message::Keepalive).await.unwrap();
+        // A second session, then a bad marker on it.
+        let me2 = Ipv4Addr::new(10, 10, 93, 13);
+        let mut s2 = raw::connect(me2, rr, me2).await.unwrap();
+        let mut marker = Message::Keepalive
+            .to_bytes(&Default::default())
+            .unwrap()
+            .to_vec();
+        marker[0] = 0;
+        s2.send_raw(&marker).await.unwrap();
+        let code = loop {
+            match s2.recv(Duration::from_secs(10)).await.unwrap() {
+                Message::Notification(n) => break (n.code, n.subcode),
+                _ => continue,
+            }
+        };
+        let n = neighbor();
+        (before, after, code, n)
     });
     assert_eq!((paths_before, paths_after), (1, 0));
     assert_eq!(code, (1, 1));
@@ -455,73 +437,67 @@ fn paths_too_large_for_a_client_are_not_sent_and_counted() {
     cl_ns.addr("eth0", "10.10.93.14/16");
     let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
     let socket = rr.socket.clone();
-    let (small, large, shown) = in_netns(&cl_ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let rr = Ipv4Addr::new(10, 10, 25, 42);
-            let (src, small, large) = (
-                Ipv4Addr::new(10, 10, 93, 12),
-                Ipv4Addr::new(10, 10, 93, 13),
-                Ipv4Addr::new(10, 10, 93, 14),
-            );
-            let extended = |id| {
-                let mut caps = raw::capabilities(64512);
-                caps.push(Capability::ExtendedMessage);
-                ferry_wire::message::Open::new(64512, 90, id, caps)
-            };
-            let mut to_small = raw::connect(small, rr, small).await.unwrap();
-            let mut to_large = raw::connect_with(large, rr, extended(large)).await.unwrap();
-            let mut s = raw::connect_with(src, rr, extended(src)).await.unwrap();
-            // 1.1.1.0/30 with communities up to 4096 octets as sent.
-            let mut big = type5_update("1.1.1.0/30", src);
-            let ctx = EncodeContext::default();
-            while Message::Update(big.clone())
-                .to_bytes(&ctx)
-                .is_ok_and(|b| b.len() + 4 <= 4096)
-            {
-                let n = big.attributes.communities.len() as u32;
-                big.attributes.communities.push(Community(0xfc00_0000 + n));
-            }
-            let big = Message::Update(big).to_bytes(&ctx).unwrap();
-            assert!(big.len() > 4090 && big.len() <= 4096, "{}", big.len());
-            s.send_raw(&big).await.unwrap();
-            // 9.9.2.77/24 beside an EVPN route of type 77.
-            let mut odd = type5_update("9.9.2.0/24", src);
-            let reach = odd.mp_reach.as_mut().unwrap();
-            if let ferry_wire::Nlri::Evpn(EvpnRoute::IpPrefix(r)) = &mut reach.nlri[0].nlri {
-                r.prefix =
-                    ipnet::IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::new(9, 9, 2, 77), 24).unwrap());
-            }
-            reach
-                .nlri
-                .push(NlriEntry::new(ferry_wire::Nlri::Evpn(EvpnRoute::Unknown {
-                    route_type: 77,
-                    value: vec![1, 2, 3, 4, 5],
-                })));
-            s.send(&Message::Update(odd)).await.unwrap();
-            let small = collect(&mut to_small, false).await;
-            let large = collect(&mut to_large, true).await;
-            // Both sessions are still up.
-            to_small.send(&Message::Keepalive).await.unwrap();
-            to_large.send(&Message::Keepalive).await.unwrap();
-            // Asked while the (dynamic) sessions are up.
-            let bgpctl = |args: &[&str]| {
-                let mut full = vec!["-s", socket.to_str().unwrap()];
-                full.extend_from_slice(args);
-                let out = output(ferry_tests::bin("bgpctl").to_str().unwrap(), &full);
-                String::from_utf8_lossy(&out.stdout).to_string()
-            };
-            let shown = [
-                bgpctl(&["--json", "show", "neighbor", "10.10.93.13"]),
-                bgpctl(&["--json", "show", "neighbor", "10.10.93.14"]),
-                bgpctl(&["show", "neighbor", "10.10.93.13"]),
-                bgpctl(&["--json", "show", "route", "--family", "evpn"]),
-            ];
-            (small, large, shown)
-        })
+    let (small, large, shown) = block_in(&cl_ns, move || async move {
+        let rr = Ipv4Addr::new(10, 10, 25, 42);
+        let (src, small, large) = (
+            Ipv4Addr::new(10, 10, 93, 12),
+            Ipv4Addr::new(10, 10, 93, 13),
+            Ipv4Addr::new(10, 10, 93, 14),
+        );
+        let extended = |id| {
+            let mut caps = raw::capabilities(64512);
+            caps.push(Capability::ExtendedMessage);
+            ferry_wire::message::Open::new(64512, 90, id, caps)
+        };
+        let mut to_small = raw::connect(small, rr, small).await.unwrap();
+        let mut to_large = raw::connect_with(large, rr, extended(large)).await.unwrap();
+        let mut s = raw::connect_with(src, rr, extended(src)).await.unwrap();
+        // 1.1.1.0/30 with communities up to 4096 octets as sent.
+        let mut big = type5_update("1.1.1.0/30", src);
+        let ctx = EncodeContext::default();
+        while Message::Update(big.clone())
+            .to_bytes(&ctx)
+            .is_ok_and(|b| b.len() + 4 <= 4096)
+        {
+            let n = big.attributes.communities.len() as u32;
+            big.attributes.communities.push(Community(0xfc00_0000 + n));
+        }
+        let big = Message::Update(big).to_bytes(&ctx).unwrap();
+        assert!(big.len() > 4090 && big.len() <= 4096, "{}", big.len());
+        s.send_raw(&big).await.unwrap();
+        // 9.9.2.77/24 beside an EVPN route of type 77.
+        let mut odd = type5_update("9.9.2.0/24", src);
+        let reach = odd.mp_reach.as_mut().unwrap();
+        if let ferry_wire::Nlri::Evpn(EvpnRoute::IpPrefix(r)) = &mut reach.nlri[0].nlri {
+            r.prefix =
+                ipnet::IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::new(9, 9, 2, 77), 24).unwrap());
+        }
+        reach
+            .nlri
+            .push(NlriEntry::new(ferry_wire::Nlri::Evpn(EvpnRoute::Unknown {
+                route_type: 77,
+                value: vec![1, 2, 3, 4, 5],
+            })));
+        s.send(&Message::Update(odd)).await.unwrap();
+        let small = collect(&mut to_small, false).await;
+        let large = collect(&mut to_large, true).await;
+        // Both sessions are still up.
+        to_small.send(&Message::Keepalive).await.unwrap();
+        to_large.send(&Message::Keepalive).await.unwrap();
+        // Asked while the (dynamic) sessions are up.
+        let bgpctl = |args: &[&str]| {
+            let mut full = vec!["-s", socket.to_str().unwrap()];
+            full.extend_from_slice(args);
+            let out = output(ferry_tests::bin("bgpctl").to_str().unwrap(), &full);
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        let shown = [
+            bgpctl(&["--json", "show", "neighbor", "10.10.93.13"]),
+            bgpctl(&["--json", "show", "neighbor", "10.10.93.14"]),
+            bgpctl(&["show", "neighbor", "10.10.93.13"]),
+            bgpctl(&["--json", "show", "route", "--family", "evpn"]),
+        ];
+        (small, large, shown)
     });
     let all = |v: &[(usize, String)]| {
         v.iter()

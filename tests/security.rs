@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferry_tests::{eventually, in_netns, raw, require_root, Ferry, Frr, Lan, Netns};
+use ferry_tests::{block_in, eventually, raw, require_root, Ferry, Frr, Lan, Netns};
 
 fn rr_config(extra: &str) -> String {
     format!("{}families = [\"evpn\"]\n{extra}\n", ferry_tests::RR)
@@ -66,27 +66,27 @@ fn tcp_md5_lets_the_right_key_in_and_nothing_else() {
         "{sessions:?}"
     );
     // A client without MD5 is not accepted either.
-    let refused = in_netns(&lan_client(&lan), || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                raw::connect(
-                    Ipv4Addr::new(10, 10, 30, 1),
-                    Ipv4Addr::new(10, 10, 25, 42),
-                    Ipv4Addr::new(10, 10, 30, 1),
-                ),
-            )
-            .await
-        })
-    });
     assert!(
-        !matches!(refused, Ok(Ok(_))),
+        !session_from(&lan_client(&lan)),
         "a session without MD5 came up"
     );
+}
+
+/// Whether a raw client at 10.10.30.1 in `ns` gets a session with the
+/// reflector within 5 s.
+fn session_from(ns: &Netns) -> bool {
+    let r = block_in(ns, || async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            raw::connect(
+                Ipv4Addr::new(10, 10, 30, 1),
+                Ipv4Addr::new(10, 10, 25, 42),
+                Ipv4Addr::new(10, 10, 30, 1),
+            ),
+        )
+        .await
+    });
+    matches!(r, Ok(Ok(_)))
 }
 
 /// A namespace on the LAN at 10.10.30.1 (kept alive by a leaked handle
@@ -124,25 +124,8 @@ ttl-security = 1
     w.wait_established(&["10.10.25.42"]);
     // An ordinary client sends with TTL 64: its segments are dropped.
     let client = lan_client(&lan);
-    let r = in_netns(&client, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                raw::connect(
-                    Ipv4Addr::new(10, 10, 30, 1),
-                    Ipv4Addr::new(10, 10, 25, 42),
-                    Ipv4Addr::new(10, 10, 30, 1),
-                ),
-            )
-            .await
-        })
-    });
     assert!(
-        !matches!(r, Ok(Ok(_))),
+        !session_from(&client),
         "a client sending TTL 64 got a session"
     );
     eventually(
@@ -164,65 +147,57 @@ ttl-security = 1
 
 /// A raw client announcing `n` Type-5 routes, then waiting for what comes.
 fn announce(ns: &Netns, me: Ipv4Addr, n: u8) -> Option<(u8, u8)> {
-    in_netns(ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let rr = Ipv4Addr::new(10, 10, 25, 42);
-            // The reflector may not have seen the previous connection from
-            // this address end yet (an Established session keeps a new
-            // connection out, RFC 4271 §6.8): try again, as a peer's
-            // connect-retry would.
-            let mut tries = 0;
-            let mut s = loop {
-                match raw::connect(me, rr, me).await {
-                    Ok(s) => break s,
-                    Err(e) if tries < 20 => {
-                        tries += 1;
-                        eprintln!("connect from {me}: {e}; again");
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                    }
-                    Err(e) => panic!("connect from {me}: {e}"),
+    block_in(ns, move || async move {
+        let rr = Ipv4Addr::new(10, 10, 25, 42);
+        // The reflector may not have seen the previous connection from
+        // this address end yet (an Established session keeps a new
+        // connection out, RFC 4271 §6.8): try again, as a peer's
+        // connect-retry would.
+        let mut tries = 0;
+        let mut s = loop {
+            match raw::connect(me, rr, me).await {
+                Ok(s) => break s,
+                Err(e) if tries < 20 => {
+                    tries += 1;
+                    eprintln!("connect from {me}: {e}; again");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
-            };
-            for i in 0..n {
-                let u = ferry_wire::Update {
-                    attributes: ferry_wire::PathAttributes {
-                        origin: Some(ferry_wire::Origin::Igp),
-                        as_path: Some(Default::default()),
-                        ..Default::default()
-                    },
-                    mp_reach: Some(ferry_wire::MpReachNlri {
-                        family: ferry_wire::Family::VPNV4,
-                        next_hop: ferry_wire::NextHop::Ipv4(me),
-                        nlri: vec![ferry_wire::NlriEntry::new(ferry_wire::Nlri::Vpn(
-                            ferry_wire::VpnPrefix {
-                                labels: ferry_wire::LabelStack::single(ferry_wire::Label::mpls(
-                                    100,
-                                )),
-                                rd: format!("{me}:1").parse().unwrap(),
-                                prefix: format!("10.{i}.0.0/16").parse().unwrap(),
-                            },
-                        ))],
-                        undecoded: Vec::new(),
-                    }),
+                Err(e) => panic!("connect from {me}: {e}"),
+            }
+        };
+        for i in 0..n {
+            let u = ferry_wire::Update {
+                attributes: ferry_wire::PathAttributes {
+                    origin: Some(ferry_wire::Origin::Igp),
+                    as_path: Some(Default::default()),
                     ..Default::default()
-                };
-                s.send(&ferry_wire::Message::Update(u)).await.unwrap();
+                },
+                mp_reach: Some(ferry_wire::MpReachNlri {
+                    family: ferry_wire::Family::VPNV4,
+                    next_hop: ferry_wire::NextHop::Ipv4(me),
+                    nlri: vec![ferry_wire::NlriEntry::new(ferry_wire::Nlri::Vpn(
+                        ferry_wire::VpnPrefix {
+                            labels: ferry_wire::LabelStack::single(ferry_wire::Label::mpls(100)),
+                            rd: format!("{me}:1").parse().unwrap(),
+                            prefix: format!("10.{i}.0.0/16").parse().unwrap(),
+                        },
+                    ))],
+                    undecoded: Vec::new(),
+                }),
+                ..Default::default()
+            };
+            s.send(&ferry_wire::Message::Update(u)).await.unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while tokio::time::Instant::now() < deadline {
+            match s.recv(Duration::from_millis(500)).await {
+                Ok(ferry_wire::Message::Notification(n)) => return Some((n.code, n.subcode)),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return None,
             }
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-            while tokio::time::Instant::now() < deadline {
-                match s.recv(Duration::from_millis(500)).await {
-                    Ok(ferry_wire::Message::Notification(n)) => return Some((n.code, n.subcode)),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                    Err(_) => return None,
-                }
-            }
-            None
-        })
+        }
+        None
     })
 }
 

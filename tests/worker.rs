@@ -5,34 +5,15 @@
 //! VRFs are isolated; deleting a pod withdraws its route; a worker bgpd
 //! killed and restarted reconciles its kernel state.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ferry_tests::{bin, eventually, require_root, Ferry, Lan, Netns};
+use ferry_tests::{eventually, require_root, Ferry, Netns};
 
-const RR: &str = "10.10.25.42";
-const N1: &str = "10.10.93.12";
-const N2: &str = "10.10.29.243";
+#[path = "pod_site.rs"]
+mod pod_site;
 
-/// The reflector (at `RR`), EVPN only.
-fn rr_config() -> String {
-    format!("{}families = [\"evpn\"]\n", ferry_tests::RR)
-}
-
-fn worker_config(addr: &str) -> String {
-    format!(
-        r#"
-router-id = "{addr}"
-local-as = 64512
-[[group]]
-name = "reflectors"
-local-address = "{addr}"
-neighbors = ["{RR}"]
-families = ["evpn"]
-"#
-    )
-}
+use pod_site::{gateway, site, worker_config, Site, N1, RR};
 
 /// The seed's NetworkAttachmentDefinition config with `"type": "ferry"`
 /// and the pod's cni-args as Multus passes them (`args.cni`).
@@ -49,16 +30,8 @@ fn netconf(vrf: &str, vni: u32, rt: &str, socket: &str, mac: &str, v4: &str, v6:
     )
 }
 
-/// The first address of the pod's subnet (`1.1.1.2/30` → `1.1.1.1`).
-fn gateway(cidr: &str) -> String {
-    let net: ipnet::IpNet = cidr.parse().unwrap();
-    match net.network() {
-        std::net::IpAddr::V4(a) => std::net::Ipv4Addr::from(u32::from(a) + 1).to_string(),
-        std::net::IpAddr::V6(a) => std::net::Ipv6Addr::from(u128::from(a) + 1).to_string(),
-    }
-}
-
-/// Runs the plugin in `node` as a runtime does.
+/// Runs the plugin in `node` as a runtime does: success, and the JSON it
+/// printed.
 fn cni(
     node: &Netns,
     command: &str,
@@ -66,33 +39,8 @@ fn cni(
     pod: &Netns,
     conf: &str,
 ) -> (bool, serde_json::Value) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &node.name])
-        .arg(bin("ferry"))
-        .env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", container)
-        .env("CNI_NETNS", format!("/var/run/netns/{}", pod.name))
-        .env("CNI_IFNAME", "net1")
-        .env("CNI_PATH", "/opt/cni/bin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let value = if text.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"))
-    };
-    (out.status.success(), value)
+    let r = pod_site::cni(node, command, container, pod, conf);
+    (r.ok, r.out)
 }
 
 fn pings(from: &Netns, to: &str) -> bool {
@@ -107,37 +55,6 @@ fn pings(from: &Netns, to: &str) -> bool {
 fn kernel_table(node: &Netns, table: u32, v6: bool) -> String {
     let fam = if v6 { "-6" } else { "-4" };
     node.exec_ok(&["ip", fam, "route", "show", "table", &table.to_string()])
-}
-
-struct Site {
-    lan: Lan,
-    rr: Ferry,
-    n1: Ferry,
-    n2: Ferry,
-    nodes: Vec<Netns>,
-    dir: tempfile::TempDir,
-}
-
-fn site() -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let lan = Lan::new();
-    let nodes: Vec<Netns> = (0..3).map(|_| Netns::new("fk")).collect();
-    lan.attach(&nodes[0], "eth0", &format!("{RR}/16"));
-    lan.attach(&nodes[1], "eth0", &format!("{N1}/16"));
-    lan.attach(&nodes[2], "eth0", &format!("{N2}/16"));
-    let rr = Ferry::start(&nodes[0], dir.path(), "rr", &rr_config());
-    let n1 = Ferry::start(&nodes[1], dir.path(), "n1", &worker_config(N1));
-    let n2 = Ferry::start(&nodes[2], dir.path(), "n2", &worker_config(N2));
-    n1.wait_established(&[RR]);
-    n2.wait_established(&[RR]);
-    Site {
-        lan,
-        rr,
-        n1,
-        n2,
-        nodes,
-        dir,
-    }
 }
 
 /// alpine-cluster-1 on node 1 and a peer on node 2, in VRF blue: their

@@ -2,10 +2,9 @@
 //! clients.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
-use super::{human, sessions, skipped};
-use crate::{converge, cpu, feed, memory, send_all, Bench, Device, Part, VRFS};
+use super::{feed_and_converge, human, sessions, skipped};
+use crate::{Bench, Device, Part};
 
 /// The `i`-th fanout sink's address, in [`crate::FANOUT_RANGE`].
 fn sink_addr(i: u32) -> Ipv4Addr {
@@ -23,18 +22,7 @@ pub(crate) fn fanout(b: &mut Bench, device: Device, routes: u32) -> Result<(), S
     let t = std::time::Instant::now();
     let mut s = sessions(b, device, &addrs, routes, 64 << 10, false)?;
     let setup = t.elapsed().as_secs_f64();
-    let f = feed(s.injector.addr, 0..VRFS, 0, routes);
-    let pid = s.dut.pid();
-    let (idle_rss, _) = memory(pid);
-    let cpu0 = cpu(pid);
-    let sender = send_all(&s.injector, &f.announce);
-    let r = converge(
-        &mut s.dut,
-        &s.sinks,
-        (0, routes as u64),
-        Duration::from_secs(b.args.timeout),
-    );
-    let _ = sender.join();
+    let (r, (cpu0, idle_rss)) = feed_and_converge(b, &mut s, routes);
     let note = match &r {
         Ok(d) => format!(
             "{:.1} M routes delivered ({:.2} M/s); {n} sessions up in {setup:.1} s; idle RSS {:.1} MiB",

@@ -14,8 +14,8 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::{
-    connect_sink, keepalives, open_session, start, Bench, Counts, Device, Outcome, Part, Peer,
-    Running, SKIPPED, VRFS,
+    connect_sink, converge, cpu, feed, keepalives, memory, open_session, send_all, start, Bench,
+    Counts, Device, Outcome, Part, Peer, Running, SKIPPED, VRFS,
 };
 
 /// The scenario sets `--scenarios` chooses from.
@@ -244,6 +244,30 @@ pub(crate) fn sessions(
         injector,
         _all: all,
     })
+}
+
+/// Sends `routes` VPNv4 routes (every VRF's share) from the injector of
+/// `s` and waits, at most `--timeout`, until every sink holds them: the
+/// time it took, and the device's CPU seconds and RSS before the routes
+/// were sent (for [`Bench::record`]).
+pub(crate) fn feed_and_converge(
+    b: &Bench,
+    s: &mut Sessions,
+    routes: u32,
+) -> (Result<Duration, (String, u64)>, (f64, u64)) {
+    let f = feed(s.injector.addr, 0..VRFS, 0, routes);
+    let pid = s.dut.pid();
+    let (idle_rss, _) = memory(pid);
+    let cpu0 = cpu(pid);
+    let sender = send_all(&s.injector, &f.announce);
+    let r = converge(
+        &mut s.dut,
+        &s.sinks,
+        (0, routes as u64),
+        Duration::from_secs(b.args.timeout),
+    );
+    let _ = sender.join();
+    (r, (cpu0, idle_rss))
 }
 
 /// A row saying that `device` was left out of `scenario` (`--skip`).

@@ -5,8 +5,8 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::{ferry_neighbor, human, sessions, skipped};
-use crate::{converge, cpu, feed, memory, send_all, Bench, Device, Part, VRFS};
+use super::{feed_and_converge, ferry_neighbor, human, sessions, skipped};
+use crate::{memory, Bench, Device, Part};
 
 /// What the extra client does.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,13 +37,7 @@ pub(super) fn stuck(b: &mut Bench, device: Device, routes: u32) -> Result<(), St
     let sinks = b.args.sinks.unwrap_or(4);
     let base = format!("stuck: {} VPNv4, {sinks} sinks", human(routes));
     let with = format!("{base} + 1 stuck client");
-    if b.args.skips(device, Part::Stuck) {
-        skipped(b, device, base, routes);
-        skipped(b, device, with, routes);
-        return Ok(());
-    }
-    run(b, device, routes, Slow::Absent, &base)?;
-    run(b, device, routes, Slow::Stuck, &with)
+    without_and_with(b, device, routes, Part::Stuck, Slow::Stuck, (base, with))
 }
 
 /// `routes` VPNv4 to the sinks alone, then with a non-reading client that
@@ -53,13 +47,26 @@ pub(super) fn storm(b: &mut Bench, device: Device, routes: u32) -> Result<(), St
     let n = b.args.extra.storm_refreshes;
     let base = format!("storm: {} VPNv4, {sinks} sinks", human(routes));
     let with = format!("{base} + {n} ROUTE-REFRESH from a non-reading client");
-    if b.args.skips(device, Part::Storm) {
+    without_and_with(b, device, routes, Part::Storm, Slow::Storm(n), (base, with))
+}
+
+/// The run `base` without the slow client, then the run `with` with it as
+/// `slow`; two skipped rows instead when `--skip` leaves out `part`.
+fn without_and_with(
+    b: &mut Bench,
+    device: Device,
+    routes: u32,
+    part: Part,
+    slow: Slow,
+    (base, with): (String, String),
+) -> Result<(), String> {
+    if b.args.skips(device, part) {
         skipped(b, device, base, routes);
         skipped(b, device, with, routes);
         return Ok(());
     }
     run(b, device, routes, Slow::Absent, &base)?;
-    run(b, device, routes, Slow::Storm(n), &with)
+    run(b, device, routes, slow, &with)
 }
 
 fn run(b: &mut Bench, device: Device, routes: u32, slow: Slow, name: &str) -> Result<(), String> {
@@ -68,18 +75,8 @@ fn run(b: &mut Bench, device: Device, routes: u32, slow: Slow, name: &str) -> Re
         .map(|i| Ipv4Addr::new(127, 0, 2, 1 + i as u8))
         .collect();
     let mut s = sessions(b, device, &addrs, routes, 1 << 18, slow != Slow::Absent)?;
-    let f = feed(s.injector.addr, 0..VRFS, 0, routes);
+    let (r, (cpu0, idle_rss)) = feed_and_converge(b, &mut s, routes);
     let pid = s.dut.pid();
-    let (idle_rss, _) = memory(pid);
-    let cpu0 = cpu(pid);
-    let sender = send_all(&s.injector, &f.announce);
-    let r = converge(
-        &mut s.dut,
-        &s.sinks,
-        (0, routes as u64),
-        Duration::from_secs(b.args.timeout),
-    );
-    let _ = sender.join();
     let mut notes = Vec::new();
     if let (Slow::Storm(n), Some(p), true) = (slow, &s.slow, r.is_ok()) {
         let (before, _) = memory(pid);

@@ -523,3 +523,54 @@ fn the_log_format_is_read_before_validation() {
     std::fs::write(f.path(), "local-as = 1\n").unwrap();
     assert_eq!(log_format_of(f.path()), None);
 }
+
+#[test]
+fn address_errors_name_the_file_the_key_and_the_value_exactly() {
+    let base = "router-id = \"1.1.1.1\"\nlocal-as = 1\n";
+    for (bad, want) in [
+        (
+            "listen-address = \"10.0.0.300\"",
+            "test.toml: listen-address: invalid IP address \"10.0.0.300\"",
+        ),
+        (
+            "listen-address = \"::ffff:10.0.0.1\"",
+            "test.toml: listen-address: \"::ffff:10.0.0.1\" is an IPv4-mapped IPv6 address: write the IPv4 address",
+        ),
+        (
+            "cluster-id = \"2001:db8::1\"",
+            "test.toml: cluster-id: invalid IPv4 address \"2001:db8::1\"",
+        ),
+        (
+            "vtep-address = \"vtep\"",
+            "test.toml: vtep-address: invalid IP address \"vtep\"",
+        ),
+        (
+            "http-listen = \"localhost:9179\"",
+            "test.toml: http-listen: \"localhost:9179\" is not ADDR:PORT: write for example \"0.0.0.0:9179\" or \"[::]:9179\"",
+        ),
+        (
+            "http-listen = \"[::1]:0\"",
+            "test.toml: http-listen: \"[::1]:0\": port 0; give the port to listen on",
+        ),
+        ("control-socket = \"\"", "test.toml: control-socket: empty path"),
+        (
+            "control-group = \"no-such-group-for-ferry\"",
+            "test.toml: control-group: \"no-such-group-for-ferry\": no such group",
+        ),
+    ] {
+        assert_eq!(err(&format!("{bad}\n{base}")), want, "{bad}");
+    }
+    for (bad, want) in [
+        (
+            "local-address = \"10.0.0.300\"",
+            "test.toml: group[0].local-address: invalid IP address \"10.0.0.300\"",
+        ),
+        (
+            "local-address = \"::ffff:10.0.0.1\"",
+            "test.toml: group[0].local-address: \"::ffff:10.0.0.1\" is an IPv4-mapped IPv6 address: write the IPv4 address",
+        ),
+    ] {
+        let text = format!("{base}[[group]]\nname = \"g\"\n{bad}\nneighbors = [\"10.0.0.2\"]\n");
+        assert_eq!(err(&text), want, "{bad}");
+    }
+}

@@ -219,3 +219,40 @@ fn a_reload_resets_the_neighbours_whose_session_settings_changed() {
     assert!(plan.allow_changed);
     assert_eq!(plan.unchanged.len(), 1);
 }
+
+#[test]
+fn a_reload_keeps_the_listening_and_control_sockets_until_a_restart() {
+    let base = "router-id = \"1.1.1.1\"\nlocal-as = 1\ncluster-id = \"1.1.1.1\"\n";
+    let running = from_str(
+        &format!("listen-address = \"127.0.0.1\"\ncontrol-socket = \"/run/a.sock\"\n{base}"),
+        "test.toml",
+    )
+    .unwrap();
+    let (_f, r) = reload_text(
+        &running,
+        "router-id = \"1.1.1.1\"\nlocal-as = 1\nlisten-address = \"::1\"\ncontrol-socket = \"/run/b.sock\"\ncontrol-group = \"root\"\n",
+    );
+    let c = r.unwrap();
+    assert_eq!(c.listen_address, running.listen_address);
+    assert_eq!(c.control_socket, running.control_socket);
+    assert_eq!(c.control_group, None);
+    assert_eq!(c.cluster_id, running.cluster_id);
+    assert_eq!(
+        c.restart_pending,
+        vec![
+            "cluster-id none (running 1.1.1.1)".to_string(),
+            "control-socket /run/b.sock (running /run/a.sock)".to_string(),
+            "control-group root (running none)".to_string(),
+            "listen-address ::1 (running 127.0.0.1)".to_string(),
+        ]
+    );
+    // And back: the file without a listen-address over a running one.
+    let (_f, r) = reload_text(
+        &running,
+        &format!("control-socket = \"/run/a.sock\"\n{base}"),
+    );
+    assert_eq!(
+        r.unwrap().restart_pending,
+        vec!["listen-address none (running 127.0.0.1)".to_string()]
+    );
+}

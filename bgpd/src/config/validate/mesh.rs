@@ -31,11 +31,11 @@ impl Validator<'_> {
                 "missing: the name of this cluster",
             )
         })?;
-        let local_address = m
-            .local_address
-            .as_deref()
-            .map(|v| self.ip("cluster-mesh.local-address", v))
-            .transpose()?;
+        let local_address = self.optional(
+            "cluster-mesh.local-address",
+            m.local_address.as_deref(),
+            Self::ip,
+        )?;
         let mut clusters = Vec::new();
         let mut seen = HashMap::new();
         for (ci, c) in m.clusters.into_iter().enumerate() {

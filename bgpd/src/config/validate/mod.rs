@@ -35,11 +35,7 @@ impl<'a> Validator<'a> {
         self.keep_running(&mut top);
         let mut groups = self.groups(raw.group, &top)?;
         self.not_ourselves(&groups, top.router_id)?;
-        let vtep_address = raw
-            .vtep_address
-            .as_deref()
-            .map(|v| self.ip("vtep-address", v))
-            .transpose()?;
+        let vtep_address = self.optional("vtep-address", raw.vtep_address.as_deref(), Self::ip)?;
         let vrfs = self.vrfs(raw.vrf)?;
         let cluster_mesh = self.cluster_mesh(raw.cluster_mesh, top.cluster_id)?;
         if let Some(mesh) = &cluster_mesh {
@@ -72,6 +68,16 @@ impl<'a> Validator<'a> {
 
     pub(super) fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         super::invalid(self.file, key, message)
+    }
+
+    /// An optional key: `check`ed when the file gives it, `None` when not.
+    pub(super) fn optional<T>(
+        &self,
+        key: &str,
+        value: Option<&str>,
+        check: impl Fn(&Self, &str, &str) -> Result<T, ConfigError>,
+    ) -> Result<Option<T>, ConfigError> {
+        value.map(|v| check(self, key, v)).transpose()
     }
 
     pub(super) fn ipv4(&self, key: &str, v: &str) -> Result<Ipv4Addr, ConfigError> {

@@ -67,11 +67,8 @@ impl Validator<'_> {
                 a
             }
         };
-        let local_address = g
-            .local_address
-            .as_deref()
-            .map(|v| self.ip(&k("local-address"), v))
-            .transpose()?;
+        let local_address =
+            self.optional(&k("local-address"), g.local_address.as_deref(), Self::ip)?;
         let families = match &g.families {
             None => DEFAULT_FAMILIES.to_vec(),
             Some(list) => {

@@ -57,11 +57,7 @@ impl Validator<'_> {
                 "23456 is AS_TRANS (RFC 6793) and cannot be a local AS",
             ));
         }
-        let cluster_id = raw
-            .cluster_id
-            .as_deref()
-            .map(|v| self.ipv4("cluster-id", v))
-            .transpose()?;
+        let cluster_id = self.optional("cluster-id", raw.cluster_id.as_deref(), Self::ipv4)?;
         let hold_time = self.hold_time("hold-time", raw.hold_time.unwrap_or(90))?;
         let connect_retry =
             self.range("connect-retry", raw.connect_retry.unwrap_or(30), 1, 65535)? as u16;
@@ -73,16 +69,13 @@ impl Validator<'_> {
         )? as u16;
         let listen_port =
             self.range("listen-port", raw.listen_port.unwrap_or(179), 1, 65535)? as u16;
-        let listen_address = raw
-            .listen_address
-            .as_deref()
-            .map(|v| self.ip("listen-address", v))
-            .transpose()?;
-        let http_listen = raw
-            .http_listen
-            .as_deref()
-            .map(|v| self.socket_address("http-listen", v))
-            .transpose()?;
+        let listen_address =
+            self.optional("listen-address", raw.listen_address.as_deref(), Self::ip)?;
+        let http_listen = self.optional(
+            "http-listen",
+            raw.http_listen.as_deref(),
+            Self::socket_address,
+        )?;
         let log_format = match raw.log_format.as_deref() {
             None => LogFormat::Text,
             Some(v) => LogFormat::from_name(v).ok_or_else(|| {
@@ -131,84 +124,76 @@ impl Validator<'_> {
         let Some(r) = self.running else {
             return;
         };
-        let mut pending = |key: &str, new: String, running: String| {
-            t.restart_pending
-                .push(format!("{key} {new} (running {running})"));
-        };
-        let opt = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
-        if t.router_id != r.router_id {
-            pending(
-                "router-id",
-                t.router_id.to_string(),
-                r.router_id.to_string(),
-            );
-            t.router_id = r.router_id;
-        }
-        if t.local_as != r.local_as {
-            pending("local-as", t.local_as.to_string(), r.local_as.to_string());
-            t.local_as = r.local_as;
-        }
-        if t.cluster_id != r.cluster_id {
-            pending(
-                "cluster-id",
-                opt(t.cluster_id.map(|c| c.to_string())),
-                opt(r.cluster_id.map(|c| c.to_string())),
-            );
-            t.cluster_id = r.cluster_id;
-        }
-        if t.control_socket != r.control_socket {
-            pending(
-                "control-socket",
-                t.control_socket.display().to_string(),
-                r.control_socket.display().to_string(),
-            );
-            t.control_socket = r.control_socket.clone();
-        }
+        let mut p = Pending(&mut t.restart_pending);
+        p.keep("router-id", &mut t.router_id, &r.router_id, text);
+        p.keep("local-as", &mut t.local_as, &r.local_as, text);
+        p.keep("cluster-id", &mut t.cluster_id, &r.cluster_id, or_none);
+        p.keep(
+            "control-socket",
+            &mut t.control_socket,
+            &r.control_socket,
+            |s| s.display().to_string(),
+        );
+        // The group is compared by name; the running name's id is looked up again.
         let group_name = t.control_group.as_ref().map(|g| g.0.clone());
         if group_name != r.control_group {
-            pending(
+            p.add(
                 "control-group",
-                opt(group_name),
-                opt(r.control_group.clone()),
+                or_none(&group_name),
+                or_none(&r.control_group),
             );
             t.control_group = match &r.control_group {
                 None => None,
                 Some(name) => group_id(name).map(|gid| (name.clone(), gid)),
             };
         }
-        if t.listen_address != r.listen_address {
-            pending(
-                "listen-address",
-                opt(t.listen_address.map(|a| a.to_string())),
-                opt(r.listen_address.map(|a| a.to_string())),
-            );
-            t.listen_address = r.listen_address;
-        }
-        if t.listen_port != r.listen_port {
-            pending(
-                "listen-port",
-                t.listen_port.to_string(),
-                r.listen_port.to_string(),
-            );
-            t.listen_port = r.listen_port;
-        }
-        if t.http_listen != r.http_listen {
-            pending(
-                "http-listen",
-                opt(t.http_listen.map(|a| a.to_string())),
-                opt(r.http_listen.map(|a| a.to_string())),
-            );
-            t.http_listen = r.http_listen;
-        }
-        if t.log_format != r.log_format {
-            pending(
-                "log-format",
-                t.log_format.as_str().to_string(),
-                r.log_format.as_str().to_string(),
-            );
-            t.log_format = r.log_format;
+        p.keep(
+            "listen-address",
+            &mut t.listen_address,
+            &r.listen_address,
+            or_none,
+        );
+        p.keep("listen-port", &mut t.listen_port, &r.listen_port, text);
+        p.keep("http-listen", &mut t.http_listen, &r.http_listen, or_none);
+        p.keep("log-format", &mut t.log_format, &r.log_format, |f| {
+            f.as_str().to_string()
+        });
+    }
+}
+
+/// The restart-pending lines of a reload, `KEY NEW (running OLD)`.
+struct Pending<'a>(&'a mut Vec<String>);
+
+impl Pending<'_> {
+    fn add(&mut self, key: &str, new: String, running: String) {
+        self.0.push(format!("{key} {new} (running {running})"));
+    }
+
+    /// When the file's `value` of `key` differs from the `running` one:
+    /// lists the change (both values written by `show`) and puts the
+    /// running value back.
+    fn keep<T: PartialEq + Clone>(
+        &mut self,
+        key: &str,
+        value: &mut T,
+        running: &T,
+        show: impl Fn(&T) -> String,
+    ) {
+        if value != running {
+            self.add(key, show(value), show(running));
+            *value = running.clone();
         }
     }
+}
+
+fn text<T: ToString>(v: &T) -> String {
+    v.to_string()
+}
+
+/// An optional value as text, `none` when absent.
+fn or_none<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "none".to_string(), ToString::to_string)
 }
 
 /// The id of a system group, by name. Blocking (NSS may ask a directory
