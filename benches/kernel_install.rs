@@ -11,12 +11,12 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_bgpd::fib::kernel::Kernel;
 use ferry_bgpd::fib::plan::{KernelOp, Nexthop, VrfSpec};
+use ferry_netns::Netns;
 use ferry_wire::MacAddress;
 use ipnet::{IpNet, Ipv4Net};
 
@@ -45,15 +45,16 @@ fn prefix(i: u32) -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::from(0x0b00_0000 + (i << 8)), 24).expect("/24")
 }
 
-/// Enters a fresh namespace for this thread (and the runtime built on it).
-fn enter(name: &str) {
-    let _ = Command::new("ip").args(["netns", "del", name]).output();
-    sh(&["ip", "netns", "add", name]);
-    let f = std::fs::File::open(format!("/var/run/netns/{name}")).expect("netns");
-    // SAFETY: setns with a valid namespace descriptor.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-    sh(&["ip", "link", "set", "lo", "up"]);
+/// A fresh namespace (one of that name left by an earlier run replaced),
+/// loopback up; deleted with its processes when dropped.
+fn fresh(name: &str) -> Netns {
+    Netns::replace(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `f` on a thread inside `ns` (sockets and the commands it starts
+/// live there).
+fn inside<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> T {
+    ns.run_in(f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn spec() -> VrfSpec {
@@ -68,7 +69,6 @@ fn spec() -> VrfSpec {
 }
 
 fn ferry_run(routes: u32) -> Duration {
-    enter("ferry-bench-a");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -120,7 +120,6 @@ fn count_routes(table: u32) -> usize {
 }
 
 fn ip_batch_run(routes: u32) -> Duration {
-    enter("ferry-bench-b");
     sh(&[
         "ip",
         "link",
@@ -202,21 +201,17 @@ fn main() {
         }
     }
     // Each measurement on its own thread, in its own namespace.
-    let ferry = std::thread::spawn(move || {
+    let a = fresh("ferry-bench-a");
+    let ferry = inside(&a, || {
         let d = ferry_run(routes);
         (d, count_routes(TABLE))
-    })
-    .join()
-    .expect("ferry run");
-    let ipb = std::thread::spawn(move || {
+    });
+    let b = fresh("ferry-bench-b");
+    let ipb = inside(&b, || {
         let d = ip_batch_run(routes);
         (d, count_routes(TABLE))
-    })
-    .join()
-    .expect("ip -batch run");
-    for ns in ["ferry-bench-a", "ferry-bench-b"] {
-        let _ = Command::new("ip").args(["netns", "del", ns]).output();
-    }
+    });
+    drop((a, b));
     let rate = |d: Duration| routes as f64 / d.as_secs_f64();
     println!(
         "ferry:    {routes} routes (+{VTEPS} neighbour and FDB entries) in {:.3} s = {:.0} routes/s ({} in the table)",
@@ -243,9 +238,7 @@ fn main() {
 fn cni_latency(pods: u32) {
     let dir = std::env::temp_dir().join(format!("ferry-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let node = "ferry-bench-node";
-    let _ = Command::new("ip").args(["netns", "del", node]).output();
-    sh(&["ip", "netns", "add", node]);
+    let node = fresh("ferry-bench-node");
     let bin = std::env::current_exe().expect("exe");
     let bin_dir = bin.parent().expect("dir");
     let sock = dir.join("bgpd.sock");
@@ -259,9 +252,8 @@ fn cni_latency(pods: u32) {
         ),
     )
     .expect("config");
-    let mut bgpd = Command::new("ip")
-        .args(["netns", "exec", node])
-        .arg(bin_dir.join("bgpd"))
+    let mut bgpd = node
+        .command(bin_dir.join("bgpd"))
         .args(["--config", conf.to_str().expect("path")])
         .stderr(Stdio::null())
         .spawn()
@@ -271,10 +263,9 @@ fn cni_latency(pods: u32) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut times = Vec::new();
+    let mut pod_namespaces = Vec::new();
     for i in 0..pods {
-        let pod = format!("ferry-bench-p{i}");
-        let _ = Command::new("ip").args(["netns", "del", &pod]).output();
-        sh(&["ip", "netns", "add", &pod]);
+        let pod = fresh(&format!("ferry-bench-p{i}"));
         let netconf = format!(
             r#"{{"cniVersion":"1.0.0","name":"blue-net","type":"ferry","bgpdSocket":"{}",
             "args":{{"vxlanVNI":"10002","vrfName":"blue","vrfTarget":"11:11",
@@ -286,12 +277,11 @@ fn cni_latency(pods: u32) {
             i % 250
         );
         let t = Instant::now();
-        let mut c = Command::new("ip")
-            .args(["netns", "exec", node])
-            .arg(bin_dir.join("ferry"))
+        let mut c = node
+            .command(bin_dir.join("ferry"))
             .env("CNI_COMMAND", "ADD")
             .env("CNI_CONTAINERID", format!("bench{i}"))
-            .env("CNI_NETNS", format!("/var/run/netns/{pod}"))
+            .env("CNI_NETNS", pod.path())
             .env("CNI_IFNAME", "net1")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -305,15 +295,12 @@ fn cni_latency(pods: u32) {
         let ok = c.wait().expect("wait").success();
         times.push(t.elapsed());
         assert!(ok, "CNI ADD {i} failed");
+        pod_namespaces.push(pod);
     }
     let _ = bgpd.kill();
     let _ = bgpd.wait();
-    for i in 0..pods {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &format!("ferry-bench-p{i}")])
-            .output();
-    }
-    let _ = Command::new("ip").args(["netns", "del", node]).output();
+    drop(pod_namespaces);
+    drop(node);
     let _ = std::fs::remove_dir_all(&dir);
     times.sort();
     let ms = |d: &Duration| d.as_secs_f64() * 1000.0;

@@ -17,9 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ferry_netns::{wait_exited, wait_reaped, Netns};
 use serde::{Deserialize, Serialize};
 
 use crate::topology::{gateway_of, Cluster, Pod, Topology};
@@ -66,28 +67,10 @@ pub struct Lab {
     pub state: State,
 }
 
-pub fn ip(args: &[&str]) -> Output {
-    Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| Output {
-            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
-            stdout: Vec::new(),
-            stderr: format!("ip: {e}").into_bytes(),
-        })
-}
-
-fn ip_ok(args: &[&str]) -> Result<String, String> {
-    let out = ip(args);
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+/// A namespace operation's result, its error as the lab reports it (the
+/// command, the namespace, what it said).
+fn ok<T>(r: ferry_netns::Result<T>) -> Result<T, String> {
+    r.map_err(|e| e.to_string())
 }
 
 pub fn nodes(t: &Topology) -> Vec<Node> {
@@ -127,72 +110,12 @@ pub fn pid_alive(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|c| String::from_utf8_lossy(&c).contains("bgpd"))
         .unwrap_or(false)
-        && process_running(pid)
+        && ferry_netns::running(pid)
 }
 
-/// Whether process `pid` has not finished exiting. A process that exits
-/// loses its command line first and closes its sockets later; only when it
-/// is gone, or a zombie with no thread left, is it really over (a zombie
-/// stays until its parent reaps it, and the lab is not its parent).
-pub fn process_running(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit(')')
-        .next()
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or("");
-    if !matches!(state, "Z" | "X") {
-        return true;
-    }
-    // A zombie leader whose other threads still exit.
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.count() > 1)
-        .unwrap_or(false)
-}
-
-/// Waits until none of `pids` runs, up to `limit`; returns those still running.
-pub fn wait_exited(pids: &[u32], limit: Duration) -> Vec<u32> {
-    let start = Instant::now();
-    loop {
-        let running: Vec<u32> = pids
-            .iter()
-            .copied()
-            .filter(|p| process_running(*p))
-            .collect();
-        if running.is_empty() || start.elapsed() >= limit {
-            return running;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits until each of `pids` has left the process table, up to `limit`: an
-/// exited daemon stays a zombie until its parent (init, since `ferry-lab up`
-/// has returned) reaps it, and `ps` shows it until then. Returns those still
-/// there (zombies that were not reaped in time: they hold nothing).
-pub fn wait_reaped(pids: &[u32], limit: Duration) -> Vec<u32> {
-    let start = Instant::now();
-    loop {
-        let left: Vec<u32> = pids
-            .iter()
-            .copied()
-            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
-            .collect();
-        if left.is_empty() || start.elapsed() >= limit {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
+/// Signals a bgpd this lab started (by the PID it recorded).
 fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill(2) on the PID of a process this lab started (a bgpd it
-    // recorded, or a process inside one of its namespaces).
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
+    ferry_netns::kill(pid, sig);
 }
 
 impl Lab {
@@ -252,39 +175,31 @@ impl Lab {
         None
     }
 
-    fn ns_exists(name: &str) -> bool {
-        Path::new("/var/run/netns").join(name).exists()
-    }
-
     /// Creates a namespace (recorded first, so that `down` finds it).
     fn ensure_ns(&mut self, name: &str) -> Result<bool, String> {
         if !self.state.namespaces.iter().any(|n| n == name) {
             self.state.namespaces.push(name.to_string());
             self.save()?;
         }
-        if Self::ns_exists(name) {
-            return Ok(false);
-        }
-        ip_ok(&["netns", "add", name])?;
-        ip_ok(&["-n", name, "link", "set", "lo", "up"])?;
-        Ok(true)
+        Ok(ok(Netns::ensure(name))?.1)
     }
 
     fn has_link(ns: &str, dev: &str) -> bool {
-        ip(&["-n", ns, "link", "show", dev]).status.success()
+        Netns::named(ns).has_link(dev)
     }
 
     /// A cluster's VPC: a namespace with the VPC router's bridge.
     pub fn ensure_vpc(&mut self, c: &Cluster) -> Result<(), String> {
         let ns = self.vpc_ns(&c.name);
         self.ensure_ns(&ns)?;
-        if !Self::has_link(&ns, "br0") {
-            ip_ok(&["-n", &ns, "link", "add", "br0", "type", "bridge"])?;
+        let vpc = Netns::named(&ns);
+        if !vpc.has_link("br0") {
+            ok(vpc.add_bridge("br0"))?;
             let gw = format!("{}/{}", gateway_of(&c.vpc), c.vpc.prefix_len());
-            ip_ok(&["-n", &ns, "addr", "add", &gw, "dev", "br0"])?;
-            ip_ok(&["-n", &ns, "link", "set", "br0", "up"])?;
+            ok(vpc.add_addr("br0", &gw))?;
+            ok(vpc.link_up("br0"))?;
         }
-        sysctl(&ns, "net.ipv4.ip_forward=1")
+        ok(vpc.sysctl(&["net.ipv4.ip_forward=1"]))
     }
 
     /// A node: its namespace, its link into the VPC, its default route.
@@ -292,36 +207,22 @@ impl Lab {
         let ns = self.node_ns(&n.name);
         let vpc = self.vpc_ns(&c.name);
         self.ensure_ns(&ns)?;
-        if !Self::has_link(&ns, "eth0") {
-            if Self::has_link(&vpc, &n.port) {
-                ip_ok(&["-n", &vpc, "link", "del", &n.port])?;
+        let (node, vpc) = (Netns::named(&ns), Netns::named(&vpc));
+        if !node.has_link("eth0") {
+            if vpc.has_link(&n.port) {
+                ok(vpc.ip(&["link", "del", &n.port]))?;
             }
-            ip_ok(&[
-                "link", "add", "name", &n.port, "netns", &vpc, "type", "veth", "peer", "name",
-                "eth0", "netns", &ns,
-            ])?;
-            ip_ok(&[
-                "-n", &vpc, "link", "set", "dev", &n.port, "master", "br0", "up",
-            ])?;
-            ip_ok(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{}/{}", n.address, c.vpc.prefix_len()),
-                "dev",
-                "eth0",
-            ])?;
-            ip_ok(&["-n", &ns, "link", "set", "eth0", "up"])?;
-            ip_ok(&[
-                "-n",
-                &ns,
+            ok(vpc.veth_to(&n.port, &node, "eth0"))?;
+            ok(vpc.set_master(&n.port, "br0"))?;
+            ok(node.add_addr("eth0", &format!("{}/{}", n.address, c.vpc.prefix_len())))?;
+            ok(node.link_up("eth0"))?;
+            ok(node.ip(&[
                 "route",
                 "add",
                 "default",
                 "via",
                 &gateway_of(&c.vpc).to_string(),
-            ])?;
+            ]))?;
         }
         Ok(())
     }
@@ -329,36 +230,20 @@ impl Lab {
     /// VPC peering: a link between the two VPC routers that routes only
     /// the two VPC CIDRs, no NAT.
     pub fn ensure_peering(&mut self, index: usize, a: &Cluster, b: &Cluster) -> Result<(), String> {
-        let (na, nb) = (self.vpc_ns(&a.name), self.vpc_ns(&b.name));
+        let (na, nb) = (
+            Netns::named(&self.vpc_ns(&a.name)),
+            Netns::named(&self.vpc_ns(&b.name)),
+        );
         let dev = format!("p{index}");
-        if !Self::has_link(&na, &dev) {
-            ip_ok(&[
-                "link", "add", "name", &dev, "netns", &na, "type", "veth", "peer", "name", &dev,
-                "netns", &nb,
-            ])?;
+        if !na.has_link(&dev) {
+            ok(na.veth_to(&dev, &nb, &dev))?;
             let (la, lb) = peering_addresses(index);
-            ip_ok(&["-n", &na, "addr", "add", &format!("{la}/30"), "dev", &dev])?;
-            ip_ok(&["-n", &nb, "addr", "add", &format!("{lb}/30"), "dev", &dev])?;
-            ip_ok(&["-n", &na, "link", "set", &dev, "up"])?;
-            ip_ok(&["-n", &nb, "link", "set", &dev, "up"])?;
-            ip_ok(&[
-                "-n",
-                &na,
-                "route",
-                "replace",
-                &b.vpc.to_string(),
-                "via",
-                &lb,
-            ])?;
-            ip_ok(&[
-                "-n",
-                &nb,
-                "route",
-                "replace",
-                &a.vpc.to_string(),
-                "via",
-                &la,
-            ])?;
+            ok(na.add_addr(&dev, &format!("{la}/30")))?;
+            ok(nb.add_addr(&dev, &format!("{lb}/30")))?;
+            ok(na.link_up(&dev))?;
+            ok(nb.link_up(&dev))?;
+            ok(na.ip(&["route", "replace", &b.vpc.to_string(), "via", &lb]))?;
+            ok(nb.ip(&["route", "replace", &a.vpc.to_string(), "via", &la]))?;
         }
         Ok(())
     }
@@ -372,28 +257,16 @@ impl Lab {
     ) -> Result<(), String> {
         let dev = format!("p{index}");
         let state = if up { "up" } else { "down" };
-        ip_ok(&["-n", &self.vpc_ns(&a.name), "link", "set", &dev, state])?;
-        ip_ok(&["-n", &self.vpc_ns(&b.name), "link", "set", &dev, state])?;
+        let (na, nb) = (
+            Netns::named(&self.vpc_ns(&a.name)),
+            Netns::named(&self.vpc_ns(&b.name)),
+        );
+        ok(na.ip(&["link", "set", &dev, state]))?;
+        ok(nb.ip(&["link", "set", &dev, state]))?;
         if up {
             let (la, lb) = peering_addresses(index);
-            ip_ok(&[
-                "-n",
-                &self.vpc_ns(&a.name),
-                "route",
-                "replace",
-                &b.vpc.to_string(),
-                "via",
-                &lb,
-            ])?;
-            ip_ok(&[
-                "-n",
-                &self.vpc_ns(&b.name),
-                "route",
-                "replace",
-                &a.vpc.to_string(),
-                "via",
-                &la,
-            ])?;
+            ok(na.ip(&["route", "replace", &b.vpc.to_string(), "via", &lb]))?;
+            ok(nb.ip(&["route", "replace", &a.vpc.to_string(), "via", &la]))?;
         }
         Ok(())
     }
@@ -459,18 +332,9 @@ impl Lab {
     /// `GET /readyz` of a node's bgpd, in the node's namespace: ready or
     /// not with the reasons, or why there was no answer.
     pub fn readiness(&self, n: &Node) -> Result<(bool, Vec<String>), String> {
-        let ns = format!("/var/run/netns/{}", self.node_ns(&n.name));
         let addr = std::net::SocketAddr::new(n.address, HTTP_PORT);
-        std::thread::spawn(move || {
+        ok(Netns::named(&self.node_ns(&n.name)).run_in(move || {
             use std::io::Read;
-            let file = std::fs::File::open(&ns).map_err(|e| format!("{ns}: {e}"))?;
-            // SAFETY: setns(2) on a namespace file we opened, for this
-            // short-lived thread only.
-            let rc =
-                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-            if rc != 0 {
-                return Err(format!("setns {ns}: {}", std::io::Error::last_os_error()));
-            }
             let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
                 .map_err(|e| format!("{addr}: {e}"))?;
             s.set_read_timeout(Some(Duration::from_secs(3)))
@@ -490,9 +354,7 @@ impl Lab {
                 body.lines().map(str::to_string).collect()
             };
             Ok((ready, reasons))
-        })
-        .join()
-        .unwrap_or_else(|_| Err("readiness check failed".into()))
+        }))?
     }
 
     /// A node of the lab's topology by name.
@@ -548,9 +410,8 @@ impl Lab {
         let bgpd = self.bin_dir.join("bgpd");
         let child = {
             use std::os::unix::process::CommandExt;
-            Command::new("ip")
-                .args(["netns", "exec", &self.node_ns(&n.name)])
-                .arg(&bgpd)
+            Netns::named(&self.node_ns(&n.name))
+                .command(&bgpd)
                 .args([
                     "--config",
                     conf_path.to_str().unwrap_or_default(),
@@ -691,9 +552,8 @@ impl Lab {
             "kubeConfig": "/etc/kubernetes/kubelet.conf",
             "bgpdSocket": self.socket(&node),
         });
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.node_ns(&node)])
-            .arg(self.bin_dir.join("ferry"))
+        let mut child = Netns::named(&self.node_ns(&node))
+            .command(self.bin_dir.join("ferry"))
             .env("CNI_COMMAND", "ADD")
             .env("CNI_CONTAINERID", format!("{}-{}", self.prefix, p.name))
             .env("CNI_NETNS", format!("/var/run/netns/{ns}"))
@@ -732,23 +592,18 @@ impl Lab {
             Err(e) => errors.push(e),
         }
         for ns in self.state.namespaces.clone().iter().rev() {
-            if Self::ns_exists(ns) {
+            let netns = Netns::named(ns);
+            if netns.exists() {
                 // Anything still running inside was started by the lab.
-                let pids: Vec<u32> = ip_ok(&["netns", "pids", ns])
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .filter_map(|p| p.parse().ok())
-                    .collect();
-                for pid in &pids {
-                    signal(*pid, libc::SIGKILL);
-                }
-                let left = wait_exited(&pids, Duration::from_secs(5));
-                if !left.is_empty() {
-                    errors.push(format!("processes {left:?} in {ns} do not exit"));
-                    continue;
-                }
+                let pids = match netns.kill_processes(Duration::from_secs(5)) {
+                    Ok(pids) => pids,
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        continue;
+                    }
+                };
                 wait_reaped(&pids, Duration::from_secs(5));
-                let _ = ip(&["netns", "del", ns]);
+                let _ = netns.delete();
                 done.push(format!("deleted namespace {ns}"));
             }
         }
@@ -769,25 +624,10 @@ pub fn peering_addresses(index: usize) -> (String, String) {
     )
 }
 
-fn sysctl(ns: &str, kv: &str) -> Result<(), String> {
-    ip_ok(&["netns", "exec", ns, "sysctl", "-q", "-w", kv]).map(|_| ())
-}
-
 /// Pings once from a namespace.
 pub fn ping(ns: &str, to: IpAddr) -> bool {
     let fam = if to.is_ipv6() { "-6" } else { "-4" };
-    ip(&[
-        "netns",
-        "exec",
-        ns,
-        "ping",
-        fam,
-        "-c",
-        "1",
-        "-W",
-        "1",
-        &to.to_string(),
-    ])
-    .status
-    .success()
+    Netns::named(ns)
+        .output(&["ping", fam, "-c", "1", "-W", "1", &to.to_string()])
+        .is_ok_and(|o| o.status.success())
 }

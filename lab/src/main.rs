@@ -183,9 +183,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let ns = lab
                 .namespace_of(&target)
                 .ok_or_else(|| format!("no node or pod {target:?}"))?;
-            let st = Command::new("ip")
-                .args(["netns", "exec", &ns])
-                .args(&command)
+            let st = ferry_netns::Netns::named(&ns)
+                .command(&command[0])
+                .args(&command[1..])
                 .status()
                 .map_err(|e| e.to_string())?;
             Ok(ExitCode::from(st.code().unwrap_or(1) as u8))
@@ -247,10 +247,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             preflight(false)?;
             let n = lab.node(&node)?;
             let vpc = lab.vpc_ns(&n.cluster);
-            let out = lab::ip(&["-n", &vpc, "link", "set", "dev", &n.port, &state]);
-            if !out.status.success() {
-                return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-            }
+            ferry_netns::Netns::named(&vpc)
+                .ip(&["link", "set", "dev", &n.port, &state])
+                .map_err(|e| e.detail().to_string())?;
             println!("underlay of {}: {state}", n.name);
             Ok(ExitCode::SUCCESS)
         }
@@ -589,8 +588,9 @@ fn status(lab: &Lab, t: &Topology, json: bool) {
         .iter()
         .enumerate()
         .map(|(i, (a, b))| {
-            let out = lab::ip(&["-n", &lab.vpc_ns(a), "link", "show", &format!("p{i}")]);
-            let up = String::from_utf8_lossy(&out.stdout).contains(",UP");
+            let up = ferry_netns::Netns::named(&lab.vpc_ns(a))
+                .ip(&["link", "show", &format!("p{i}")])
+                .is_ok_and(|out| out.contains(",UP"));
             serde_json::json!({"a": a, "b": b, "state": if up {"up"} else {"down"}})
         })
         .collect();
