@@ -1,4 +1,5 @@
-//! Interop of the Ferry route reflector with FRR, GoBGP, ExaBGP and BIRD,
+//! Interop of the Ferry route reflector with FRR, GoBGP, ExaBGP, BIRD and
+//! OpenBGPD,
 //! each in its own network namespace on a shared bridge, as in the seed:
 //! AS 64512, the reflector 10.10.25.42, workers in 10.10.0.0/16.
 //!
@@ -6,7 +7,7 @@
 //! GoBGP and FRR as clients (`gobgp_frr.rs`), two clusters of Ferry
 //! reflectors (`clusters.rs`), ExaBGP and BIRD as clients
 //! (`exabgp_bird.rs`), FRR as the reflector of Ferry workers
-//! (`frr_reflector.rs`).
+//! (`frr_reflector.rs`), OpenBGPD and GoBGP as clients (`openbgpd.rs`).
 
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ mod exabgp_bird;
 mod frr_reflector;
 #[path = "rr_interop/gobgp_frr.rs"]
 mod gobgp_frr;
+#[path = "rr_interop/openbgpd.rs"]
+mod openbgpd;
 
 /// GoBGP originates every route type; FRR gets each with its attributes
 /// intact plus ORIGINATOR_ID and CLUSTER_LIST; FRR's VPNv4 route reaches
@@ -59,6 +62,16 @@ fn exabgp_and_bird_clients_with_vpn_routes() {
 #[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
 fn frr_reflector_with_ferry_clients() {
     frr_reflector::frr_reflector_with_ferry_clients();
+}
+
+/// Two OpenBGPD clients and GoBGP: OpenBGPD's IPv4 unicast route is
+/// decoded by Ferry and reflected to the other OpenBGPD, GoBGP's VPNv4
+/// route reaches both, OpenBGPD's withdrawal follows, and no session
+/// records an error.
+#[test]
+#[ignore = "needs root (network namespaces); tests/run runs it with --include-ignored"]
+fn openbgpd_clients_with_unicast_and_vpn_routes() {
+    openbgpd::openbgpd_clients_with_unicast_and_vpn_routes();
 }
 
 /// The reflector, with a 30 s hold time for its clients.
