@@ -11,9 +11,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ferry_control::{Request, Response};
-use ferry_rib::peer::{PeerId, PeerInfo, LOCAL};
+use ferry_rib::peer::{PeerId, PeerInfo};
 use ferry_rib::{Outcome, Rib};
-use ferry_wire::nlri::evpn::EvpnRoute;
 use ferry_wire::{Family, FamilySet, NextHop, Nlri, PathAttributes, RouteRefresh, Update};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
@@ -22,7 +21,7 @@ use crate::config::Config;
 use crate::negotiate::GracefulRestart;
 use crate::peer_status::PeerTable;
 use crate::session::WriterHandle;
-use crate::worker::{remote_route, WorkerEvent};
+use crate::worker::{remote_changes, WorkerEvent};
 
 mod flow;
 mod sessions;
@@ -478,24 +477,7 @@ impl Core {
 
     fn dispatch(&mut self, mut out: Outcome) {
         if let Some(w) = &self.worker {
-            let remote: Vec<_> = out
-                .changes
-                .iter()
-                .filter_map(|c| match c.key.nlri() {
-                    Nlri::Evpn(EvpnRoute::IpPrefix(r)) => {
-                        let route = c.new.as_ref().filter(|p| p.peer() != LOCAL).and_then(|p| {
-                            remote_route(
-                                r.prefix,
-                                p.attrs.next_hop.addr(),
-                                p.attrs.extra.label().map_or(0, |l| l.as_vni()),
-                                &p.attrs.path.extended_communities,
-                            )
-                        });
-                        Some(((r.rd, r.prefix), route))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let remote = remote_changes(&out.changes);
             if !remote.is_empty() {
                 let _ = w.send(WorkerEvent::Remote(remote));
             }

@@ -37,7 +37,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ferry_control::{Body, Request, Response};
+use ferry_rib::peer::LOCAL;
+use ferry_rib::BestChange;
 use ferry_wire::attribute::extended_community::ExtendedCommunityKind;
+use ferry_wire::nlri::evpn::EvpnRoute;
+use ferry_wire::Nlri;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -101,6 +105,29 @@ struct State {
     vrfs: Vec<VrfSpec>,
     #[serde(default)]
     pods: Vec<Pod>,
+}
+
+/// What the worker needs of a batch of best-path changes: for each EVPN
+/// Type-5 route, its best path learned from a peer (`None`: none left, or
+/// the best is our own); the other routes are none of its business.
+pub fn remote_changes(changes: &[BestChange]) -> Vec<(RemoteKey, Option<RemoteRoute>)> {
+    changes
+        .iter()
+        .filter_map(|c| match c.key.nlri() {
+            Nlri::Evpn(EvpnRoute::IpPrefix(r)) => {
+                let route = c.new.as_ref().filter(|p| p.peer() != LOCAL).and_then(|p| {
+                    remote_route(
+                        r.prefix,
+                        p.attrs.next_hop.addr(),
+                        p.attrs.extra.label().map_or(0, |l| l.as_vni()),
+                        &p.attrs.path.extended_communities,
+                    )
+                });
+                Some(((r.rd, r.prefix), route))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Extracts what the kernel needs from a best Type-5 path.
