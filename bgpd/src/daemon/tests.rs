@@ -85,6 +85,15 @@ impl Bed {
         panic!("{what}: not within 5 s");
     }
 
+    /// Waits until the neighbour's session is Established.
+    async fn established(&self, addr: &str) {
+        self.until(&format!("{addr} Established"), |b| {
+            b.registered(addr)
+                .is_some_and(|n| n.detail().state == State::Established)
+        })
+        .await;
+    }
+
     fn rewrite(&self, text: &str) {
         std::fs::write(&self.daemon.config_path, text).unwrap();
     }
@@ -110,11 +119,7 @@ async fn a_dynamic_neighbor_is_registered_while_its_connection_lasts() {
     let (stream, mut peer) = Peer::connection();
     accept(&mut bed.daemon, stream, ip("10.10.93.12"));
     peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
-    bed.until("Established again", |b| {
-        b.registered("10.10.93.12")
-            .is_some_and(|n| n.detail().state == State::Established)
-    })
-    .await;
+    bed.established("10.10.93.12").await;
 }
 
 #[tokio::test]
@@ -134,11 +139,7 @@ async fn an_accepted_connection_goes_to_the_configured_neighbors_session() {
     let (stream, mut peer) = Peer::connection();
     accept(&mut bed.daemon, stream, ip("10.10.93.20"));
     peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
-    bed.until("Established", |b| {
-        b.registered("10.10.93.20")
-            .is_some_and(|n| n.detail().state == State::Established)
-    })
-    .await;
+    bed.established("10.10.93.20").await;
     let after = bed.registered("10.10.93.20").unwrap();
     assert!(
         Arc::ptr_eq(&before.status, &after.status),
@@ -153,11 +154,7 @@ async fn a_stopped_neighbor_leaves_the_registry_and_its_session_ends_with_cease(
     let (stream, mut peer) = Peer::connection();
     accept(&mut bed.daemon, stream, ip("10.10.93.21"));
     peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
-    bed.until("Established", |b| {
-        b.registered("10.10.93.21")
-            .is_some_and(|n| n.detail().state == State::Established)
-    })
-    .await;
+    bed.established("10.10.93.21").await;
     bed.daemon
         .stop(ip("10.10.93.21"), cease::ADMINISTRATIVE_SHUTDOWN);
     assert!(bed.registered("10.10.93.21").is_none());
@@ -180,11 +177,7 @@ async fn a_reload_leaves_the_registry_as_the_new_configuration_says() {
     let (stream, mut dynamic) = Peer::connection();
     accept(&mut bed.daemon, stream, ip("10.10.93.12"));
     dynamic.establish(peer_open(HOLD_TIME, PEER_ID)).await;
-    bed.until("the dynamic neighbour Established", |b| {
-        b.registered("10.10.93.12")
-            .is_some_and(|n| n.detail().state == State::Established)
-    })
-    .await;
+    bed.established("10.10.93.12").await;
 
     bed.rewrite(
         &CONFIG

@@ -1,34 +1,14 @@
 use super::transport::WriteHalf;
 use super::*;
-use crate::config::SessionSettings;
 use crate::fsm::Fsm;
 use ferry_wire::message::Capability;
 use ferry_wire::{Family, FamilySet, Open};
 use std::net::Ipv4Addr;
 use tokio::net::TcpStream;
 
+/// A dynamic route reflector client.
 fn neighbor() -> NeighborConfig {
-    NeighborConfig {
-        address: "10.10.93.12".parse().unwrap(),
-        group: "workers".into(),
-        dynamic: true,
-        session: SessionSettings {
-            peer_type: PeerType::Internal,
-            peer_as: 64512,
-            local_address: None,
-            families: vec![Family::EVPN],
-            route_reflector_client: true,
-            hold_time: 90,
-            connect_retry: 30,
-            passive: false,
-            peer_port: 179,
-            authentication_key: None,
-            ttl_security: None,
-            send_hold_time: None,
-            prefix_limits: Vec::new(),
-            bfd: None,
-        },
-    }
+    peer::neighbor(true, false)
 }
 
 /// A session task that panics while Established still tells the core
