@@ -265,16 +265,7 @@ impl Kernel {
     }
 
     pub async fn link_index(&self, name: &str) -> Option<u32> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute();
-        match links.try_next().await {
-            Ok(Some(l)) => Some(l.header.index),
-            _ => None,
-        }
+        self.link(name).await.map(|l| l.header.index)
     }
 
     async fn link(&self, name: &str) -> Option<LinkMessage> {
