@@ -53,8 +53,9 @@ pub struct PeerStatus {
     pub xoff: AtomicBool,
     /// While the writer has output to write: when it last made progress
     /// (a write accepted by the socket, or output arriving while idle).
-    /// `None` while it has nothing to write.
-    pub write_progress: Mutex<Option<Instant>>,
+    /// `None` while it has nothing to write. On tokio's clock, which the
+    /// session's timers run on (and which the tests can pause).
+    pub write_progress: Mutex<Option<tokio::time::Instant>>,
     pub detail: Mutex<StatusDetail>,
 }
 
@@ -186,7 +187,7 @@ impl PeerStatus {
             .write_progress
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        *p = busy.then(Instant::now);
+        *p = busy.then(tokio::time::Instant::now);
     }
 
     /// The writer has output again after being idle: the send hold timer
@@ -197,12 +198,12 @@ impl PeerStatus {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if p.is_none() {
-            *p = Some(Instant::now());
+            *p = Some(tokio::time::Instant::now());
         }
     }
 
     /// Since when output has been waiting without any progress, if it is.
-    pub fn stalled_since(&self) -> Option<Instant> {
+    pub fn stalled_since(&self) -> Option<tokio::time::Instant> {
         *self
             .write_progress
             .lock()

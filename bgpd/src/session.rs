@@ -535,7 +535,7 @@ impl Session {
             return;
         };
         let now = Instant::now();
-        match self.ctx.status.stalled_since().map(Instant::from_std) {
+        match self.ctx.status.stalled_since() {
             Some(since) if now.duration_since(since) >= limit => {
                 let secs = limit.as_secs();
                 warn!(peer = %self.addr(), send_hold_time = secs, "send hold timer expired: the peer read nothing; closing (RFC 9687)");

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::peer::*;
 use crate::core::CoreEvent;
 use crate::fsm::{State, OPEN_HOLD_TIME};
-use crate::session::PeerCommand;
+use crate::session::{PeerCommand, MEMORY_BUFFER};
 
 /// `secs` seconds after `start`, within a timer tick.
 #[track_caller]
@@ -320,6 +320,66 @@ async fn keepalives_at_the_negotiated_interval() {
     }
     assert_eq!(h.status.detail().state, State::Established);
     assert!(h.core.try_recv().is_err(), "no Down");
+}
+
+/// RFC 9687: a peer that keeps its session up but reads nothing. Once the
+/// connection's buffer is full, the writer makes no progress; after the
+/// SendHoldTime (20 s here) the session is closed (Send Hold Timer
+/// Expired, best effort), the core told, the expiry counted.
+#[tokio::test(start_paused = true)]
+async fn send_hold_timer_drops_a_peer_that_reads_nothing() {
+    let (stream, mut peer) = Peer::connection();
+    let mut n = neighbor(true, false);
+    n.session.send_hold_time = Some(20);
+    let mut h = Harness::start(n, Some(stream));
+    peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
+    let (info, writer) = match h.core_event().await {
+        CoreEvent::Up { info, writer, .. } => (info, writer),
+        other => panic!("expected Up, got {other:?}"),
+    };
+    let update = Update {
+        nlri: (0..200u32)
+            .map(|i| {
+                NlriEntry::new(Nlri::Ipv4(
+                    format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(),
+                ))
+            })
+            .collect(),
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::empty()),
+            next_hop: Some(Ipv4Addr::new(10, 10, 93, 1)),
+            local_pref: Some(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let bytes = Message::Update(update).to_bytes(&info.encode).unwrap();
+    // Twice the connection's buffer: the writer stalls with output left.
+    let copies = 2 * MEMORY_BUFFER / bytes.len() + 1;
+    assert!(writer.send(vec![bytes; copies]));
+    let start = Instant::now();
+    // The peer talks (its KEEPALIVEs keep our hold timer running) but
+    // never reads.
+    peer.send(&Message::Keepalive).await;
+    h.expect_down().await;
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(20) && elapsed < Duration::from_secs(21),
+        "down after {elapsed:?}, expected the 20 s SendHoldTime"
+    );
+    assert_eq!(
+        h.status
+            .send_hold_timer_expired
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(
+        h.last_error().contains("send hold timer expired"),
+        "{}",
+        h.last_error()
+    );
+    assert_ne!(h.status.detail().state, State::Established);
 }
 
 /// Stopping the session: Cease / Administrative Shutdown on the wire, the
