@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ferry_rib::peer::{PeerInfo, Role};
+use ferry_rib::peer::PeerInfo;
 use ferry_wire::iana::notification::cease;
 use ferry_wire::message::HEADER_LEN;
 use ferry_wire::{frame_length, EncodeContext, EncodeError, Message, MessageError, Notification};
@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tracing::{debug, info, warn};
 
-use crate::config::{NeighborConfig, PeerType};
+use crate::config::NeighborConfig;
 use crate::core::CoreEvent;
 use crate::fsm::{Action, Event, Fsm, State};
 use crate::negotiate::LocalParams;
@@ -624,16 +624,8 @@ impl Session {
                     d.local_address = Some(local_address);
                     d.last_error = None;
                 });
-                let role = match (
-                    self.ctx.neighbor.session.peer_type,
-                    self.ctx.neighbor.session.route_reflector_client,
-                ) {
-                    (PeerType::External, _) => Role::External,
-                    (PeerType::Internal, true) => Role::Client,
-                    (PeerType::Internal, false) => Role::NonClient,
-                };
                 let info = PeerInfo {
-                    role,
+                    role: self.ctx.neighbor.session.role(),
                     asn: n.peer_as,
                     router_id: n.peer_router_id,
                     address: addr,

@@ -37,7 +37,7 @@ use ferry_bgpd::peer_status::{Neighbor, PeerStatus, PeerTable};
 use ferry_bgpd::session::{PeerCommand, WriterHandle, COMMAND_QUEUE, LOW_WATER};
 use ferry_bgpd::worker::WorkerEvent;
 use ferry_control::{Request, Response, RouteQuery};
-use ferry_rib::peer::{PeerInfo, Role};
+use ferry_rib::peer::PeerInfo;
 use ferry_rib::{Rib, SpeakerConfig};
 use ferry_wire::message::RefreshSubtype;
 use ferry_wire::{DecodeContext, EncodeContext, Family, FamilySet, Message, RouteRefresh};
@@ -219,17 +219,9 @@ impl Harness {
                     .neighbor(peer)
                     .or_else(|| self.config.match_dynamic(peer))
                     .unwrap_or_else(|| panic!("{peer} is not a neighbour in config.toml"));
-                let role = match (
-                    neighbor.session.peer_type,
-                    neighbor.session.route_reflector_client,
-                ) {
-                    (config::PeerType::External, _) => Role::External,
-                    (config::PeerType::Internal, true) => Role::Client,
-                    (config::PeerType::Internal, false) => Role::NonClient,
-                };
                 let add_path = families(&add_path);
                 let info = PeerInfo {
-                    role,
+                    role: neighbor.session.role(),
                     asn,
                     router_id,
                     address: peer,

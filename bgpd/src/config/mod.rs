@@ -120,6 +120,17 @@ pub struct SessionSettings {
 }
 
 impl SessionSettings {
+    /// The RIB's role of the neighbour: eBGP, or an iBGP route reflector
+    /// client or non-client (RFC 4456).
+    pub fn role(&self) -> ferry_rib::peer::Role {
+        use ferry_rib::peer::Role;
+        match (self.peer_type, self.route_reflector_client) {
+            (PeerType::External, _) => Role::External,
+            (PeerType::Internal, true) => Role::Client,
+            (PeerType::Internal, false) => Role::NonClient,
+        }
+    }
+
     /// The SendHoldTime of a session whose negotiated hold time is
     /// `hold_time`: the configured value, or the RFC 9687 default; `None`
     /// when turned off (0).
