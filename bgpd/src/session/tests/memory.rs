@@ -34,6 +34,24 @@ fn assert_notification(n: &Notification, code: u8, subcode: u8) {
     assert_eq!((n.code, n.subcode), (code, subcode), "NOTIFICATION {n}");
 }
 
+/// An IPv4 unicast UPDATE announcing `prefixes` via `next_hop`.
+fn ipv4_update(prefixes: impl IntoIterator<Item = String>, next_hop: Ipv4Addr) -> Update {
+    Update {
+        nlri: prefixes
+            .into_iter()
+            .map(|p| NlriEntry::new(Nlri::Ipv4(p.parse().unwrap())))
+            .collect(),
+        attributes: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::empty()),
+            next_hop: Some(next_hop),
+            local_pref: Some(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// Lets every task run until each waits (the clock is paused, so this
 /// is one timer tick of virtual time).
 async fn settle() {
@@ -83,17 +101,7 @@ async fn update_reaches_the_core() {
     let (mut h, mut peer) = Harness::accepted();
     peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
     h.expect_up().await;
-    let sent = Update {
-        nlri: vec![NlriEntry::new(Nlri::Ipv4("10.1.0.0/24".parse().unwrap()))],
-        attributes: PathAttributes {
-            origin: Some(Origin::Igp),
-            as_path: Some(AsPath::empty()),
-            next_hop: Some(Ipv4Addr::new(10, 10, 93, 12)),
-            local_pref: Some(100),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let sent = ipv4_update(["10.1.0.0/24".to_string()], Ipv4Addr::new(10, 10, 93, 12));
     peer.send(&Message::Update(sent.clone())).await;
     match h.core_event().await {
         CoreEvent::Update { addr, update } => {
@@ -114,24 +122,9 @@ async fn update_reaches_the_core() {
 async fn the_cores_updates_reach_the_peer() {
     let (mut h, mut peer) = Harness::accepted();
     peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
-    let (info, writer) = match h.core_event().await {
-        CoreEvent::Up { info, writer, .. } => (info, writer),
-        other => panic!("expected Up, got {other:?}"),
-    };
+    let (info, writer) = h.expect_up_with_writer().await;
     let updates: Vec<Update> = (0..3u8)
-        .map(|i| Update {
-            nlri: vec![NlriEntry::new(Nlri::Ipv4(
-                format!("10.2.{i}.0/24").parse().unwrap(),
-            ))],
-            attributes: PathAttributes {
-                origin: Some(Origin::Igp),
-                as_path: Some(AsPath::empty()),
-                next_hop: Some(Ipv4Addr::new(10, 10, 93, 1)),
-                local_pref: Some(100),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
+        .map(|i| ipv4_update([format!("10.2.{i}.0/24")], Ipv4Addr::new(10, 10, 93, 1)))
         .collect();
     let batch = updates
         .iter()
@@ -333,27 +326,11 @@ async fn send_hold_timer_drops_a_peer_that_reads_nothing() {
     n.session.send_hold_time = Some(20);
     let mut h = Harness::start(n, Some(stream));
     peer.establish(peer_open(HOLD_TIME, PEER_ID)).await;
-    let (info, writer) = match h.core_event().await {
-        CoreEvent::Up { info, writer, .. } => (info, writer),
-        other => panic!("expected Up, got {other:?}"),
-    };
-    let update = Update {
-        nlri: (0..200u32)
-            .map(|i| {
-                NlriEntry::new(Nlri::Ipv4(
-                    format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap(),
-                ))
-            })
-            .collect(),
-        attributes: PathAttributes {
-            origin: Some(Origin::Igp),
-            as_path: Some(AsPath::empty()),
-            next_hop: Some(Ipv4Addr::new(10, 10, 93, 1)),
-            local_pref: Some(100),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let (info, writer) = h.expect_up_with_writer().await;
+    let update = ipv4_update(
+        (0..200u32).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)),
+        Ipv4Addr::new(10, 10, 93, 1),
+    );
     let bytes = Message::Update(update).to_bytes(&info.encode).unwrap();
     // Twice the connection's buffer: the writer stalls with output left.
     let copies = 2 * MEMORY_BUFFER / bytes.len() + 1;

@@ -27,7 +27,7 @@ use crate::core::CoreEvent;
 use crate::negotiate::LocalParams;
 use crate::peer_status::PeerStatus;
 use crate::session::{
-    run, Dial, PeerCommand, SessionContext, Stream, COMMAND_QUEUE, MEMORY_BUFFER,
+    run, Dial, PeerCommand, SessionContext, Stream, WriterHandle, COMMAND_QUEUE, MEMORY_BUFFER,
 };
 
 pub const AS: u32 = 64512;
@@ -160,10 +160,17 @@ impl Harness {
 
     /// The core hears that the session is up: what it says of the peer.
     pub async fn expect_up(&mut self) -> PeerInfo {
+        self.expect_up_with_writer().await.0
+    }
+
+    /// Like [`Harness::expect_up`], with the writer the core is handed.
+    pub async fn expect_up_with_writer(&mut self) -> (PeerInfo, WriterHandle) {
         match self.core_event().await {
-            CoreEvent::Up { addr, info, .. } => {
+            CoreEvent::Up {
+                addr, info, writer, ..
+            } => {
                 assert_eq!(addr, PEER_ADDR);
-                info
+                (info, writer)
             }
             other => panic!("expected Up, got {other:?}"),
         }
