@@ -238,12 +238,7 @@ impl Daemon {
     async fn shutdown(mut self) {
         let addrs: Vec<IpAddr> = self.peers.iter().map(|e| *e.key()).collect();
         for a in addrs {
-            if let Some((_, n)) = self.peers.remove(&a) {
-                crate::session::order(
-                    &n.commands,
-                    PeerCommand::Stop(cease::ADMINISTRATIVE_SHUTDOWN),
-                );
-            }
+            self.stop(a, cease::ADMINISTRATIVE_SHUTDOWN);
         }
         let _ = tokio::time::timeout(Duration::from_secs(3), async {
             while self.sessions.join_next().await.is_some() {}
@@ -252,18 +247,15 @@ impl Daemon {
         // Let writers flush their NOTIFICATIONs.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
 
-impl Daemon {
     /// Registers a neighbour and starts its session task (with a connection
     /// already accepted for it, for a dynamic neighbour).
     fn spawn_session(&mut self, n: NeighborConfig, accepted: Option<Stream>) {
         let cfg = current(&self.config);
-        let peers = &self.peers;
         let addr = n.address;
         let status = Arc::new(PeerStatus::new(n.clone()));
         let (tx, rx) = mpsc::channel(crate::session::COMMAND_QUEUE);
-        peers.insert(
+        self.peers.insert(
             addr,
             Neighbor {
                 status: status.clone(),
@@ -277,7 +269,7 @@ impl Daemon {
             status: status.clone(),
             core: self.core.clone(),
         };
-        let peers = peers.clone();
+        let peers = self.peers.clone();
         let bfd = self.bfd.clone();
         let mut rx = rx;
         self.sessions.spawn(async move {
