@@ -56,8 +56,7 @@ fn every_error_case_gets_its_rfc_answer() {
     lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
     cl_ns.addr("eth0", "10.10.93.99/16");
     let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
-    let socket = rr.socket.clone();
-    let bgpctl = ferry_tests::bin("bgpctl");
+    let ferry = &rr;
 
     let route = base("1.1.1.0/30", Ipv4Addr::new(10, 10, 93, 12));
     let agg = [0xc0, 7, 8, 0, 0, 0xfc, 0, 10, 10, 93, 12];
@@ -200,23 +199,9 @@ fn every_error_case_gets_its_rfc_answer() {
     let results = block_in(&cl_ns, move || async move {
         let rr = Ipv4Addr::new(10, 10, 25, 42);
         let count = |prefix: &str| {
-            let out = std::process::Command::new(&bgpctl)
-                .args([
-                    "-s",
-                    socket.to_str().unwrap(),
-                    "--json",
-                    "show",
-                    "route",
-                    "--family",
-                    "evpn",
-                    "--prefix",
-                    prefix,
-                ])
-                .output()
-                .unwrap();
-            serde_json::from_slice::<serde_json::Value>(&out.stdout)
-                .map(|v| v.as_array().map_or(0, |a| a.len()))
-                .unwrap_or(0)
+            ferry
+                .routes(&["--family", "evpn", "--prefix", prefix])
+                .len()
         };
         // The bystander: another peer with its own route.
         let other = Ipv4Addr::new(10, 10, 93, 99);

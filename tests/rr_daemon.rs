@@ -296,25 +296,11 @@ fn malformed_updates_get_the_rfc_answer() {
     lan.attach(&cl_ns, "eth0", "10.10.93.12/16");
     lan.attach(&cl_ns, "eth1", "10.10.93.13/16");
     let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
-    let socket = rr.socket.clone();
-    let bgpctl = ferry_tests::bin("bgpctl");
-    let neighbor = {
-        let socket = rr.socket.clone();
-        let bgpctl = ferry_tests::bin("bgpctl");
-        move || -> serde_json::Value {
-            let out = std::process::Command::new(&bgpctl)
-                .args([
-                    "-s",
-                    socket.to_str().unwrap(),
-                    "--json",
-                    "show",
-                    "neighbor",
-                    "10.10.93.12",
-                ])
-                .output()
-                .unwrap();
-            serde_json::from_slice(&out.stdout).unwrap_or_default()
-        }
+    let ferry = &rr;
+    let neighbor = || -> serde_json::Value {
+        ferry
+            .ctl(&["show", "neighbor", "10.10.93.12"])
+            .unwrap_or_default()
     };
     let (paths_before, paths_after, code, n) = block_in(&cl_ns, move || async move {
         let me = Ipv4Addr::new(10, 10, 93, 12);
@@ -325,19 +311,8 @@ fn malformed_updates_get_the_rfc_answer() {
             .unwrap();
         s.send_raw(&good).await.unwrap();
         let count = || {
-            let out = std::process::Command::new(&bgpctl)
-                .args([
-                    "-s",
-                    socket.to_str().unwrap(),
-                    "--json",
-                    "show",
-                    "route",
-                    "--family",
-                    "evpn",
-                ])
-                .output()
-                .unwrap();
-            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            ferry
+                .ctl(&["show", "route", "--family", "evpn"])
                 .unwrap()
                 .as_array()
                 .unwrap()
