@@ -340,18 +340,7 @@ impl Bench<'_> {
         let vpn_only = mix == Mix::Vpnv4;
         let (n5, n4) = self.sizes(device, vpn_only);
         let suffix = if vpn_only { " (VPNv4 only)" } else { "" };
-        self.results.push(Outcome {
-            scenario: format!("1 reflect{suffix}"),
-            device,
-            routes: (n5 + n4) as u64,
-            seconds: None,
-            reached: 0,
-            cpu_seconds: 0.0,
-            peak_rss: 0,
-            rss: 0,
-            bytes_per_path: None,
-            note: SKIPPED.into(),
-        });
+        crate::scenarios::skipped(self, device, format!("1 reflect{suffix}"), n5 + n4);
     }
 
     /// Scenario 2: the same routes from 10 injectors.
