@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_tests::{eventually, require_root, Ferry, Frr, Lan, Netns, Proc};
+use ferry_tests::{eventually, require_root, Bird, Ferry, Frr, Lan, Netns};
 
 const FERRY: &str = "10.77.0.1";
 
@@ -269,9 +269,9 @@ fn bird_bfd_session_and_bfd_loss_takes_bgp_down() {
     require_root("bird_bfd_session_and_bfd_loss_takes_bgp_down");
     let (pair, f) = Pair::start(("fbf", "fbb"), "10.77.0.3", "\"inet\"");
     let dir = &pair.dir;
-    let conf = dir.path().join("bird.conf");
-    std::fs::write(
-        &conf,
+    let bird = Bird::start(
+        &pair.peer_ns,
+        dir.path(),
         "router id 10.77.0.3;
 protocol device {}
 protocol bfd {
@@ -288,44 +288,14 @@ protocol bgp ferry {
   ipv4 { import all; export all; next hop self; };
 }
 ",
-    )
-    .unwrap();
-    let ctl = dir.path().join("bird.ctl");
-    let _bird = Proc::spawn(
-        "bird",
-        &pair.peer_ns,
-        "bird",
-        &[
-            "-f",
-            "-c",
-            conf.to_str().unwrap(),
-            "-s",
-            ctl.to_str().unwrap(),
-        ],
-        &dir.path().join("bird.log"),
     );
     bfd_loss_takes_bgp_down(&pair.ferry_ns, &f, "10.77.0.3", "10.98.0.0/24", &|| {
-        let out = ferry_tests::output(
-            "birdc",
-            &["-s", ctl.to_str().unwrap(), "show", "bfd", "sessions"],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        bird.birdc(&["show", "bfd", "sessions"])
     });
-    let out = ferry_tests::output(
-        "birdc",
-        &[
-            "-s",
-            ctl.to_str().unwrap(),
-            "show",
-            "protocols",
-            "all",
-            "ferry",
-        ],
-    );
+    let out = bird.birdc(&["show", "protocols", "all", "ferry"]);
     println!(
         "BIRD: {}",
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+        out.lines()
             .filter(|l| l.contains("error") || l.contains("BFD") || l.contains("State"))
             .collect::<Vec<_>>()
             .join(" | ")

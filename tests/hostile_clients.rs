@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ferry_tests::{
-    block_in, encode_extended, eventually, output, pad_to, raw, require_root, vpnv4_update,
-    with_attribute, Ferry, GoBgp, Lan, Netns, Proc, RR,
+    block_in, encode_extended, eventually, pad_to, raw, require_root, vpnv4_update, with_attribute,
+    Bird, Ferry, GoBgp, Lan, Netns, RR,
 };
 use ferry_wire::message::Capability;
 use ferry_wire::{Message, Nlri, Open};
@@ -26,9 +26,8 @@ fn prefixes(first: Ipv4Addr, count: u32) -> Vec<ipnet::Ipv4Net> {
 }
 
 /// BIRD's networks of table vpntab, per route distinguisher.
-fn bird_networks(sock: &str, rd: &str) -> usize {
-    let out = output("birdc", &["-s", sock, "show", "route", "table", "vpntab"]);
-    String::from_utf8_lossy(&out.stdout)
+fn bird_networks(bird: &Bird, rd: &str) -> usize {
+    bird.birdc(&["show", "route", "table", "vpntab"])
         .lines()
         .filter(|l| l.split_whitespace().next() == Some(rd))
         .count()
@@ -77,28 +76,10 @@ fn oversize_updates_are_split_or_held_back_per_client() {
     let rr = Ferry::start(&rr_ns, dir.path(), "rr", RR);
     // GoBGP without extended messages: a wrapped or oversize length resets it.
     let gobgp = GoBgp::start(&gobgp_ns, dir.path(), "10.10.60.1", &["10.10.25.42"]);
-    let bird_conf = dir.path().join("bird.conf");
-    std::fs::write(
-        &bird_conf,
-        "router id 10.10.40.1;\nprotocol device { }\nprotocol direct { ipv4; }\nvpn4 table vpntab;\nprotocol bgp ferry {\n  local 10.10.40.1 as 64512;\n  neighbor 10.10.25.42 as 64512;\n  vpn4 mpls { table vpntab; import all; export none; next hop keep; };\n}\n",
-    )
-    .unwrap();
-    let bird_sock = dir.path().join("bird.ctl");
-    let sock = bird_sock.to_str().unwrap().to_string();
-    let _bird = Proc::spawn(
-        "bird",
+    let bird = Bird::start(
         &bird_ns,
-        "bird",
-        &[
-            "-f",
-            "-c",
-            bird_conf.to_str().unwrap(),
-            "-s",
-            &sock,
-            "-P",
-            dir.path().join("bird.pid").to_str().unwrap(),
-        ],
-        &dir.path().join("bird.log"),
+        dir.path(),
+        "router id 10.10.40.1;\nprotocol device { }\nprotocol direct { ipv4; }\nvpn4 table vpntab;\nprotocol bgp ferry {\n  local 10.10.40.1 as 64512;\n  neighbor 10.10.25.42 as 64512;\n  vpn4 mpls { table vpntab; import all; export none; next hop keep; };\n}\n",
     );
     rr.wait_established(&["10.10.40.1", "10.10.60.1"]);
     gobgp.wait_established();
@@ -199,22 +180,18 @@ fn oversize_updates_are_split_or_held_back_per_client() {
         // BIRD, with the injector still connected.
         let got = eventually("the routes at BIRD", Duration::from_secs(30), || {
             let (a, big) = (
-                bird_networks(&sock, "64512:1"),
-                bird_networks(&sock, "64512:2"),
+                bird_networks(&bird, "64512:1"),
+                bird_networks(&bird, "64512:2"),
             );
             if a == A as usize && big == BIG as usize {
                 Ok((a, big))
             } else {
-                let all = output(
-                    "birdc",
-                    &["-s", &sock, "show", "route", "table", "vpntab", "all"],
-                );
-                let all = String::from_utf8_lossy(&all.stdout).into_owned();
-                let proto = output("birdc", &["-s", &sock, "show", "protocols", "all", "ferry"]);
+                let all = bird.birdc(&["show", "route", "table", "vpntab", "all"]);
+                let proto = bird.birdc(&["show", "protocols", "all", "ferry"]);
                 Err(format!(
                     "{a} of {A} and {big} of {BIG}; BIRD:\n{}\n{}\nFerry log:\n{}",
                     all.chars().take(1500).collect::<String>(),
-                    String::from_utf8_lossy(&proto.stdout),
+                    proto,
                     rr.proc.log_text().chars().take(3000).collect::<String>()
                 ))
             }
@@ -241,15 +218,14 @@ fn oversize_updates_are_split_or_held_back_per_client() {
             "the oversize path reached GoBGP"
         );
         assert_eq!(
-            bird_networks(&sock, "64512:3"),
+            bird_networks(&bird, "64512:3"),
             0,
             "the oversize path reached BIRD"
         );
         drop(i);
     });
 
-    let protocols = output("birdc", &["-s", &sock, "show", "protocols", "all", "ferry"]);
-    let protocols = String::from_utf8_lossy(&protocols.stdout).into_owned();
+    let protocols = bird.birdc(&["show", "protocols", "all", "ferry"]);
     assert!(protocols.contains("Established"), "{protocols}");
     assert!(!protocols.contains("Bad message length"), "{protocols}");
     let neighbor = gobgp.cli(&["neighbor", "10.10.25.42"]);

@@ -14,6 +14,7 @@
 //! speaker), `support/http.rs` (HTTP and Prometheus samples).
 
 mod support {
+    pub mod bird;
     pub mod ferry;
     pub mod frr;
     pub mod gobgp;
@@ -25,6 +26,7 @@ mod support {
 }
 
 pub use ferry_netns::unique;
+pub use support::bird::Bird;
 pub use support::ferry::{Ferry, RR};
 pub use support::frr::Frr;
 pub use support::gobgp::GoBgp;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferry_tests::{eventually, output, require_root, run, Ferry, Lan, Netns, Proc};
+use ferry_tests::{eventually, require_root, run, Bird, Ferry, Lan, Netns, Proc};
 
 use super::rr_config;
 
@@ -47,27 +47,10 @@ pub(crate) fn exabgp_and_bird_clients_with_vpn_routes() {
         ],
         &dir.path().join("exa.out"),
     );
-    let bird_conf = dir.path().join("bird.conf");
-    std::fs::write(
-        &bird_conf,
-        "router id 10.10.40.1;\nprotocol device { }\nvpn4 table vpntab;\nprotocol static {\n  vpn4 { table vpntab; };\n  route 64512:30 10.3.0.0/24 via 10.10.40.254 mpls 300;\n}\nprotocol bgp ferry {\n  local 10.10.40.1 as 64512;\n  neighbor 10.10.25.42 as 64512;\n  vpn4 mpls { table vpntab; import all; export all; next hop keep; };\n}\n",
-    )
-    .unwrap();
-    let bird_sock = dir.path().join("bird.ctl");
-    let _bird = Proc::spawn(
-        "bird",
+    let bird_peer = Bird::start(
         &bird_ns,
-        "bird",
-        &[
-            "-f",
-            "-c",
-            bird_conf.to_str().unwrap(),
-            "-s",
-            bird_sock.to_str().unwrap(),
-            "-P",
-            dir.path().join("bird.pid").to_str().unwrap(),
-        ],
-        &dir.path().join("bird.log"),
+        dir.path(),
+        "router id 10.10.40.1;\nprotocol device { }\nvpn4 table vpntab;\nprotocol static {\n  vpn4 { table vpntab; };\n  route 64512:30 10.3.0.0/24 via 10.10.40.254 mpls 300;\n}\nprotocol bgp ferry {\n  local 10.10.40.1 as 64512;\n  neighbor 10.10.25.42 as 64512;\n  vpn4 mpls { table vpntab; import all; export all; next hop keep; };\n}\n",
     );
     rr.wait_established(&["10.10.30.1", "10.10.40.1"]);
 
@@ -128,9 +111,7 @@ pub(crate) fn exabgp_and_bird_clients_with_vpn_routes() {
     // BIRD gets ExaBGP's route through the reflector.
     // `birdc show route table vpntab`, with `more` words.
     let vpntab = |more: &[&str]| {
-        let sock = bird_sock.to_str().unwrap();
-        let args = [&["-s", sock, "show", "route", "table", "vpntab"][..], more].concat();
-        String::from_utf8_lossy(&output("birdc", &args).stdout).into_owned()
+        bird_peer.birdc(&[&["show", "route", "table", "vpntab"][..], more].concat())
     };
     eventually("ExaBGP's route at BIRD", Duration::from_secs(30), || {
         let t = vpntab(&["all"]);
